@@ -124,8 +124,8 @@ var cases = []struct {
 		serial: "z=installed x=blocked[y] y=blocked[gone]",
 	},
 	{
-		name: "groups run in order of first appearance",
-		jobs: []Job{gjob("k1", "b:a"), gjob("k2", "a"), gjob("k1", "a"), gjob("k2", "b:a")},
+		name:   "groups run in order of first appearance",
+		jobs:   []Job{gjob("k1", "b:a"), gjob("k2", "a"), gjob("k1", "a"), gjob("k2", "b:a")},
 		serial: "k1/a=installed k1/b=installed k2/a=installed k2/b=installed",
 	},
 	{
