@@ -1,6 +1,6 @@
 module github.com/dkms-project/dkms
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/cavaliergopher/cpio v1.0.1 // indirect
@@ -12,5 +12,6 @@ require (
 	github.com/sirupsen/logrus v1.10.2 // indirect
 	github.com/ulikunitz/xz v0.5.17 // indirect
 	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/term v0.45.0 // indirect
 	mvdan.cc/sh/v3 v3.14.1 // indirect
 )
