@@ -1,0 +1,214 @@
+package initramfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/cavaliergopher/cpio"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Entry is one member of an initramfs image.
+type Entry struct {
+	// Path is the name as stored in the archive (initramfs-tools stores
+	// "usr/lib/modules/...", dracut "./usr/lib/modules/...").
+	Path string `json:"path"`
+	// Size is the stored size of a regular file.
+	Size int64 `json:"size"`
+	// Hash is the hex SHA-256 of a regular file's content. For kernel
+	// modules stored compressed (.ko.xz, .ko.zst, .ko.gz) it is the hash of
+	// the decompressed module, so that it compares with any installed form.
+	Hash string `json:"hash,omitempty"`
+	// Segment counts the segments of the image from 0 (an early microcode
+	// segment is usually 0, the main archive 1).
+	Segment int `json:"segment"`
+	// Compression is the encoding of the segment holding the entry.
+	Compression Compression `json:"compression"`
+	Mode        fs.FileMode `json:"mode"`
+	Linkname    string      `json:"linkname,omitempty"`
+}
+
+// IsModule reports whether the entry is a kernel module file.
+func (e Entry) IsModule() bool {
+	return e.Mode.IsRegular() && moduleName(e.Path) != ""
+}
+
+var moduleSuffixes = []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"}
+
+// moduleName returns the module name of a module file path ("" if the path
+// is not one), with dashes folded to underscores as the kernel does when it
+// compares module names.
+func moduleName(p string) string {
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	for _, suf := range moduleSuffixes {
+		if name, ok := strings.CutSuffix(base, suf); ok && name != "" {
+			return strings.ReplaceAll(name, "-", "_")
+		}
+	}
+	return ""
+}
+
+var cpioMagic = []byte("07070")
+
+// List walks every entry of every segment of the image read from r, in
+// order, calling fn for each; an error from fn stops the walk and is
+// returned as is. The image is streamed: memory use does not grow with its
+// size.
+func List(r io.Reader, fn func(Entry) error) error {
+	d := &decoders{}
+	defer d.close()
+	s := newSource(r)
+	for seg := 0; ; seg++ {
+		if !s.skipZeros() {
+			if s.err != io.EOF {
+				return fmt.Errorf("reading image: %w", s.err)
+			}
+			return nil
+		}
+		start := s.off
+		c, ok := detect(s.peek(6))
+		if !ok {
+			return fmt.Errorf("segment %d at offset %d: %w", seg, start, ErrBadMagic)
+		}
+		if err := d.walkSegment(s, c, seg, fn); err != nil {
+			return fmt.Errorf("segment %d (%s) at offset %d: %w", seg, c, start, err)
+		}
+	}
+}
+
+func (d *decoders) walkSegment(s *source, c Compression, seg int, fn func(Entry) error) error {
+	if c == None {
+		return d.walkArchive(s, c, seg, fn)
+	}
+	dr, err := d.openSegment(s, c)
+	if err != nil {
+		return err
+	}
+	pf := newPrefetch(dr)
+	defer pf.stop()
+	ds := newSource(pf)
+	// The decompressed stream may hold several archives separated by NULs,
+	// as the kernel accepts.
+	for first := true; ; first = false {
+		if !ds.skipZeros() {
+			if ds.err != io.EOF {
+				return unexpectedIfEOF(ds.err)
+			}
+			if first {
+				return errors.New("empty compressed segment")
+			}
+			return nil
+		}
+		if !bytes.HasPrefix(ds.peek(5), cpioMagic) {
+			return fmt.Errorf("no cpio magic at decompressed offset %d", ds.off)
+		}
+		if err := d.walkArchive(ds, c, seg, fn); err != nil {
+			return err
+		}
+	}
+}
+
+// walkArchive reads one cpio archive up to and including its trailer.
+func (d *decoders) walkArchive(s *source, c Compression, seg int, fn func(Entry) error) error {
+	cr := cpio.NewReader(s)
+	for {
+		// cpio.Reader reports a missing trailer as a clean end; the kernel
+		// would stop there too, but an image cut short is worth an error.
+		if len(s.peek(1)) == 0 {
+			if s.err != io.EOF {
+				return s.err
+			}
+			return fmt.Errorf("archive truncated before its trailer: %w", io.ErrUnexpectedEOF)
+		}
+		at := s.off
+		hdr, err := cr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("cpio header at offset %d: %w", at, unexpectedIfEOF(err))
+		}
+		fi := hdr.FileInfo()
+		e := Entry{Path: hdr.Name, Segment: seg, Compression: c, Mode: fi.Mode(), Linkname: hdr.Linkname}
+		if e.Mode.IsRegular() {
+			e.Size = hdr.Size
+			e.Hash, err = d.hashContent(hdr.Name, io.LimitReader(cr, hdr.Size), hdr.Size)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", hdr.Name, err)
+			}
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+}
+
+// hashContent hashes size bytes of r; compressed module files are hashed
+// decompressed.
+func (d *decoders) hashContent(name string, r io.Reader, size int64) (string, error) {
+	h := sha256.New()
+	var err error
+	switch {
+	case strings.HasSuffix(name, ".ko.xz"):
+		err = hashXZ(h, r)
+	case strings.HasSuffix(name, ".ko.zst"):
+		err = hashZstd(h, r)
+	case strings.HasSuffix(name, ".ko.gz"):
+		err = hashGzip(h, r)
+	default:
+		var n int64
+		n, err = io.Copy(h, r)
+		if err == nil && n != size {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	// Whatever the decompressor left unread is discarded by cpio.Reader.
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashXZ(h hash.Hash, r io.Reader) error {
+	zr, err := xz.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("xz module: %w", err)
+	}
+	_, err = io.Copy(h, zr)
+	return err
+}
+
+func hashZstd(h hash.Hash, r io.Reader) error {
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return fmt.Errorf("zstd module: %w", err)
+	}
+	defer zr.Close()
+	_, err = io.Copy(h, zr)
+	return err
+}
+
+func hashGzip(h hash.Hash, r io.Reader) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("gzip module: %w", err)
+	}
+	_, err = io.Copy(h, zr)
+	return err
+}
+
+func unexpectedIfEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

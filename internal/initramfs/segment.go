@@ -1,0 +1,331 @@
+package initramfs
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+)
+
+// Compression names the encoding of one image segment.
+type Compression string
+
+// The encodings the kernel's initramfs unpacker knows.
+const (
+	None  Compression = "none" // plain newc cpio, e.g. the early microcode segment
+	Gzip  Compression = "gzip"
+	Zstd  Compression = "zstd"
+	XZ    Compression = "xz"
+	LZMA  Compression = "lzma"
+	LZ4   Compression = "lz4"
+	Bzip2 Compression = "bzip2"
+	LZO   Compression = "lzo"
+)
+
+// ErrUnsupportedCompression is returned for segments in an encoding the
+// kernel knows but this package cannot decode (lzo).
+var ErrUnsupportedCompression = errors.New("unsupported compression")
+
+// ErrBadMagic is returned when a segment starts with bytes that are neither
+// a cpio archive nor a known compressed stream.
+var ErrBadMagic = errors.New("invalid magic at start of segment")
+
+var magics = []struct {
+	c     Compression
+	magic []byte
+}{
+	{None, []byte("07070")},
+	{Gzip, []byte{0x1f, 0x8b}},
+	{Gzip, []byte{0x1f, 0x9e}},
+	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{XZ, []byte{0xfd, '7', 'z', 'X', 'Z', 0}},
+	{LZMA, []byte{0x5d, 0, 0}},
+	{LZ4, []byte{0x02, 0x21, 0x4c, 0x18}},
+	{Bzip2, []byte("BZh")},
+	{LZO, []byte{0x89, 'L', 'Z', 'O', 0}},
+}
+
+func detect(b []byte) (Compression, bool) {
+	for _, m := range magics {
+		if bytes.HasPrefix(b, m.magic) {
+			return m.c, true
+		}
+	}
+	return "", false
+}
+
+// decoders holds decoders reused across segments and module files.
+type decoders struct {
+	zstd *zstd.Decoder
+}
+
+func (d *decoders) close() {
+	if d.zstd != nil {
+		d.zstd.Close()
+	}
+}
+
+func (d *decoders) zstdReader(r io.Reader) (io.Reader, error) {
+	if d.zstd == nil {
+		// One goroutine and low-memory mode keep the resident set small; the
+		// image is read once, so asynchronous block decoding buys little.
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, err
+		}
+		d.zstd = dec
+	}
+	if err := d.zstd.Reset(r); err != nil {
+		return nil, err
+	}
+	return d.zstd, nil
+}
+
+// openSegment returns a reader of the decompressed bytes of the segment
+// starting at the current position of s. Every reader stops exactly at the
+// end of its compressed stream so that the next segment can be found.
+func (d *decoders) openSegment(s *source, c Compression) (io.Reader, error) {
+	switch c {
+	case Gzip:
+		// s is an io.ByteReader, so flate does not read ahead.
+		zr, err := gzip.NewReader(s)
+		if err != nil {
+			return nil, err
+		}
+		zr.Multistream(false)
+		return zr, nil
+	case Zstd:
+		return d.zstdReader(&zstdFrames{s: s})
+	case XZ:
+		zr, err := xz.ReaderConfig{SingleStream: true}.NewReader(s)
+		if err != nil {
+			return nil, err
+		}
+		return &overRead{r: zr, s: s, msg: "xz: unexpected data after stream", n: 1}, nil
+	case LZMA:
+		return lzma.NewReader(s)
+	case LZ4:
+		return &lz4Legacy{s: s}, nil
+	case Bzip2:
+		return &overRead{r: bzip2.NewReader(s), s: s, msg: "bzip2 data invalid: bad magic value in continuation file", n: 2}, nil
+	case LZO:
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCompression, c)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnsupportedCompression, c)
+}
+
+// overRead turns the error a decoder reports after probing n bytes past the
+// end of its stream into a clean end of stream, and gives the bytes back.
+// The libraries offer no other way to stop at the end of a single stream.
+type overRead struct {
+	r    io.Reader
+	s    *source
+	msg  string
+	n    int
+	done bool
+}
+
+func (o *overRead) Read(p []byte) (int, error) {
+	if o.done {
+		return 0, io.EOF
+	}
+	n, err := o.r.Read(p)
+	if err != nil && err.Error() == o.msg {
+		o.done = true
+		if uerr := o.s.unread(o.n); uerr != nil {
+			return n, uerr
+		}
+		return n, io.EOF
+	}
+	return n, err
+}
+
+// lz4Legacy decodes the legacy lz4 frame format that the kernel and
+// "lz4 -l" use: a magic number followed by blocks, each preceded by its
+// little-endian compressed length and decompressing to at most 8 MiB. The
+// format has no end marker; the stream ends at end of input, at NUL padding
+// or at a length no block can have (the start of another segment).
+type lz4Legacy struct {
+	s    *source
+	src  []byte
+	dst  []byte
+	rest []byte
+	eof  bool
+}
+
+const (
+	lz4LegacyMagic = 0x184c2102
+	lz4LegacyBlock = 8 << 20
+)
+
+func (l *lz4Legacy) Read(p []byte) (int, error) {
+	for len(l.rest) == 0 {
+		if l.eof {
+			return 0, io.EOF
+		}
+		if err := l.next(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, l.rest)
+	l.rest = l.rest[n:]
+	return n, nil
+}
+
+func (l *lz4Legacy) next() error {
+	h := l.s.peek(4)
+	if len(h) < 4 {
+		l.eof = true
+		return nil
+	}
+	size := binary.LittleEndian.Uint32(h)
+	if size == lz4LegacyMagic {
+		l.s.discard(4)
+		return nil
+	}
+	if size == 0 || size > uint32(lz4.CompressBlockBound(lz4LegacyBlock)) {
+		l.eof = true
+		return nil
+	}
+	l.s.discard(4)
+	if cap(l.src) < int(size) {
+		l.src = make([]byte, size)
+	}
+	l.src = l.src[:size]
+	if _, err := io.ReadFull(l.s, l.src); err != nil {
+		return fmt.Errorf("lz4 block: %w", unexpectedIfEOF(err))
+	}
+	if l.dst == nil {
+		l.dst = make([]byte, lz4LegacyBlock)
+	}
+	n, err := lz4.UncompressBlock(l.src, l.dst)
+	if err != nil {
+		return fmt.Errorf("lz4 block: %w", err)
+	}
+	l.rest = l.dst[:n]
+	return nil
+}
+
+// zstdFrames hands the zstd decoder exactly the bytes of the consecutive
+// zstd (and skippable) frames at the current position, by walking the
+// frame and block headers, because the decoder reads ahead of what it needs.
+type zstdFrames struct {
+	s      *source
+	remain int64
+	state  int
+	frames int
+	hasSum bool
+}
+
+const (
+	zstFrame = iota
+	zstBlock
+	zstSum
+	zstMagic    = 0xfd2fb528
+	zstSkipMask = 0xfffffff0
+	zstSkip     = 0x184d2a50
+)
+
+var errZstdHeader = errors.New("zstd: malformed frame header")
+
+func (z *zstdFrames) Read(p []byte) (int, error) {
+	for z.remain == 0 {
+		done, err := z.advance()
+		if err != nil {
+			return 0, err
+		}
+		if done {
+			return 0, io.EOF
+		}
+	}
+	if int64(len(p)) > z.remain {
+		p = p[:z.remain]
+	}
+	n, err := z.s.Read(p)
+	z.remain -= int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (z *zstdFrames) advance() (bool, error) {
+	switch z.state {
+	case zstBlock:
+		h := z.s.peek(3)
+		if len(h) < 3 {
+			return false, io.ErrUnexpectedEOF
+		}
+		v := uint32(h[0]) | uint32(h[1])<<8 | uint32(h[2])<<16
+		size := int64(v >> 3)
+		switch (v >> 1) & 3 {
+		case 1: // RLE: one byte repeated size times
+			size = 1
+		case 3:
+			return false, errors.New("zstd: reserved block type")
+		}
+		z.remain = 3 + size
+		if v&1 == 1 {
+			z.state = zstFrame
+			if z.hasSum {
+				z.state = zstSum
+			}
+		}
+		return false, nil
+	case zstSum:
+		z.remain = 4
+		z.state = zstFrame
+		return false, nil
+	}
+	h := z.s.peek(14)
+	if len(h) < 4 {
+		if z.frames == 0 {
+			return false, io.ErrUnexpectedEOF
+		}
+		return true, nil
+	}
+	m := binary.LittleEndian.Uint32(h)
+	switch {
+	case m == zstMagic:
+		if len(h) < 5 {
+			return false, io.ErrUnexpectedEOF
+		}
+		fhd := h[4]
+		single := fhd&0x20 != 0
+		z.hasSum = fhd&0x04 != 0
+		if fhd&0x08 != 0 {
+			return false, errZstdHeader // reserved bit
+		}
+		n := int64(5)
+		if !single {
+			n++
+		}
+		n += []int64{0, 1, 2, 4}[fhd&3]
+		fcs := []int64{0, 2, 4, 8}[fhd>>6]
+		if fcs == 0 && single {
+			fcs = 1
+		}
+		z.remain = n + fcs
+		z.state = zstBlock
+	case m&zstSkipMask == zstSkip:
+		if len(h) < 8 {
+			return false, io.ErrUnexpectedEOF
+		}
+		z.remain = 8 + int64(binary.LittleEndian.Uint32(h[4:]))
+	default:
+		if z.frames == 0 {
+			return false, errZstdHeader
+		}
+		return true, nil
+	}
+	z.frames++
+	return false, nil
+}
