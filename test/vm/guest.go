@@ -15,6 +15,9 @@ import (
 // root over 9p with an overlay on top: Debian builds all of them as modules.
 var HostRootModules = []string{"virtio_pci", "9pnet_virtio", "9p", "overlay"}
 
+// PanicModule drives QEMU's ISA pvpanic device (ACPI QEMU0001).
+const PanicModule = "pvpanic_mmio"
+
 // Guest describes what runs inside the VM.
 type Guest struct {
 	Kernel Kernel
@@ -44,10 +47,17 @@ func (g Guest) WriteInitramfs(path string) error {
 	if err != nil {
 		return err
 	}
-	names := append([]string(nil), g.Modules...)
-	if g.HostRoot {
-		names = append(append([]string(nil), HostRootModules...), names...)
+	var names []string
+	// pvpanic is what turns a guest panic into a failing QEMU exit; Debian
+	// builds it as a module. A kernel with it built in (or without it)
+	// still boots, only panics then end as "no verdict".
+	if deps.Has(PanicModule) {
+		names = append(names, PanicModule)
 	}
+	if g.HostRoot {
+		names = append(names, HostRootModules...)
+	}
+	names = append(names, g.Modules...)
 	mods, err := deps.Resolve(names...)
 	if err != nil {
 		return err

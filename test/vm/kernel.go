@@ -12,9 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"github.com/dkms-project/dkms/internal/kver"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -39,7 +39,8 @@ func FindKernel(root, version string) (Kernel, error) {
 		if err != nil {
 			return Kernel{}, fmt.Errorf("listing kernels: %w", err)
 		}
-		sort.Strings(matches)
+		// Version order, so 6.1.0-10 counts as newer than 6.1.0-9.
+		kver.SortV(matches)
 		for i := len(matches) - 1; i >= 0; i-- {
 			v := strings.TrimPrefix(filepath.Base(matches[i]), "vmlinuz-")
 			if isDir(filepath.Join(root, "lib", "modules", v)) {
