@@ -1,0 +1,385 @@
+package shconf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Var is the value a whitelisted variable has after evaluation.
+type Var struct {
+	Set    bool
+	Array  bool
+	Scalar string
+	Elems  map[int]string // indexed arrays may be sparse
+}
+
+// Index returns element i ("" if absent); for a scalar, index 0 is the scalar.
+func (v Var) Index(i int) string {
+	if !v.Set {
+		return ""
+	}
+	if !v.Array {
+		if i == 0 {
+			return v.Scalar
+		}
+		return ""
+	}
+	return v.Elems[i]
+}
+
+// Len returns the highest index + 1 (0 when unset); a set scalar counts as 1.
+func (v Var) Len() int {
+	if !v.Set {
+		return 0
+	}
+	if !v.Array {
+		return 1
+	}
+	n := 0
+	for i := range v.Elems {
+		n = max(n, i+1)
+	}
+	return n
+}
+
+// Options configures one evaluation.
+type Options struct {
+	Preset    map[string]Var    // values of whitelisted names before this file runs (chained evaluation)
+	Vars      map[string]string // extra shell variables visible but NOT exported (kernelver, arch, dkms_tree, ...)
+	Env       []string          // exported environment ("K=V")
+	FullShell bool              // opt-in: allow any command, writes, etc. (still no stdout leak)
+	Timeout   time.Duration     // 0 -> 10s
+	Stderr    io.Writer         // file's stderr goes here (nil -> discarded); stdout is always discarded
+	Dir       string            // working directory ("" -> dir of the file)
+}
+
+// Error is an evaluation failure tied to a file and, when known, a line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+const defaultTimeout = 10 * time.Second
+
+var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// EvalFile evaluates the file at path and returns the whitelisted names
+// (Set=false for unset ones). Every element has one trailing CR removed, as
+// upstream's copy-back does. A file that calls `exit` copies nothing back,
+// so the result then equals Preset, as in upstream.
+func EvalFile(ctx context.Context, path string, names []string, opts Options) (res map[string]Var, err error) {
+	defer func() {
+		// The interpreter is large; a bug in it must not take dkms down
+		// while it is merely reading configuration.
+		if p := recover(); p != nil {
+			res, err = nil, &Error{File: path, Msg: fmt.Sprintf("internal evaluator error: %v", p)}
+		}
+	}()
+	for _, n := range names {
+		if !validName.MatchString(n) {
+			return nil, fmt.Errorf("evaluating %s: invalid variable name %q", path, n)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(data), path)
+	if err != nil {
+		return nil, parseError(path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s: %w", path, err)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ev := &evaluation{
+		path:    path,
+		file:    file,
+		opts:    opts,
+		names:   names,
+		stderr:  opts.Stderr,
+		timeout: timeout,
+	}
+	if ev.stderr == nil {
+		ev.stderr = io.Discard
+	}
+	if !opts.FullShell {
+		if e := checkStatic(path, file); e != nil {
+			return nil, e
+		}
+	}
+	return ev.run(ctx, abs)
+}
+
+// evaluation carries the state shared by the child (the file) and the
+// parent (the copy-back) runners.
+type evaluation struct {
+	path    string
+	file    *syntax.File
+	opts    Options
+	names   []string
+	stderr  io.Writer
+	timeout time.Duration
+
+	violation *Error // first sandbox violation; it ends the evaluation
+}
+
+func (ev *evaluation) run(ctx context.Context, abs string) (map[string]Var, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	base := ev.baseEnviron()
+	child, err := ev.newRunner(ctx, cancel, base, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	q, err := syntax.Quote(abs, syntax.LangBash)
+	if err != nil {
+		return nil, &Error{File: ev.path, Msg: fmt.Sprintf("cannot quote path: %v", err)}
+	}
+	src := ". " + q + " >/dev/null"
+	if err := ev.runSource(ctx, child, src); err != nil {
+		return nil, err
+	}
+	if child.Exited() {
+		return ev.presetOnly(), nil
+	}
+	var copyBack bytes.Buffer
+	if err := interp.StdIO(strings.NewReader(""), &copyBack, ev.stderr)(child); err != nil {
+		return nil, fmt.Errorf("evaluating %s: %w", ev.path, err)
+	}
+	if loop := copyBackLoop(ev.names, child.Vars); loop != "" {
+		if err := ev.runScript(ctx, child, loop); err != nil {
+			return nil, err
+		}
+	}
+	copyBack.WriteString(directiveLines(child.Vars))
+
+	parent, err := ev.newRunner(ctx, cancel, base, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.sourceCopyBack(ctx, parent, copyBack.String()); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Var, len(ev.names))
+	for _, n := range ev.names {
+		out[n] = fromVariable(parent.Vars[n])
+	}
+	return out, nil
+}
+
+// runSource runs shell source text in r and classifies the outcome: exit
+// statuses are ordinary (upstream ignores them), anything else is fatal.
+func (ev *evaluation) runSource(ctx context.Context, r *interp.Runner, src string) error {
+	f, err := syntax.NewParser().Parse(strings.NewReader(src), ev.path)
+	if err != nil {
+		return &Error{File: ev.path, Msg: fmt.Sprintf("internal evaluator error: %v", err)}
+	}
+	return ev.classify(ctx, r.Run(ctx, f.Stmts[0]))
+}
+
+// runScript runs our own multi-statement text in r, stopping at an exit.
+func (ev *evaluation) runScript(ctx context.Context, r *interp.Runner, src string) error {
+	f, err := syntax.NewParser().Parse(strings.NewReader(src), ev.path)
+	if err != nil {
+		return &Error{File: ev.path, Msg: fmt.Sprintf("internal evaluator error: %v", err)}
+	}
+	for _, st := range f.Stmts {
+		if err := ev.classify(ctx, r.Run(ctx, st)); err != nil {
+			return err
+		}
+		if r.Exited() {
+			break
+		}
+	}
+	return nil
+}
+
+func (ev *evaluation) classify(ctx context.Context, err error) error {
+	if ev.violation != nil {
+		return ev.violation
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &Error{File: ev.path, Msg: fmt.Sprintf("evaluation timed out after %v", ev.timeout)}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("evaluating %s: %w", ev.path, ctx.Err())
+	}
+	if err == nil {
+		return nil
+	}
+	if _, ok := interp.IsExitStatus(err); ok {
+		return nil
+	}
+	return &Error{File: ev.path, Msg: err.Error()}
+}
+
+// sourceCopyBack runs the copy-back text statement by statement, like bash
+// sourcing it: a syntax error (an unbalanced quote in a value) abandons the
+// rest but keeps what was already assigned.
+func (ev *evaluation) sourceCopyBack(ctx context.Context, r *interp.Runner, text string) error {
+	var runErr error
+	perr := syntax.NewParser().Stmts(strings.NewReader(text), func(st *syntax.Stmt) bool {
+		runErr = ev.classify(ctx, r.Run(ctx, st))
+		return runErr == nil && !r.Exited()
+	})
+	if runErr != nil {
+		return runErr
+	}
+	if perr != nil {
+		fmt.Fprintf(ev.stderr, "%s: re-expanding copied values: %v\n", ev.path, perr)
+	}
+	return nil
+}
+
+func (ev *evaluation) presetOnly() map[string]Var {
+	out := make(map[string]Var, len(ev.names))
+	for _, n := range ev.names {
+		out[n] = ev.opts.Preset[n]
+	}
+	return out
+}
+
+// copyBackLoop is upstream's printing loop unrolled for the indices the
+// child ended with (mvdan.cc/sh lacks `${!name[@]}` on scalars). Running
+// the echo in the child keeps its quirks: it is unquoted, so values are
+// word-split and re-joined, with the file's IFS.
+func copyBackLoop(names []string, vars map[string]expand.Variable) string {
+	var b strings.Builder
+	for _, n := range names {
+		v := vars[n]
+		if !hasValue(v) {
+			continue
+		}
+		var idx []int
+		switch v.Kind {
+		case expand.Indexed:
+			for i := range v.List {
+				if v.Indexes != nil {
+					idx = append(idx, v.Indexes[i])
+				} else {
+					idx = append(idx, i)
+				}
+			}
+		case expand.String:
+			idx = []int{0}
+		}
+		for _, i := range idx {
+			fmt.Fprintf(&b, "echo %s[%d]=\\\"${%s[%d]%%$'\\r'}\\\"\n", n, i, n, i)
+		}
+	}
+	return b.String()
+}
+
+func parseError(path string, err error) error {
+	var pe syntax.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: path, Line: int(pe.Pos.Line()), Msg: "syntax error: " + pe.Text}
+	}
+	var le syntax.LangError
+	if errors.As(err, &le) {
+		return &Error{File: path, Line: int(le.Pos.Line()), Msg: le.Error()}
+	}
+	return &Error{File: path, Msg: err.Error()}
+}
+
+// hasValue reports whether v holds a value. mvdan.cc/sh leaves Set false
+// after `X[i]=v` creates an array, so elements count as being set.
+func hasValue(v expand.Variable) bool {
+	switch v.Kind {
+	case expand.Indexed:
+		return len(v.List) > 0
+	case expand.Associative:
+		return len(v.Map) > 0
+	}
+	return v.IsSet()
+}
+
+func fromVariable(v expand.Variable) Var {
+	if !hasValue(v) {
+		return Var{}
+	}
+	switch v.Kind {
+	case expand.Indexed:
+		elems := make(map[int]string, len(v.List))
+		for i, s := range v.List {
+			idx := i
+			if v.Indexes != nil {
+				idx = v.Indexes[i]
+			}
+			elems[idx] = s
+		}
+		return Var{Set: true, Array: true, Elems: elems}
+	case expand.Associative:
+		// Upstream's copy-back cannot carry associative arrays into
+		// the dkms shell meaningfully; expose them sorted by key.
+		keys := slices.Sorted(func(yield func(string) bool) {
+			for k := range v.Map {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		elems := make(map[int]string, len(keys))
+		for i, k := range keys {
+			elems[i] = v.Map[k]
+		}
+		return Var{Set: true, Array: true, Elems: elems}
+	default:
+		return Var{Set: true, Scalar: v.String()}
+	}
+}
+
+func toVariable(v Var) expand.Variable {
+	if !v.Set {
+		return expand.Variable{}
+	}
+	if !v.Array {
+		return expand.Variable{Set: true, Kind: expand.String, Str: v.Scalar}
+	}
+	idx := slices.Sorted(func(yield func(int) bool) {
+		for i := range v.Elems {
+			if i >= 0 && !yield(i) {
+				return
+			}
+		}
+	})
+	list := make([]string, len(idx))
+	dense := true
+	for k, i := range idx {
+		list[k] = v.Elems[i]
+		dense = dense && i == k
+	}
+	out := expand.Variable{Set: true, Kind: expand.Indexed, List: list}
+	if !dense {
+		out.Indexes = idx
+	}
+	return out
+}
