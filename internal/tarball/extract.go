@@ -1,0 +1,268 @@
+package tarball
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Extract unpacks archive into destDir, which must be an existing
+// directory. The compression is recognised from the archive's magic bytes
+// (gzip, bzip2, xz, zstd, lz4 or none).
+//
+// The archive is treated as hostile. A first pass reads every header and
+// refuses the whole archive (with a *RefusedError naming the member, which
+// matches ErrRefused) for: absolute names or ".." components; symbolic
+// links that resolve outside destDir, even through other links in the
+// archive; hard links to anything but an earlier regular member; devices
+// and fifos; members stored below a symbolic link or a file; duplicate
+// non-directory entries; members that already exist in destDir; and
+// members, sizes or totals beyond lim. Only then is the archive read again
+// and written into a private staging directory beside destDir, whose
+// content is moved into destDir once everything has been written. Any
+// failure (a refusal, a write error, ctx cancellation) leaves destDir as
+// it was.
+//
+// Ownership is not restored: files belong to the caller, since an archive
+// must not be able to hand module files to another user. Set-user-ID and
+// set-group-ID bits are dropped for the same reason.
+func Extract(ctx context.Context, archive, destDir string, lim Limits) (err error) {
+	lim = lim.withDefaults()
+	if fi, err := os.Stat(destDir); err != nil {
+		return fmt.Errorf("extracting %s: %w", archive, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("extracting %s: %s is not a directory", archive, destDir)
+	}
+	p, seq, err := firstPass(ctx, archive, lim)
+	if err != nil {
+		return fmt.Errorf("extracting %s: %w", archive, err)
+	}
+	for _, m := range p.members {
+		top, _, _ := strings.Cut(m.name, "/")
+		if _, err := os.Lstat(filepath.Join(destDir, top)); err == nil {
+			return fmt.Errorf("extracting %s: %w", archive,
+				refuse(m.raw, "%q already exists in %s", top, destDir))
+		}
+	}
+
+	staging, err := os.MkdirTemp(filepath.Dir(filepath.Clean(destDir)), ".extract-*")
+	if err != nil {
+		return fmt.Errorf("extracting %s: %w", archive, err)
+	}
+	defer removeAll(staging)
+	if err := secondPass(ctx, archive, staging, p, seq); err != nil {
+		return fmt.Errorf("extracting %s: %w", archive, err)
+	}
+	if err := applyMetadata(staging, p); err != nil {
+		return fmt.Errorf("extracting %s: %w", archive, err)
+	}
+	if err := moveInto(staging, destDir); err != nil {
+		return fmt.Errorf("extracting %s: %w", archive, err)
+	}
+	return nil
+}
+
+// stamp identifies a header so the second pass can prove it reads the
+// same archive the first pass validated.
+type stamp struct {
+	name, link string
+	typ        byte
+	size       int64
+}
+
+func stampOf(h *tar.Header) stamp {
+	return stamp{name: h.Name, link: h.Linkname, typ: h.Typeflag, size: h.Size}
+}
+
+// openTar opens archive and returns a tar reader over its decompressed
+// content; closing the returned closer releases both.
+func openTar(archive string) (*tar.Reader, func(), error) {
+	f, err := os.Open(archive)
+	if err != nil {
+		return nil, nil, err
+	}
+	zr, err := decompressor(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return tar.NewReader(zr), func() { zr.Close(); f.Close() }, nil
+}
+
+// nextHeader returns the next header that describes a file system object,
+// skipping PAX global headers (metadata only).
+func nextHeader(tr *tar.Reader) (*tar.Header, error) {
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag != tar.TypeXGlobalHeader {
+			return h, nil
+		}
+	}
+}
+
+func firstPass(ctx context.Context, archive string, lim Limits) (*plan, []stamp, error) {
+	tr, closeFn, err := openTar(archive)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer closeFn()
+	p := &plan{byName: map[string]int{}}
+	var seq []stamp
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		h, err := nextHeader(tr)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading archive: %w", err)
+		}
+		if len(seq) >= lim.MaxMembers {
+			return nil, nil, refuse(h.Name, "more than %d members", lim.MaxMembers)
+		}
+		seq = append(seq, stampOf(h))
+		if err := p.add(h, lim, &total); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(seq) == 0 {
+		return nil, nil, errors.New("reading archive: no members (not a tar archive?)")
+	}
+	if err := p.check(); err != nil {
+		return nil, nil, err
+	}
+	return p, seq, nil
+}
+
+func secondPass(ctx context.Context, archive, staging string, p *plan, seq []stamp) error {
+	tr, closeFn, err := openTar(archive)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	changed := errors.New("archive changed while it was being extracted")
+	for i := 0; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := nextHeader(tr)
+		if errors.Is(err, io.EOF) {
+			if i != len(seq) {
+				return changed
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading archive: %w", err)
+		}
+		if i >= len(seq) || stampOf(h) != seq[i] {
+			return changed
+		}
+		name, _ := cleanName(h.Name)
+		if name == "" {
+			continue
+		}
+		if err := create(tr, staging, p.members[p.byName[name]]); err != nil {
+			return err
+		}
+	}
+}
+
+// create makes one member below staging. Parents the archive does not
+// list are created as plain directories, as tar does.
+func create(r io.Reader, staging string, m member) error {
+	dst := filepath.Join(staging, filepath.FromSlash(m.name))
+	if m.kind != kindDir {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return err
+		}
+	}
+	switch m.kind {
+	case kindDir:
+		return os.MkdirAll(dst, 0o700)
+	case kindSymlink:
+		return os.Symlink(m.link, dst)
+	case kindHardlink:
+		return os.Link(filepath.Join(staging, filepath.FromSlash(m.link)), dst)
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(f, r, m.size); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", m.raw, err)
+	}
+	return f.Close()
+}
+
+// applyMetadata sets modes and times once all content exists, deepest
+// first, so a read-only directory does not block writing its children.
+func applyMetadata(staging string, p *plan) error {
+	for i := len(p.members) - 1; i >= 0; i-- {
+		m := p.members[i]
+		if m.kind == kindSymlink || m.kind == kindHardlink {
+			continue
+		}
+		dst := filepath.Join(staging, filepath.FromSlash(m.name))
+		perm := fs.FileMode(m.mode) & fs.ModePerm
+		if m.kind == kindDir && m.mode&0o1000 != 0 {
+			perm |= fs.ModeSticky
+		}
+		if err := os.Chmod(dst, perm); err != nil {
+			return err
+		}
+		t := time.Unix(m.mtime, 0)
+		if err := os.Chtimes(dst, t, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moveInto renames every top-level entry of staging into destDir. Renames
+// within one file system are atomic, and a failure half way moves the
+// entries already placed back out, keeping destDir unchanged.
+func moveInto(staging, destDir string) error {
+	entries, err := os.ReadDir(staging)
+	if err != nil {
+		return err
+	}
+	var moved []string
+	for _, e := range entries {
+		from, to := filepath.Join(staging, e.Name()), filepath.Join(destDir, e.Name())
+		if err := os.Rename(from, to); err != nil {
+			for _, n := range moved {
+				os.Rename(filepath.Join(destDir, n), filepath.Join(staging, n))
+			}
+			return err
+		}
+		moved = append(moved, e.Name())
+	}
+	return nil
+}
+
+// removeAll deletes the staging tree even when the archive gave some of
+// its directories modes without owner write permission.
+func removeAll(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}

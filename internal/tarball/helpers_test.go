@@ -1,0 +1,180 @@
+package tarball
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ent describes one crafted tar header for the tests.
+type ent struct {
+	name string
+	typ  byte
+	body string
+	link string
+	mode int64
+	size int64 // overrides len(body) in the header when non-zero
+}
+
+func file(name, body string) ent { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
+func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, target string) ent {
+	return ent{name: name, typ: tar.TypeSymlink, link: target, mode: 0o777}
+}
+func hardlink(name, target string) ent {
+	return ent{name: name, typ: tar.TypeLink, link: target, mode: 0o644}
+}
+
+// rawTar builds an uncompressed archive from ents, byte for byte what the
+// test asks for (no cleaning of names).
+func rawTar(t testing.TB, ents []ent) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: e.mode,
+			ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
+		if e.typ == tar.TypeReg {
+			h.Size = int64(len(e.body))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatalf("crafting %q: %v", e.name, err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// compressBytes runs data through the package's own compressor for c.
+func compressBytes(t testing.TB, c codec, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, wait, err := compressor(context.Background(), c, &buf)
+	if err != nil {
+		t.Skipf("no %v compressor: %v", c, err)
+	}
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// writeFile stores data in a new file below t.TempDir and returns its path.
+func writeFile(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// freshDest returns an empty destination that is the only entry of its
+// parent, so leftovers of a failed extraction (staging) are visible.
+func freshDest(t testing.TB) string {
+	t.Helper()
+	d := filepath.Join(t.TempDir(), "dest")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// assertUntouched fails unless dest is empty and alone in its parent.
+func assertUntouched(t testing.TB, dest string) {
+	t.Helper()
+	if ents, _ := os.ReadDir(dest); len(ents) != 0 {
+		t.Errorf("destination not empty after refusal: %v", ents)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dest)); len(ents) != 1 {
+		t.Errorf("leftovers beside destination: %v", ents)
+	}
+}
+
+// snapshot describes a tree: one line per entry with type, permission
+// bits, and content or link target, for comparing two trees.
+func snapshot(t testing.TB, root string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		line := rel + " " + fi.Mode().String()
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			line += " -> " + l
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			line += " " + string(b) + " " + fi.ModTime().UTC().Format(time.RFC3339)
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// sampleTree builds a small module-like tree with the kinds of entries a
+// dkms archive holds.
+func sampleTree(t testing.TB) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "src")
+	mt := time.Unix(1700000000, 0)
+	mk := func(rel string, mode fs.FileMode, body string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, mt, mt)
+	}
+	mk("dkms_source_tree/dkms.conf", 0o644, "PACKAGE_NAME=foo\nPACKAGE_VERSION=1.0\n")
+	mk("dkms_source_tree/foo.c", 0o644, "int x;\n")
+	mk("dkms_source_tree/scripts/pre.sh", 0o755, "#!/bin/sh\n")
+	mk("dkms_main_tree/6.1.0-test/x86_64/module/foo.ko", 0o644, "\x7fELF binary")
+	mk("dkms_main_tree/6.1.0-test/x86_64/log/make.log", 0o644, "log\n")
+	if err := os.MkdirAll(filepath.Join(root, "empty", "dir"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("foo.c", filepath.Join(root, "dkms_source_tree", "link.c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
