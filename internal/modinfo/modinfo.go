@@ -1,0 +1,134 @@
+package modinfo
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/dkms-project/dkms/internal/compress"
+)
+
+// ErrNoModinfo is returned for a valid ELF file without a .modinfo section,
+// which is not a kernel module.
+var ErrNoModinfo = errors.New("no .modinfo section")
+
+// maxModuleSize bounds how much a (possibly decompressed) module may expand
+// to; the largest in-tree modules are a few tens of MiB.
+const maxModuleSize = 1 << 30
+
+// Field is one record of the .modinfo section.
+type Field struct {
+	Key, Value string
+}
+
+// Info holds the records of a module's .modinfo section in section order;
+// keys such as alias and depends may repeat.
+type Info struct {
+	fields []Field
+}
+
+// Read reads the module at path, decompressing it according to its suffix.
+func Read(path string) (*Info, error) {
+	r, err := compress.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading module %s: %w", path, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, maxModuleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading module %s: %w", path, err)
+	}
+	if len(data) > maxModuleSize {
+		return nil, fmt.Errorf("reading module %s: larger than %d bytes", path, maxModuleSize)
+	}
+	info, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading module %s: %w", path, err)
+	}
+	return info, nil
+}
+
+// Parse extracts the .modinfo records from the raw ELF bytes of a module.
+func Parse(data []byte) (*Info, error) {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("parsing ELF: %w", err)
+	}
+	defer f.Close()
+	sec := f.Section(".modinfo")
+	if sec == nil || sec.Type == elf.SHT_NOBITS {
+		return nil, ErrNoModinfo
+	}
+	// Kernel modules never compress .modinfo (it is loaded with the module),
+	// and kmod cannot read such a section either; refusing it also keeps a
+	// tiny crafted file from expanding into gigabytes.
+	if sec.Flags&elf.SHF_COMPRESSED != 0 {
+		return nil, fmt.Errorf("parsing ELF: compressed .modinfo section")
+	}
+	if sec.Offset > uint64(len(data)) || sec.Size > uint64(len(data))-sec.Offset {
+		return nil, fmt.Errorf("parsing ELF: .modinfo section exceeds the file")
+	}
+	raw := data[sec.Offset : sec.Offset+sec.Size]
+	return parseSection(raw), nil
+}
+
+// parseSection splits the NUL-separated records; runs of NULs are padding
+// between records. A record without "=" is a key with an empty value, as
+// kmod treats it.
+func parseSection(raw []byte) *Info {
+	info := &Info{}
+	for rec := range bytes.SplitSeq(raw, []byte{0}) {
+		if len(rec) == 0 {
+			continue
+		}
+		key, value, _ := bytes.Cut(rec, []byte{'='})
+		info.fields = append(info.fields, Field{Key: string(key), Value: string(value)})
+	}
+	return info
+}
+
+// Get returns the first value recorded for key, or "" when there is none.
+func (i *Info) Get(key string) string {
+	for _, f := range i.fields {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Has reports whether key is recorded at all, to tell an absent field from
+// an empty one.
+func (i *Info) Has(key string) bool {
+	for _, f := range i.fields {
+		if f.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// All returns every value recorded for key, in section order.
+func (i *Info) All(key string) []string {
+	var vals []string
+	for _, f := range i.fields {
+		if f.Key == key {
+			vals = append(vals, f.Value)
+		}
+	}
+	return vals
+}
+
+// Fields returns a copy of all records in section order.
+func (i *Info) Fields() []Field {
+	return append([]Field(nil), i.fields...)
+}
+
+// Version returns the version field (MODULE_VERSION), "" when unversioned.
+func (i *Info) Version() string { return i.Get("version") }
+
+// SrcVersion returns the srcversion field, the checksum of the module's
+// sources that modpost records.
+func (i *Info) SrcVersion() string { return i.Get("srcversion") }
