@@ -82,6 +82,10 @@ func (e *Error) Error() string {
 
 const defaultTimeout = 10 * time.Second
 
+// crMark stands in for a carriage return when checking CRLF files: a
+// private-use rune that the parser treats as a word character.
+const crMark = "\uE000"
+
 var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // EvalFile evaluates the file at path and returns the whitelisted names
@@ -108,6 +112,15 @@ func EvalFile(ctx context.Context, path string, names []string, opts Options) (r
 	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(data), path)
 	if err != nil {
 		return nil, parseError(path, err)
+	}
+	if bytes.Contains(data, []byte("\r")) {
+		// mvdan.cc/sh reads CRLF as LF, bash keeps the CR in the word,
+		// so `then\r` is no keyword to bash. Parse once more with the CR
+		// as an ordinary character to fail where bash fails.
+		marked := bytes.ReplaceAll(data, []byte("\r"), []byte(crMark))
+		if _, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(marked), path); err != nil {
+			return nil, parseError(path, err)
+		}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -241,20 +254,36 @@ func (ev *evaluation) classify(ctx context.Context, err error) error {
 	return &Error{File: ev.path, Msg: err.Error()}
 }
 
-// sourceCopyBack runs the copy-back text statement by statement, like bash
-// sourcing it: a syntax error (an unbalanced quote in a value) abandons the
-// rest but keeps what was already assigned.
+// sourceCopyBack runs the copy-back text the way bash sources it: one
+// statement at a time, so an assignment that a value with quotes turned
+// into an error only loses that line. mvdan.cc/sh rejects some lines at
+// parse time that bash rejects at run time (`X[0]=a b`), hence the
+// line-wise parse that skips a bad line instead of stopping.
 func (ev *evaluation) sourceCopyBack(ctx context.Context, r *interp.Runner, text string) error {
-	var runErr error
-	perr := syntax.NewParser().Stmts(strings.NewReader(text), func(st *syntax.Stmt) bool {
-		runErr = ev.classify(ctx, r.Run(ctx, st))
-		return runErr == nil && !r.Exited()
-	})
-	if runErr != nil {
-		return runErr
-	}
-	if perr != nil {
-		fmt.Fprintf(ev.stderr, "%s: re-expanding copied values: %v\n", ev.path, perr)
+	lines := strings.SplitAfter(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		chunk := lines[i]
+		for {
+			f, err := syntax.NewParser().Parse(strings.NewReader(chunk), ev.path)
+			if err != nil && syntax.IsIncomplete(err) && i+1 < len(lines) {
+				i++
+				chunk += lines[i]
+				continue
+			}
+			if err != nil {
+				fmt.Fprintf(ev.stderr, "%s: re-expanding copied values: %v\n", ev.path, err)
+				break
+			}
+			for _, st := range f.Stmts {
+				if err := ev.classify(ctx, r.Run(ctx, st)); err != nil {
+					return err
+				}
+				if r.Exited() {
+					return nil
+				}
+			}
+			break
+		}
 	}
 	return nil
 }

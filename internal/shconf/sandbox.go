@@ -53,13 +53,13 @@ func (ev *evaluation) newRunner(ctx context.Context, cancel context.CancelFunc, 
 		interp.Dir(dir),
 		interp.StdIO(nil, stdout, ev.stderr),
 	}
+	opts = append(opts, interp.CallHandler(ev.callHandler(cancel)))
 	if !ev.opts.FullShell {
 		opts = append(opts,
 			interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 				return ev.sandboxExec(cancel, next)
 			}),
 			interp.OpenHandler(ev.sandboxOpen(cancel)),
-			interp.CallHandler(ev.sandboxCall(cancel)),
 		)
 	}
 	r, err := interp.New(opts...)
@@ -171,6 +171,41 @@ func (ev *evaluation) sandboxOpen(cancel context.CancelFunc) interp.OpenHandlerF
 		}
 		return def(ctx, path, flag, perm)
 	}
+}
+
+func (ev *evaluation) callHandler(cancel context.CancelFunc) interp.CallHandlerFunc {
+	sandbox := ev.sandboxCall(cancel)
+	return func(ctx context.Context, args []string) ([]string, error) {
+		if args[0] == "unset" {
+			args = fixUnset(interp.HandlerCtx(ctx).Env, args)
+		}
+		if ev.opts.FullShell {
+			return args, nil
+		}
+		return sandbox(ctx, args)
+	}
+}
+
+// fixUnset works around mvdan.cc/sh leaving an array created by `X[i]=v`
+// marked as not set, which makes `unset X` a no-op: such an array is
+// unset element by element instead.
+func fixUnset(env expand.Environ, args []string) []string {
+	out := []string{args[0]}
+	for _, a := range args[1:] {
+		v := env.Get(a)
+		if strings.HasPrefix(a, "-") || strings.Contains(a, "[") || v.Kind != expand.Indexed || v.IsSet() || len(v.List) == 0 {
+			out = append(out, a)
+			continue
+		}
+		for i := range v.List {
+			idx := i
+			if v.Indexes != nil {
+				idx = v.Indexes[i]
+			}
+			out = append(out, fmt.Sprintf("%s[%d]", a, idx))
+		}
+	}
+	return out
 }
 
 // sandboxCall inspects code that the static check of the file cannot see:
