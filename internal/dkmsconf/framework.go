@@ -1,0 +1,66 @@
+package dkmsconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/shconf"
+)
+
+// Framework holds the framework.conf variables that some file set (set to
+// "" counts, unset does not).
+type Framework map[string]string
+
+// ReadFramework evaluates <etcDir>/framework.conf and then
+// <etcDir>/framework.conf.d/*.conf in glob order (§3.1), each isolated and
+// sandboxed, later files overriding earlier ones. Only names are copied
+// back, so functions a file defines change nothing. A file that fails to
+// evaluate is reported to stderr and skipped, as upstream carries on; the
+// returned error joins those failures and the Framework is usable anyway.
+func ReadFramework(ctx context.Context, etcDir string, names []string, kernelver string, env []string, stderr io.Writer) (Framework, error) {
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	files := []string{filepath.Join(etcDir, "framework.conf")}
+	more, _ := filepath.Glob(filepath.Join(etcDir, "framework.conf.d", "*.conf"))
+	files = append(files, more...)
+	vals := map[string]shconf.Var{}
+	var errs []error
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			continue
+		}
+		res, err := shconf.EvalFile(ctx, f, names, shconf.Options{
+			Preset: vals, Vars: map[string]string{"kernelver": kernelver}, Env: env, Stderr: stderr,
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			errs = append(errs, fmt.Errorf("reading framework.conf: %w", err))
+			continue
+		}
+		vals = res
+	}
+	fw := Framework{}
+	for _, n := range names {
+		if v := vals[n]; v.Set {
+			fw[n] = v.Index(0)
+		}
+	}
+	return fw, errors.Join(errs...)
+}
+
+// FullShellFor reports whether the framework variable full_shell_modules
+// (blank-separated module names, or "*") opts module out of the sandbox.
+func FullShellFor(f Framework, module string) bool {
+	for _, m := range strings.Fields(f["full_shell_modules"]) {
+		if m == "*" || m == module {
+			return true
+		}
+	}
+	return false
+}
