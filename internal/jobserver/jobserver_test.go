@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -119,7 +120,7 @@ func TestMakeUsesServer(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	for _, f := range []string{"fa", "fb"} {
-		if err := mkfifo(filepath.Join(dir, f)); err != nil {
+		if err := syscall.Mkfifo(filepath.Join(dir, f), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -169,21 +170,13 @@ func runCase(t *testing.T, parallel int, c int) ([]Result, []string) {
 	sortedRan := append([]string{}, ran...)
 	if parallel > 1 {
 		// Run is concurrent, so only the sets must agree.
-		sortStrings(sortedStarted)
-		sortStrings(sortedRan)
+		slices.Sort(sortedStarted)
+		slices.Sort(sortedRan)
 	}
 	if !reflect.DeepEqual(sortedStarted, sortedRan) {
 		t.Errorf("OnStart saw %v, Run saw %v", started, ran)
 	}
 	return rs, started
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func TestSerialOrder(t *testing.T) {
@@ -234,8 +227,8 @@ func TestParallelSameOutcomes(t *testing.T) {
 					wantRan = append(wantRan, want[i])
 				}
 			}
-			sortStrings(gotRan)
-			sortStrings(wantRan)
+			slices.Sort(gotRan)
+			slices.Sort(wantRan)
 			if !reflect.DeepEqual(gotRan, wantRan) || !reflect.DeepEqual(gotTail, wantTail) {
 				t.Errorf("parallel results %v, want the outcomes of %v", got, want)
 			}
