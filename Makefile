@@ -1,0 +1,59 @@
+# See README.md. Every target that needs Debian packages installs them first.
+GO       ?= go
+PREFIX   ?= /usr
+DESTDIR  ?=
+GOFLAGS  ?= -trimpath
+export CGO_ENABLED = 0
+
+BINS = bin/dkms bin/dkms-autoinstall
+
+.PHONY: all build deps test unit-test vm-test demo install uninstall bench clean lint
+
+all: build
+
+deps:
+	sh scripts/deps.sh
+
+build:
+	$(GO) build $(GOFLAGS) -o bin/dkms ./cmd/dkms
+	$(GO) build $(GOFLAGS) -o bin/dkms-autoinstall ./cmd/dkms-autoinstall
+
+test: deps build
+	$(GO) vet ./...
+	sh scripts/lint.sh
+	$(GO) test -timeout 25m ./...
+
+demo: deps build
+	sh scripts/demo.sh
+
+bench: deps build
+	sh scripts/bench.sh
+
+install: build
+	install -D -m 0755 bin/dkms $(DESTDIR)$(PREFIX)/sbin/dkms
+	install -D -m 0755 bin/dkms-autoinstall $(DESTDIR)$(PREFIX)/sbin/dkms-autoinstall
+	install -D -m 0644 etc/framework.conf $(DESTDIR)/etc/dkms/framework.conf
+	install -d $(DESTDIR)/etc/dkms/framework.conf.d
+	install -D -m 0755 hooks/kernel-postinst.d/dkms $(DESTDIR)/etc/kernel/postinst.d/dkms
+	install -D -m 0755 hooks/kernel-postinst.d/dkms $(DESTDIR)/etc/kernel/header_postinst.d/dkms
+	install -D -m 0755 hooks/kernel-prerm.d/dkms $(DESTDIR)/etc/kernel/prerm.d/dkms
+	install -D -m 0755 hooks/kernel-preinst.d/dkms $(DESTDIR)/etc/kernel/preinst.d/dkms
+	install -D -m 0755 hooks/kernel-install/40-dkms.install $(DESTDIR)$(PREFIX)/lib/kernel/install.d/40-dkms.install
+	install -D -m 0755 hooks/dkms_autoinstaller $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller
+	install -D -m 0644 systemd/dkms-autoinstall.service $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
+	install -D -m 0644 systemd/80-dkms.preset $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/80-dkms.preset
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/dkms $(DESTDIR)$(PREFIX)/sbin/dkms-autoinstall
+	rm -f $(DESTDIR)/etc/kernel/postinst.d/dkms $(DESTDIR)/etc/kernel/header_postinst.d/dkms
+	rm -f $(DESTDIR)/etc/kernel/prerm.d/dkms $(DESTDIR)/etc/kernel/preinst.d/dkms
+	rm -f $(DESTDIR)$(PREFIX)/lib/kernel/install.d/40-dkms.install $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/80-dkms.preset
+	@echo "left /etc/dkms/framework.conf in place (configuration)"
+
+lint:
+	sh scripts/lint.sh
+
+clean:
+	rm -rf bin

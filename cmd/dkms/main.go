@@ -1,0 +1,85 @@
+// Command dkms is a drop-in replacement for upstream dkms 3.2.2: it adds,
+// builds, installs and removes out-of-tree kernel modules. The interface
+// is specified in shared/spec/dkms-interface.md; all logic is in internal/.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dkms-project/dkms/internal/cli"
+	"github.com/dkms-project/dkms/internal/engine"
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+func main() {
+	syscall.Umask(0o022)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
+	return runWithRoot(ctx, args, env, stdout, stderr, os.Getenv("DKMS_SYSROOT"))
+}
+
+// runWithRoot is run with the system root given (tests use a temporary one).
+func runWithRoot(ctx context.Context, args, env []string, stdout, stderr io.Writer, root string) int {
+	p := ui.New(stdout, stderr)
+	prog := args[0]
+	e, err := engine.New(ctx, p, root, env)
+	if err != nil {
+		return ui.Code(err)
+	}
+	e.Prog = prog
+	if !tempSpaceOK(e.TmpLocation, p) {
+		return 1
+	}
+	o, res := cli.Parse(args[1:], p)
+	switch res.Event {
+	case cli.ExitVersion:
+		fmt.Fprintln(p.Stdout(), engine.Release)
+		return 0
+	case cli.ExitHelp:
+		fmt.Fprint(p.Stdout(), cli.Usage(prog))
+		return 0
+	case cli.ExitUnknown:
+		p.ErrorBlock("Unknown option: " + res.Bad)
+		fmt.Fprint(p.Stdout(), cli.Usage(prog))
+		return 2
+	case cli.ExitTwoActions:
+		return ui.Code(p.Die(4, "Cannot specify more than one action."))
+	}
+	if err := e.ApplyOptions(o); err != nil {
+		return ui.Code(err)
+	}
+	return ui.Code(e.Dispatch(ctx))
+}
+
+// tempSpaceOK is the temp-space probe of §1 step 6.
+func tempSpaceOK(tmp string, p *ui.Printer) bool {
+	f, err := os.CreateTemp(os.Getenv("TMPDIR"), "dkms.")
+	if err != nil {
+		p.ErrorBlock("Unable to make temporary file.")
+		p.Warning("dkms will not function properly without some free space in $TMPDIR (" + tmp + ").")
+		return false
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	const probe = "Hello, DKMS!"
+	if _, err := f.WriteString(probe + "\n"); err != nil {
+		p.Warning("dkms will not function properly without some free space in $TMPDIR (" + tmp + ").")
+		return true
+	}
+	b, err := os.ReadFile(f.Name())
+	if err != nil || string(b) != probe+"\n" {
+		p.Warning("dkms will not function properly without some free space in $TMPDIR (" + tmp + ").")
+	}
+	return true
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// statusTree builds a tree by hand (no builds needed for status, §5).
+func statusTree(t *testing.T) *testEnv {
+	e := newEnv(t)
+	conf := func(m, v string) string {
+		return "PACKAGE_NAME=" + m + "\nPACKAGE_VERSION=" + v + "\nBUILT_MODULE_NAME[0]=" + m + "\nDEST_MODULE_LOCATION[0]=/updates\n"
+	}
+	add := func(m, v string) {
+		src := e.module(m, v, conf(m, v), map[string]string{"Makefile": "all:\n"})
+		os.MkdirAll(e.dkms+"/"+m+"/"+v+"/build", 0o755)
+		os.Symlink(src, e.dkms+"/"+m+"/"+v+"/source")
+	}
+	built := func(m, v, k, a string) {
+		dir := e.dkms + "/" + m + "/" + v + "/" + k + "/" + a
+		os.MkdirAll(dir+"/module", 0o755)
+		os.MkdirAll(dir+"/log", 0o755)
+		os.WriteFile(dir+"/module/"+m+".ko", []byte("module "+m+" "+v+"\n"), 0o644)
+	}
+	installed := func(m, v, k, a string) {
+		built(m, v, k, a)
+		os.Symlink(v+"/"+k+"/"+a, e.dkms+"/"+m+"/kernel-"+k+"-"+a)
+		os.MkdirAll(e.inst+"/"+k+"/updates/dkms", 0o755)
+		b, _ := os.ReadFile(e.dkms + "/" + m + "/" + v + "/" + k + "/" + a + "/module/" + m + ".ko")
+		os.WriteFile(e.inst+"/"+k+"/updates/dkms/"+m+".ko", b, 0o644)
+	}
+	add("crlf", "1.0")
+	add("fake", "1.0")
+	installed("fake", "1.0", "6.1.0-test", "x86_64")
+	add("foo", "1.0")
+	built("foo", "1.0", "6.1.0-test", "x86_64")
+	add("foo", "2.0")
+	installed("foo", "2.0", "6.2.0-test", "x86_64")
+	os.MkdirAll(e.dkms+"/foo/original_module/6.2.0-test/x86_64", 0o755)
+	add("bar", "1.0")
+	installed("bar", "1.0", "6.1.0-test", "x86_64")
+	os.WriteFile(e.inst+"/6.1.0-test/updates/dkms/bar.ko", []byte("changed"), 0o644)
+	add("gone", "1.0")
+	built("gone", "1.0", "6.1.0-test", "x86_64")
+	os.Remove(e.dkms + "/gone/1.0/6.1.0-test/x86_64/module/gone.ko")
+	// broken: dangling source link
+	os.MkdirAll(e.dkms+"/broken/1.0", 0o755)
+	os.Symlink("/nonexistent/broken-1.0", e.dkms+"/broken/1.0/source")
+	// a leftover staging dir and a non-kernel dir are ignored
+	os.MkdirAll(e.dkms+"/foo/1.0/6.1.0-test/.tmp_x86_64_abc/module", 0o755)
+	os.MkdirAll(e.dkms+"/foo/1.0/notakernel/x86_64/module", 0o755)
+	return e
+}
+
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"all", nil},
+		{"module", []string{"foo"}},
+		{"module_version", []string{"foo/2.0"}},
+		{"kernel", []string{"-k", "6.1.0-test"}},
+		{"two_kernels", []string{"-k", "6.2.0-test", "-k", "6.1.0-test"}},
+		{"kernel_arch", []string{"-k", "6.1.0-test/x86_64"}},
+		{"other_arch", []string{"-a", "i386"}},
+		{"directive", []string{"fake", "--directive", "FOO=bar"}},
+	}
+	e := statusTree(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, code := e.run(append([]string{"status"}, c.args...)...)
+			if code != 0 {
+				t.Errorf("status exit %d", code)
+			}
+			golden(t, "status_"+c.name, "stdout:\n"+out+"stderr:\n"+errOut)
+		})
+	}
+}
+
+func TestStatusEmptyTree(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	out, errOut, code := e.run("status")
+	if out != "" || errOut != "" || code != 0 {
+		t.Errorf("empty tree: %q %q %d", out, errOut, code)
+	}
+}

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// writable reports whether the process may write to the dkms tree (§6.0).
+func (e *Engine) writable() bool {
+	if e.IsRoot() {
+		return true
+	}
+	return syscall.Access(e.L.DKMSTree, 2) == nil
+}
+
+func (e *Engine) gateWritable() error {
+	if !e.writable() {
+		return e.P.Die(1, "No write access to DKMS tree at "+e.L.DKMSTree)
+	}
+	return nil
+}
+
+func (e *Engine) gateRoot() error {
+	if !e.IsRoot() {
+		return e.P.Die(1, "You must be root to use this command.")
+	}
+	return nil
+}
+
+func (e *Engine) gateAll() error {
+	if e.O.All {
+		return e.P.Die(5, "The action "+e.O.Action+" does not support the --all parameter.")
+	}
+	return nil
+}
+
+func (e *Engine) gateModuleArgs(action string) error {
+	if e.O.Module == "" || e.O.Version == "" {
+		return e.P.Die(1, "Arguments <module> and <module-version> are not specified.",
+			"Usage: "+action+" <module>/<module-version> or",
+			"       "+action+" -m <module>/<module-version> or",
+			"       "+action+" -m <module> -v <module-version>")
+	}
+	return nil
+}
+
+func (e *Engine) gateBroken() error {
+	m, v := e.O.Module, e.O.Version
+	if m == "" || v == "" {
+		return nil
+	}
+	if e.state(m, v) == Broken {
+		return e.P.Die(4, m+"/"+v+" is broken!", "Missing the source directory or the symbolic link pointing to it.",
+			"Manual intervention is required!")
+	}
+	return nil
+}
+
+func (e *Engine) gateAdded() error {
+	m, v := e.O.Module, e.O.Version
+	if e.state(m, v) != Added {
+		return e.P.Die(3, "The module/version combo: "+m+"/"+v+" is not located in the DKMS tree.")
+	}
+	return nil
+}
+
+// firstPair is the pair a conf read uses when one is needed outside the
+// per-pair loops.
+func (e *Engine) firstPair() (string, string) {
+	k, a := e.CurrentKern, e.Machine
+	if len(e.Kernels) > 0 {
+		k = e.Kernels[0]
+	}
+	if len(e.Arches) > 0 {
+		a = e.Arches[0]
+	}
+	return k, a
+}
+
+// add implements §6.1. implicit is true inside build/install, where the
+// POST_ADD status is ignored.
+func (e *Engine) add(ctx context.Context, implicit bool) error {
+	o := e.O
+	if o.Module == "" && o.Version == "" {
+		switch {
+		case o.Archive != "":
+			e.loadTarball(ctx) // §6.1 step 1: continue whatever its result
+		case o.SourceTreeToAdd != "":
+			if err := e.addFromPath(ctx, o.SourceTreeToAdd); err != nil {
+				return err
+			}
+		}
+	}
+	if err := e.gateModuleArgs("add"); err != nil {
+		return err
+	}
+	m, v := o.Module, o.Version
+	if o.RPMSafeUpgrade {
+		e.writeRPMSafeLock(m, v)
+	}
+	if e.state(m, v) == Added {
+		return e.P.Die(3, "DKMS tree already contains: "+m+"/"+v,
+			"You cannot add the same module/version combo more than once.")
+	}
+	src := e.L.SourceDir(m, v)
+	if !isDir(src) {
+		return e.P.Die(2, "Could not find module source directory.", "Directory: "+src+" does not exist.")
+	}
+	k, a := e.firstPair()
+	conf := o.ConfPath
+	if conf == "" {
+		conf = src + "/dkms.conf"
+	}
+	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, path: conf, strict: true})
+	if err != nil {
+		return err
+	}
+	link := e.L.SourceLink(m, v)
+	e.P.Line("Creating symlink " + link + " -> " + src)
+	if err := e.lock(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(e.L.BuildDir(m, v), 0o755); err != nil {
+		return e.P.Die(1, "Could not create "+e.L.BuildDir(m, v)+": "+err.Error())
+	}
+	if err := os.Symlink(src, link); err != nil {
+		e.P.Stderr().Write([]byte("ln: failed to create symbolic link '" + link + "': File exists\n"))
+	}
+	code := e.runTerminalScript(ctx, "post_add", c.PostAdd, link+"/")
+	if implicit {
+		return nil
+	}
+	return exitCode(code)
+}
+
+// addFromPath copies a source directory into the source tree (§6.1).
+func (e *Engine) addFromPath(ctx context.Context, given string) error {
+	resolved, err := filepath.EvalSymlinks(given)
+	if err == nil {
+		resolved, err = filepath.Abs(resolved)
+	}
+	if err != nil || !isRegular(resolved+"/dkms.conf") {
+		return e.P.Die(9, given+" must contain a dkms.conf file!")
+	}
+	if err := e.gateRoot(); err != nil {
+		return err
+	}
+	k, a := e.firstPair()
+	c, err := e.readConf(ctx, confRead{m: "", v: "", k: k, a: a, path: resolved + "/dkms.conf"})
+	if err != nil {
+		return err
+	}
+	m, v := c.PackageName, c.PackageVersion
+	e.O.Module, e.O.Version = m, v
+	dst := e.L.SourceDir(m, v)
+	if e.O.Force && isDir(dst) {
+		e.P.Stderr().Write([]byte("\n"))
+		e.P.Line("Forcing install of " + m + "/" + v)
+		os.RemoveAll(dst)
+	}
+	if resolved == dst {
+		return nil
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return e.P.Die(2, "Could not create "+dst+": "+err.Error())
+	}
+	if err := copyTree(resolved, dst); err != nil {
+		return e.P.Die(2, "Could not copy "+resolved+" to "+dst+": "+err.Error())
+	}
+	return nil
+}
+
+func exitCode(code int) error { return ui.Exit(code) }

@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/dkms-project/dkms/internal/compress"
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-project/dkms/internal/jobserver"
+	"github.com/dkms-project/dkms/internal/kver"
+	"github.com/dkms-project/dkms/internal/sign"
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// pairCtx is the isolated context in which one pair is built or installed
+// (§6.0 per-pair isolation): nothing set here leaks to the next pair.
+type pairCtx struct {
+	m, v, k, a      string
+	force           bool
+	versionOverride bool
+	suffix          string
+	suffixDone      bool
+	prepared        bool
+	signer          *sign.Signer
+	buildEnv        []string
+	cc              string
+	js              *jobserver.Server // shared jobserver of a parallel autoinstall
+}
+
+func (e *Engine) newPair(k, a string) *pairCtx {
+	return &pairCtx{m: e.O.Module, v: e.O.Version, k: k, a: a, force: e.O.Force,
+		versionOverride: e.O.ForceVersion}
+}
+
+// compressionSuffix implements §7.3 once per pair context (the suffix is
+// never cleared once set, as upstream's is not).
+func (e *Engine) compressionSuffix(pc *pairCtx) string {
+	if !pc.suffixDone {
+		k := pc.k
+		if k == "" {
+			k = e.CurrentKern
+		}
+		s, _ := compress.Detect(e.L.InstallTree, k)
+		if s != "" {
+			pc.suffix = s
+			pc.suffixDone = true
+		}
+	}
+	return pc.suffix
+}
+
+// Build runs `dkms build` (§6.2) over every pair; the status is the last pair's.
+func (e *Engine) Build(ctx context.Context) error {
+	if err := e.gateAll(); err != nil {
+		return err
+	}
+	if err := e.gateBroken(); err != nil {
+		return err
+	}
+	if err := e.gateWritable(); err != nil {
+		return err
+	}
+	var last error
+	for i, k := range e.Kernels {
+		pc := e.newPair(k, e.Arches[i])
+		last = e.buildPair(ctx, pc, true)
+	}
+	return last
+}
+
+// buildPair is §6.2 for one pair. checkBuilt is false when called from
+// install (no "already built" skip).
+func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) error {
+	if checkBuilt && pc.m != "" && pc.v != "" && isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+		if !pc.force {
+			e.P.Line("Module " + pc.m + "/" + pc.v + " already built for kernel " + pc.k + " (" + pc.a +
+				"), skip. You may override by specifying --force.")
+			return nil
+		}
+		e.lock()
+		os.RemoveAll(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a))
+		if !hasSubdir(e.L.KernelDir(pc.m, pc.v, pc.k)) {
+			os.RemoveAll(e.L.KernelDir(pc.m, pc.v, pc.k))
+		}
+	}
+	if pc.m == "" || pc.v == "" || e.state(pc.m, pc.v) != Added {
+		if err := e.add(ctx, true); err != nil {
+			return err
+		}
+		pc.m, pc.v = e.O.Module, e.O.Version
+		e.P.Line("")
+	}
+	m, v, k, a := pc.m, pc.v, pc.k, pc.a
+	if exists(e.L.BuiltDir(m, v, k, a)) {
+		return e.P.Die(3, "This module/version has already been built on: "+k,
+			"Directory "+e.L.BuiltDir(m, v, k, a)+" already exists. Use the dkms remove function before trying to build again.")
+	}
+	e.compressionSuffix(pc)
+	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, strict: true})
+	if err != nil {
+		return err
+	}
+	return e.buildWithConf(ctx, pc, c)
+}
+
+func (e *Engine) excludedWarning(m, v, k, a string) error {
+	return e.P.DieWarn(77, "The "+e.L.BuiltDir(m, v, k, a)+"/dkms.conf",
+		"for module "+m+"/"+v+" includes a BUILD_EXCLUSIVE directive",
+		"which does not match this kernel/arch/config.",
+		"This indicates that it should not be built.")
+}
+
+// prepareKernel is §6.2 step 7 and 8: headers check, signing preparation,
+// compiler environment. Done once per pair context.
+func (e *Engine) prepareKernel(ctx context.Context, pc *pairCtx) error {
+	if pc.prepared {
+		return nil
+	}
+	ks := e.kernelSourceDir(pc.k)
+	if !isDir(ks + "/include") {
+		kd := e.L.KernelModules(pc.k)
+		return e.P.Die(21, "Your kernel headers for kernel "+pc.k+" cannot be found at "+kd+"/build or "+kd+"/source.",
+			"Please install the linux-headers-"+pc.k+" package or use the --kernelsourcedir option to tell DKMS where it's located.")
+	}
+	pc.signer = e.prepareSigning(ctx, pc.k)
+	e.P.Line("")
+	pc.prepared = true
+	pc.buildEnv, pc.cc = e.compilerEnv(ctx, pc.k)
+	return nil
+}
+
+func (e *Engine) prepareSigning(ctx context.Context, k string) *sign.Signer {
+	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"sign_file", "mok_signing_key", "mok_certificate"}, k, e.Env, e.P.Stderr())
+	return sign.Prepare(ctx, sign.Config{
+		Kernel: k, KernelConfig: e.kernelConfig(k), InstallTree: e.L.InstallTree, Distro: e.Distro,
+		SignFile: fw["sign_file"], Key: fw["mok_signing_key"], Cert: fw["mok_certificate"],
+		DefaultKey: e.L.MOKKey(), DefaultCert: e.L.MOKCert(),
+	}, e.P.Stdout())
+}
+
+var ccVersionText = regexp.MustCompile(`^CONFIG_CC_VERSION_TEXT="?([^" ]+)`)
+
+// compilerEnv is §6.2 step 8.
+func (e *Engine) compilerEnv(ctx context.Context, k string) ([]string, string) {
+	env := e.scriptEnv()
+	ks := e.kernelSourceDir(k)
+	cc := ""
+	if exists(ks + "/.kernelvariables") {
+		out, err := ui.Output(ctx, "make", "-s", "-f", ks+"/.kernelvariables", "--eval", "print-cc:\n\t@echo $(CC)", "print-cc")
+		if err == nil && out != "" {
+			cc = out
+		}
+	}
+	var ld string
+	if f, err := os.Open(e.kernelConfig(k)); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		clang, lld := false, false
+		for sc.Scan() {
+			line := sc.Text()
+			if mm := ccVersionText.FindStringSubmatch(line); mm != nil && lookPath(mm[1]) {
+				cc = mm[1]
+			}
+			clang = clang || line == "CONFIG_CC_IS_CLANG=y"
+			lld = lld || line == "CONFIG_LD_IS_LLD=y"
+		}
+		f.Close()
+		if clang && lookPath("clang") {
+			cc = "clang"
+		}
+		if lld && lookPath("ld.lld") {
+			ld = "ld.lld"
+		}
+	}
+	if cc != "" {
+		env = append(env, "CC="+cc, "KERNEL_CC="+cc)
+	}
+	if ld != "" {
+		env = append(env, "LD="+ld, "KERNEL_LD="+ld)
+	}
+	return env, cc
+}
+
+// makeCommand is §4.7.
+func (e *Engine) makeCommand(c *dkmsconf.Conf, pc *pairCtx) string {
+	ks := e.kernelSourceDir(pc.k)
+	cmd := c.MakeCommand(pc.k)
+	if cmd == "" {
+		cmd = "make -C " + ks + " M=" + e.L.BuildDir(pc.m, pc.v)
+	}
+	if vmlinuxIsClang(ks+"/vmlinux") || configHas(e.kernelConfig(pc.k), "CONFIG_CC_IS_CLANG=y") {
+		cmd += " LLVM=1"
+	}
+	if strings.HasPrefix(cmd, "make") {
+		prefix := "make -j" + e.Jobs + " KERNELRELEASE=" + pc.k
+		if pc.js != nil {
+			// The shared jobserver sets the job count; a -j on the command
+			// line would make make start a jobserver of its own.
+			prefix = "make KERNELRELEASE=" + pc.k
+		}
+		cmd = prefix + cmd[len("make"):]
+	}
+	return cmd
+}
+
+func vmlinuxIsClang(p string) bool {
+	f, err := elf.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	s := f.Section(".comment")
+	if s == nil {
+		return false
+	}
+	b, err := s.Data()
+	return err == nil && strings.Contains(string(b), "clang")
+}
+
+func configHas(path, line string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if sc.Text() == line {
+			return true
+		}
+	}
+	return false
+}
+
+// makeLogHeader is the first record of make.log (§0.3).
+func makeLogHeader(m, v, k, a string, now time.Time) string {
+	return "DKMS (" + Release + ") make.log for " + m + "/" + v + " for kernel " + k + " (" + a + ")\n" +
+		now.Format("Mon Jan _2 15:04:05 MST 2006") + "\n"
+}
+
+// versionOf returns the highest (sort -V) version of module dep present in
+// the tree in any state for the pair (§7.9).
+func (e *Engine) versionOf(dep string) string {
+	vs := e.versions(dep, "")
+	if len(vs) == 0 {
+		return ""
+	}
+	kver.SortV(vs)
+	return vs[len(vs)-1]
+}
+
+// runCmd runs a program with output discarded.
+func runCmd(ctx context.Context, name string, args ...string) error {
+	return exec.CommandContext(ctx, name, args...).Run()
+}

@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-project/dkms/internal/kver"
+)
+
+// kernelSourceDir is --kernelsourcedir or <install_tree>/<k>/build.
+func (e *Engine) kernelSourceDir(k string) string {
+	if e.O != nil && e.O.KernelSourceDir != "" {
+		return e.O.KernelSourceDir
+	}
+	return e.L.KernelModules(k) + "/build"
+}
+
+// kernelConfig is --config, else include/config/auto.conf when present,
+// else .config (§4.1).
+func (e *Engine) kernelConfig(k string) string {
+	if e.O != nil && e.O.KernelConfig != "" {
+		return e.O.KernelConfig
+	}
+	ks := e.kernelSourceDir(k)
+	if exists(ks + "/include/config/auto.conf") {
+		return ks + "/include/config/auto.conf"
+	}
+	return ks + "/.config"
+}
+
+// confRead describes one read of a dkms.conf.
+type confRead struct {
+	m, v, k, a string
+	path       string // explicit path; "" = -c, else the tree's source/dkms.conf
+	strict     bool
+	quiet      bool // status: report nothing beyond the conf's own messages
+}
+
+// readConf reads a dkms.conf for one pair, printing dkms's messages and
+// returning the die error on failure (§4.1-§4.5).
+func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, error) {
+	explicit := r.path
+	file := r.path
+	if file == "" && e.O != nil && e.O.ConfPath != "" {
+		file = e.O.ConfPath
+	}
+	if file == "" {
+		file = e.L.SourceLink(r.m, r.v) + "/dkms.conf"
+	}
+	shown := explicit
+	if shown == "" && e.O != nil {
+		shown = e.O.ConfPath
+	}
+	if !isRegular(file) {
+		if r.quiet {
+			return nil, errQuiet
+		}
+		return nil, e.P.Die(4, "Could not locate dkms.conf file.", "File: "+file+" does not exist.")
+	}
+	canon, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		canon = file
+	}
+	key := strings.Join([]string{r.m, r.v, r.k, r.a, canon}, "\x00")
+	if e.cached != nil && e.cacheKey == key {
+		if r.strict && len(e.cached.Records) == 0 {
+			e.P.Stderr().Write([]byte("dkms.conf: Warning! Zero modules specified.\n"))
+		}
+		return e.cached, nil
+	}
+	ks := e.kernelSourceDir(r.k)
+	force := ""
+	if e.O != nil && e.O.Force {
+		force = "true"
+	}
+	vars := map[string]string{
+		"kernelver": r.k, "arch": r.a, "kernel_source_dir": ks,
+		"kernel_config": e.kernelConfig(r.k), "dkms_tree": e.L.DKMSTree,
+		"source_tree": e.L.SourceTree, "install_tree": e.L.InstallTree,
+		"tmp_location": e.TmpLocation, "module": r.m, "module_version": r.v,
+		"parallel_jobs": e.Jobs, "running_distribution": e.Distro,
+		"current_kernel": e.CurrentKern, "current_os": e.OSName,
+		"verbose": boolStr(e.Verbose), "force": force,
+	}
+	var directives []string
+	if e.O != nil {
+		directives = e.O.Directives
+	}
+	c, err := dkmsconf.Read(ctx, dkmsconf.ReadOptions{
+		Path: file, EtcDir: e.L.EtcDir(), Module: r.m, Version: r.v, Kernel: r.k, Arch: r.a,
+		Vars: vars, Env: e.Env, Directives: directives, Strict: r.strict,
+		FullShell: dkmsconf.FullShellFor(e.FW, r.m),
+		Stdout:    e.P.Stdout(), Stderr: e.P.Stderr(),
+	})
+	if err != nil {
+		e.cached = nil
+		if r.quiet {
+			return nil, errQuiet
+		}
+		if errors.Is(err, dkmsconf.ErrNotFound) {
+			return nil, e.P.Die(4, "Could not locate dkms.conf file.", "File: "+file+" does not exist.")
+		}
+		if !errors.Is(err, dkmsconf.ErrInvalid) {
+			e.P.Stderr().Write([]byte(err.Error() + "\n"))
+		}
+		return nil, e.P.Die(8, "Bad conf file.", "File: "+shown+" does not represent a valid dkms.conf file.")
+	}
+	e.cacheKey, e.cached = key, c
+	return c, nil
+}
+
+var errQuiet = errors.New("dkms.conf could not be read")
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
+}
+
+// allBuilt returns the pairs for --all (§2.4): merely built pairs first,
+// then installed ones, each group in sort -V order.
+func (e *Engine) allBuilt(m, v string) ([]string, []string) {
+	if m == "" || v == "" || e.state(m, v) != Added {
+		return nil, nil
+	}
+	var lines []string
+	for _, p := range e.builtPairs(m, v) {
+		st := "built "
+		if e.linkActive(m, v, p.K, p.A) {
+			st = "installed "
+		}
+		lines = append(lines, st+m+"/"+v+"/"+p.K+"/"+p.A)
+	}
+	kver.SortV(lines)
+	var ks, as []string
+	for _, l := range lines {
+		_, rest, _ := strings.Cut(l, " ")
+		parts := strings.Split(rest, "/")
+		n := len(parts)
+		ks = append(ks, parts[n-2])
+		as = append(as, parts[n-1])
+	}
+	return ks, as
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// depmodStep is §7.4: always reported as done.
+func (e *Engine) depmodStep(ctx context.Context, k string) {
+	e.P.Invoke(ctx, ui.Step{
+		Desc: "Running depmod", Cmd: "do_depmod " + k, Verbose: e.Verbose,
+		Fn: func(w io.Writer) int { e.depmod(ctx, k, w); return 0 },
+	})
+}
+
+func (e *Engine) depmod(ctx context.Context, k string, w io.Writer) {
+	if e.O.NoDepmod || e.OSName != "Linux" {
+		return
+	}
+	kd := e.L.KernelModules(k)
+	if k == "" || !isRegular(kd+"/modules.dep") {
+		fmt.Fprintf(w, "Skipping depmod because '%s/modules.dep' is missing.\n", kd)
+		return
+	}
+	args := []string{"-a", k}
+	// Upstream always runs depmod on the system's tree; when the install
+	// tree is <prefix>/lib/modules we point depmod at it (COMPATIBILITY.md).
+	if it := filepath.Clean(e.L.InstallTree); it != "/lib/modules" && strings.HasSuffix(it, "/lib/modules") {
+		args = append([]string{"-b", strings.TrimSuffix(it, "/lib/modules")}, args...)
+	}
+	if sm := "/boot/System.map-" + k; isRegular(sm) {
+		args = append(args, "-F", sm)
+	}
+	cmd := exec.CommandContext(ctx, "depmod", args...)
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Run()
+	if st, err := os.Stat(kd + "/modules.dep"); err == nil && st.Size() == 0 {
+		for _, n := range []string{"alias", "dep", "devname", "softdep", "symbols", "weakdep"} {
+			if os.Remove(kd+"/modules."+n) == nil {
+				fmt.Fprintf(w, "removed '%s/modules.%s'\n", kd, n)
+			}
+		}
+		bins, _ := filepath.Glob(kd + "/modules.*.bin")
+		for _, b := range bins {
+			if os.Remove(b) == nil {
+				fmt.Fprintf(w, "removed '%s'\n", b)
+			}
+		}
+		if os.Remove(kd) == nil {
+			fmt.Fprintf(w, "removed directory %s\n", kd)
+		}
+	}
+}
+
+// postTransaction is §7.7.
+func (e *Engine) postTransaction(ctx context.Context) {
+	if e.PostTrans == "" {
+		return
+	}
+	logPath := e.L.DKMSTree + "/post_transaction.log"
+	os.WriteFile(logPath, nil, 0o644)
+	k := ""
+	if len(e.Kernels) > 0 {
+		k = e.Kernels[0]
+	}
+	cmd := e.PostTrans
+	if fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"post_transaction"}, k, e.Env, e.P.Stderr()); err == nil {
+		if v, ok := fw["post_transaction"]; ok {
+			cmd = v
+		}
+	}
+	if cmd == "" {
+		return
+	}
+	e.P.Invoke(ctx, ui.Step{Desc: "Executing post-transaction command", Cmd: cmd, Env: e.scriptEnv(),
+		Log: logPath, Verbose: e.Verbose, Dots: ui.DotsFor(e.O.Module)})
+}
+
+// modprobeOnInstall is §7.8.
+func (e *Engine) modprobeOnInstall(ctx context.Context, k string) {
+	if !e.O.ModprobeOnInstall && e.FW["modprobe_on_install"] == "" {
+		return
+	}
+	if k != e.CurrentKern {
+		return
+	}
+	ui.RunShell(ctx, "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q",
+		"/", e.Env, io.Discard, nil)
+	if exists("/lib/systemd/system/systemd-modules-load.service") {
+		exec.CommandContext(ctx, "systemctl", "restart", "systemd-modules-load.service").Run()
+	}
+}
+
+// rebuildDependents is §7.9 checking, at the end of an install pair.
+func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
+	k, a := pc.k, pc.a
+	type cand struct{ m, v string }
+	var todo []cand
+	for _, m := range e.modules("") {
+		for _, v := range e.versions(m, "") {
+			if !e.isBuilt(m, v, k, a) {
+				continue
+			}
+			c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
+			if err != nil {
+				return err
+			}
+			if len(c.BuildDepends) == 0 || !c.BuildDependsRebuild {
+				continue
+			}
+			if _, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, strict: true}); err != nil {
+				return err
+			}
+			for _, dep := range c.BuildDepends {
+				cur := e.versionOf(dep)
+				if cur == "" {
+					continue
+				}
+				b, err := os.ReadFile(e.L.BuiltDir(m, v, k, a) + "/.dep_" + dep)
+				if err != nil || strings.TrimSpace(string(b)) != cur {
+					todo = append(todo, cand{m, v})
+					break
+				}
+			}
+		}
+	}
+	for _, t := range todo {
+		e.P.Line("")
+		e.P.Line("Rebuilding module " + t.m + "/" + t.v + " due to updated dependencies")
+		e.P.Line("")
+		sub := &pairCtx{m: t.m, v: t.v, k: k, a: a}
+		if err := e.uninstallBody(ctx, sub, false); err != nil {
+			return err
+		}
+		os.RemoveAll(e.L.BuiltDir(t.m, t.v, k, a))
+		if kd := e.L.KernelDir(t.m, t.v, k); !hasSubdir(kd) {
+			os.RemoveAll(kd)
+		}
+		if err := e.installPair(ctx, sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}

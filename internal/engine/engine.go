@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/cli"
+	"github.com/dkms-project/dkms/internal/compress"
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-project/dkms/internal/paths"
+	"github.com/dkms-project/dkms/internal/shconf"
+	"github.com/dkms-project/dkms/internal/ui"
+	"golang.org/x/sys/unix"
+)
+
+// Release is the version string dkms prints.
+const Release = "dkms-3.2.2"
+
+// frameworkNames are the framework.conf variables read at start-up (§3.2),
+// plus our own policy knobs (docs/COMPATIBILITY.md).
+var frameworkNames = []string{
+	"source_tree", "dkms_tree", "install_tree", "tmp_location", "verbose",
+	"symlink_modules", "autoinstall_all_kernels", "modprobe_on_install",
+	"parallel_jobs", "compress_gzip_opts", "compress_xz_opts", "compress_zstd_opts",
+	"post_transaction",
+	"full_shell_modules", "autoinstall_strict", "initramfs_check", "load_on_boot",
+	"build_timeout",
+}
+
+// Engine is one dkms run.
+type Engine struct {
+	P    *ui.Printer
+	O    *cli.Options
+	Prog string
+	L    paths.Layout
+
+	Env         []string // environment for children: ours without CC & co
+	Distro      string
+	CurrentKern string
+	Machine     string
+	OSName      string
+	TmpLocation string
+	Verbose     bool
+	Symlinks    bool
+	Jobs        string // "" means bare -j
+	Compress    compress.Opts
+	FW          dkmsconf.Framework
+	PostTrans   string
+	Kernels     []string
+	Arches      []string
+	AddonDir    string
+
+	euid     int
+	lockFile *os.File
+	// cache of the last successful conf read (§4.1 caching)
+	cacheKey string
+	cached   *dkmsconf.Conf
+}
+
+// Config carries what the caller (main) decides about the process.
+type Config struct {
+	Prog   string
+	Root   string   // "" or "/" on a real system
+	Env    []string // os.Environ()
+	Stdout *os.File
+}
+
+// New performs the start-up sequence of §1 up to reading framework.conf.
+func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine, error) {
+	e := &Engine{P: p, euid: os.Geteuid()}
+	e.L.Root = root
+	for _, kv := range env {
+		switch strings.SplitN(kv, "=", 2)[0] {
+		case "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS":
+			continue
+		}
+		e.Env = append(e.Env, kv)
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		e.CurrentKern = unix.ByteSliceToString(u.Release[:])
+		e.Machine = unix.ByteSliceToString(u.Machine[:])
+		e.OSName = unix.ByteSliceToString(u.Sysname[:])
+	}
+	distro, ok := detectDistro(e.L)
+	if !ok {
+		return nil, p.Die(4, "System is missing os-release file.")
+	}
+	e.Distro = distro
+	e.L.DKMSTree, e.L.SourceTree, e.L.InstallTree = "/var/lib/dkms", "/usr/src", "/lib/modules"
+	e.TmpLocation = getenv(env, "TMPDIR")
+	if e.TmpLocation == "" {
+		e.TmpLocation = "/tmp"
+	}
+	e.Compress = compress.DefaultOpts()
+	e.AddonDir = getenv(env, "ADDON_MODULES_DIR")
+
+	fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), frameworkNames, "", e.Env, p.Stderr())
+	if err != nil {
+		e.reportEvalError(err)
+	}
+	e.FW = fw
+	if v, ok := fw["source_tree"]; ok {
+		e.L.SourceTree = v
+	}
+	if v, ok := fw["dkms_tree"]; ok {
+		e.L.DKMSTree = v
+	}
+	if v, ok := fw["install_tree"]; ok {
+		e.L.InstallTree = v
+	}
+	if v, ok := fw["tmp_location"]; ok {
+		e.TmpLocation = v
+	}
+	e.Verbose = fw["verbose"] != ""
+	e.Symlinks = fw["symlink_modules"] != ""
+	if v, ok := fw["compress_gzip_opts"]; ok {
+		e.Compress.Gzip = v
+	}
+	if v, ok := fw["compress_xz_opts"]; ok {
+		e.Compress.Xz = v
+	}
+	if v, ok := fw["compress_zstd_opts"]; ok {
+		e.Compress.Zstd = v
+	}
+	e.PostTrans = fw["post_transaction"]
+	return e, nil
+}
+
+func getenv(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// reportEvalError prints a shell evaluation error (a blocked command, a
+// syntax error, a deadline) naming file and line.
+func (e *Engine) reportEvalError(err error) {
+	if err == nil {
+		return
+	}
+	e.P.Warning(err.Error())
+}
+
+// ApplyOptions merges the command line into the engine (§3.3 precedence)
+// and performs the global validation of §2.3 and the kernel resolution of
+// §2.4. It returns a non-nil error when dkms must exit.
+func (e *Engine) ApplyOptions(o *cli.Options) error {
+	e.O = o
+	if o.DKMSTree != nil {
+		e.L.DKMSTree = *o.DKMSTree
+	}
+	if o.SourceTree != nil {
+		e.L.SourceTree = *o.SourceTree
+	}
+	if o.InstallTree != nil {
+		e.L.InstallTree = *o.InstallTree
+	}
+	if o.Verbose {
+		e.Verbose = true
+	}
+	if o.SymlinkModules {
+		e.Symlinks = true
+	}
+	p := e.P
+	if o.BinariesOnly && o.SourceOnly {
+		return p.Die(8, "You have specified both --binaries-only and --source-only.", "You cannot do this.")
+	}
+	if len(o.Arches) > 1 && len(o.Arches) != len(o.Kernels) {
+		return p.Die(1, "If more than one arch is specified on the command line, then there",
+			"must be an equal number of kernel versions also specified (1:1 relationship).")
+	}
+	if len(o.Kernels) > 0 && o.All {
+		return p.Die(2, "You cannot specify a kernel version and also specify", "--all on the command line.")
+	}
+	if len(o.Arches) > 0 && o.All {
+		return p.Die(3, "You cannot specify an arch and also specify", "--all on the command line.")
+	}
+	jobs, set := e.FW["parallel_jobs"]
+	if o.Jobs != nil {
+		jobs, set = *o.Jobs, true
+	}
+	if !set || jobs == "" {
+		if st, err := os.Stat("/usr/bin/nproc"); err == nil && st.Mode()&0o111 != 0 {
+			jobs = strconv.Itoa(runtime.NumCPU())
+		} else {
+			jobs = "1"
+		}
+	}
+	if jobs == "0" {
+		jobs = ""
+	}
+	e.Jobs = jobs
+	switch o.Action {
+	case "kernel_preinst", "kernel_postinst", "kernel_prerm":
+		if o.All {
+			return p.Die(5, "The action "+o.Action+" does not support the --all parameter.")
+		}
+		if len(o.Kernels) != 1 {
+			return p.Die(4, "The action "+o.Action+" requires exactly one kernel version parameter on the command line.")
+		}
+	}
+	if o.Action == "status" {
+		e.Kernels = append([]string(nil), o.Kernels...)
+		e.Arches = append([]string(nil), o.Arches...)
+		if len(e.Arches) == 1 && len(e.Kernels) > 1 {
+			for len(e.Arches) < len(e.Kernels) {
+				e.Arches = append(e.Arches, e.Arches[0])
+			}
+		}
+		return nil
+	}
+	return e.resolveKernels()
+}
+
+// resolveKernels implements §2.4 for every action but status.
+func (e *Engine) resolveKernels() error {
+	o := e.O
+	kernels := append([]string(nil), o.Kernels...)
+	arches := append([]string(nil), o.Arches...)
+	if o.All {
+		kernels, arches = e.allBuilt(o.Module, o.Version)
+	} else if len(kernels) == 0 {
+		kernels = []string{e.CurrentKern}
+	}
+	if len(arches) == 0 && len(kernels) > 0 {
+		a := e.defaultArch(kernels[0])
+		if a == "" {
+			return e.P.Die(12, "Could not determine architecture.")
+		}
+		arches = []string{a}
+	}
+	if len(arches) == 1 {
+		for len(arches) < len(kernels) {
+			arches = append(arches, arches[0])
+		}
+	}
+	for i, k := range kernels {
+		if k == "" {
+			return e.P.Die(16, "Empty kernelver["+strconv.Itoa(i)+"]")
+		}
+	}
+	for i, a := range arches {
+		if a == "" {
+			return e.P.Die(16, "Empty arch["+strconv.Itoa(i)+"]")
+		}
+	}
+	e.Kernels, e.Arches = kernels, arches
+	return nil
+}
+
+// defaultArch is `uname -m` on the distributions we target; the RPM query
+// of other distributions is replaced by the same answer (COMPATIBILITY.md).
+func (e *Engine) defaultArch(kernel string) string {
+	return e.Machine
+}
+
+func (e *Engine) distroIs(prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(e.Distro, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsRoot reports whether we run with effective uid 0.
+func (e *Engine) IsRoot() bool { return e.euid == 0 }
+
+// lookPath reports whether a program is available in PATH.
+func lookPath(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
+// shellError extracts the sandbox error, if any.
+func shellError(err error) (*shconf.Error, bool) {
+	se, ok := err.(*shconf.Error)
+	return se, ok
+}

@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-project/dkms/internal/kver"
+	"github.com/dkms-project/dkms/internal/modinfo"
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// Install runs `dkms install` (§6.3) over every pair.
+func (e *Engine) Install(ctx context.Context) error {
+	if err := e.gateAll(); err != nil {
+		return err
+	}
+	if err := e.gateBroken(); err != nil {
+		return err
+	}
+	if err := e.gateRoot(); err != nil {
+		return err
+	}
+	var last error
+	for i, k := range e.Kernels {
+		pc := e.newPair(k, e.Arches[i])
+		last = e.installPair(ctx, pc)
+	}
+	if ui.Code(last) == 0 {
+		e.postTransaction(ctx)
+	}
+	return last
+}
+
+// installPair is §6.3 for one pair.
+func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
+	p := e.P
+	if pc.m != "" && pc.v != "" && e.isInstalled(pc.m, pc.v, pc.k, pc.a) {
+		if !pc.force {
+			p.Line("Module " + pc.m + "/" + pc.v + " already installed on kernel " + pc.k + " (" + pc.a +
+				"), skip. You may override by specifying --force.")
+			return nil
+		}
+		if err := e.uninstallBody(ctx, pc, false); err != nil {
+			return err
+		}
+		p.Line("")
+	}
+	if pc.m == "" || pc.v == "" || !isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+		if err := e.buildPair(ctx, pc, false); err != nil {
+			return err
+		}
+	}
+	m, v, k, a := pc.m, pc.v, pc.k, pc.a
+	savedForce := pc.force
+	defer func() { pc.force = savedForce }()
+	e.forcedInstallList(pc)
+	if !isDir(e.L.KernelModules(k)) {
+		return p.Die(6, "The directory "+e.L.KernelModules(k)+" doesn't exist.",
+			"You cannot install a module onto a non-existant kernel.")
+	}
+	suffix := e.compressionSuffix(pc)
+	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, strict: true})
+	if err != nil {
+		return err
+	}
+	modDir := e.L.BuiltModules(m, v, k, a)
+	for _, r := range c.Records {
+		if !isRegular(modDir+"/"+r.DestName+".ko") && !isRegular(modDir+"/"+r.DestName+".ko"+suffix) &&
+			findKo(modDir, r.DestName) == "" {
+			return p.Die(6, "Missing module "+r.DestName+" in "+modDir)
+		}
+	}
+	if e.O.RPMSafeUpgrade {
+		pc.force = true
+	}
+	if code := e.runTerminalScript(ctx, "pre_install", c.PreInstall, e.L.SourceLink(m, v)+"/"); code != 0 && !pc.force {
+		return p.Die(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
+	}
+	if err := e.lock(); err != nil {
+		return err
+	}
+	installed := 0
+	for _, r := range c.Records {
+		srcFile := findKo(modDir, r.DestName)
+		if !e.versionSane(ctx, pc, c, r, srcFile, suffix) {
+			continue
+		}
+		e.archiveOriginal(pc, r, suffix)
+		dir := e.L.KernelModules(k) + e.destLocation(r)
+		p.Line("Installing " + dir + "/" + filepath.Base(srcFile))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return p.Die(6, "Copying '"+srcFile+"' failed")
+		}
+		dst := dir + "/" + filepath.Base(srcFile)
+		if e.Symlinks {
+			tmp := dst + ".dkms-new"
+			os.Remove(tmp)
+			if err := os.Symlink(srcFile, tmp); err != nil || os.Rename(tmp, dst) != nil {
+				return p.Die(6, "Copying '"+srcFile+"' failed")
+			}
+		} else if err := copyFile(srcFile, dst, 0o644); err != nil {
+			return p.Die(6, "Copying '"+srcFile+"' failed")
+		}
+		installed++
+	}
+	if len(c.Records) > 0 && installed == 0 {
+		return p.Die(6, "Installation aborted.")
+	}
+	link := e.L.KernelLink(m, k, a)
+	tmpLink := link + ".dkms-new"
+	os.Remove(tmpLink)
+	os.Symlink(v+"/"+k+"/"+a, tmpLink)
+	os.Rename(tmpLink, link)
+	pc.force = savedForce
+	e.runTerminalScript(ctx, "post_install", c.PostInstall, e.L.SourceLink(m, v)+"/")
+	e.depmodStep(ctx, k)
+	e.modprobeOnInstall(ctx, k)
+	if !e.O.Force {
+		if err := e.rebuildDependents(ctx, pc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forcedInstallList is §6.3 step 3.
+func (e *Engine) forcedInstallList(pc *pairCtx) {
+	dir := e.L.ForceInstallDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range ents {
+		b, err := os.ReadFile(dir + "/" + de.Name())
+		if err != nil {
+			continue
+		}
+		for _, w := range strings.Fields(string(b)) {
+			if w == pc.m {
+				pc.force = true
+				e.P.Line("Forcing installation of " + pc.m)
+				return
+			}
+			if w == pc.m+"_version-override" {
+				pc.versionOverride = true
+				e.P.Line("Forcing version override of " + pc.m)
+				return
+			}
+		}
+	}
+}
+
+func stripDashes(s string) string { return strings.ReplaceAll(s, "-", "") }
+
+// versionSane is §7.5; false skips the record.
+func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf, r dkmsconf.Record, dkmsFile, suffix string) bool {
+	k := pc.k
+	if c.ObsoleteBy != "" && !pc.force {
+		kk, oo := kver.Key(stripDashes(k)), kver.Key(stripDashes(c.ObsoleteBy))
+		if kk >= oo {
+			e.P.Stderr().Write([]byte("\nModule has been obsoleted due to being included in kernel " + c.ObsoleteBy +
+				".\nWe will avoid installing for future kernels above " + c.ObsoleteBy +
+				".\nYou may override by specifying --force.\n"))
+			return false
+		}
+	}
+	copies := e.kernelCopies(k, r.DestName, suffix)
+	if len(copies) == 0 || pc.versionOverride || e.O.ForceVersion {
+		return true
+	}
+	kernelCopy := copies[0]
+	ki, err1 := modinfo.Read(kernelCopy)
+	di, err2 := modinfo.Read(dkmsFile)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	vk, vd := ki.Version(), di.Version()
+	sk, sd := ki.SrcVersion(), di.SrcVersion()
+	if pc.force {
+		return true
+	}
+	if vk != vd {
+		if kver.Key(vk) > kver.Key(vd) {
+			e.P.ErrorBlock("Module version "+vd+" for "+r.DestName+".ko"+suffix,
+				"is not newer than what is already found in kernel "+k+" ("+vk+").",
+				"You may override by specifying --force.")
+			return false
+		}
+		return true
+	}
+	if sk == sd && (vd != "" || sd != "" || sameFile(kernelCopy, dkmsFile)) {
+		if vk == "" {
+			e.P.Stderr().Write([]byte("Module " + kernelCopy + " already installed (unversioned module), override by specifying --force\n"))
+		} else {
+			e.P.Stderr().Write([]byte("Module " + kernelCopy + " already installed at version " + vk + ", override by specifying --force\n"))
+		}
+		return false
+	}
+	return true
+}
+
+// archiveOriginal is §7.6 A.
+func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix string) {
+	m, k, a := pc.m, pc.k, pc.a
+	d := r.DestName
+	backup := e.L.OriginalDir(m, k, a)
+	if exists(e.L.KernelLink(m, k, a)) {
+		if isRegular(backup+"/"+d+".ko") || isRegular(backup+"/"+d+".ko"+suffix) {
+			e.P.Line("An original module was already stored during a previous install")
+		}
+		return
+	}
+	kd := e.L.KernelModules(k)
+	var cands []string
+	for _, loc := range []string{"/extra", "/updates", e.destLocation(r)} {
+		cands = append(cands, kd+loc+"/"+d+".ko", kd+loc+"/"+d+".ko"+suffix)
+	}
+	cands = append(cands, e.kernelCopies(k, d, suffix)...)
+	for _, c := range cands {
+		if !isRegular(c) {
+			continue
+		}
+		e.P.Line("Found pre-existing " + c + ", archiving for uninstallation")
+		os.MkdirAll(backup, 0o755)
+		dst := backup + "/" + filepath.Base(c)
+		if err := os.Rename(c, dst); err != nil {
+			if copyFile(c, dst, 0o644) == nil {
+				os.Remove(c)
+			}
+		}
+		os.WriteFile(dst+".origin", []byte(c+"\n"), 0o644)
+		return
+	}
+}

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+)
+
+// InstalledModule is one kernel module file DKMS installed for a kernel.
+type InstalledModule struct {
+	Module, Version string
+	Name            string // module name (file name without .ko*)
+	Path            string // installed file; "" if it could not be found
+	Built           string // the copy in the dkms tree
+}
+
+// InstalledModules lists what DKMS installed for kernel k (active
+// versions only).
+func (e *Engine) InstalledModules(ctx context.Context, k, a string) []InstalledModule {
+	var out []InstalledModule
+	for _, m := range e.modules("") {
+		for _, v := range e.versions(m, "") {
+			if !e.isInstalled(m, v, k, a) {
+				continue
+			}
+			c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+			if err != nil {
+				continue
+			}
+			for _, r := range c.Records {
+				built := findKo(e.L.BuiltModules(m, v, k, a), r.DestName)
+				if built == "" {
+					continue
+				}
+				out = append(out, InstalledModule{Module: m, Version: v, Name: r.DestName, Built: built,
+					Path: e.installedCopy(ctx, c, r, m, k, a, built)})
+			}
+		}
+	}
+	return out
+}
+
+// moduleName is the name modprobe knows a module file by.
+func moduleName(file string) string {
+	b := filepath.Base(file)
+	if i := strings.Index(b, ".ko"); i >= 0 {
+		b = b[:i]
+	}
+	return b
+}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// KernelRemoval runs kernel_preinst and kernel_prerm (§6.8): every module
+// built for the kernel (kernel_prerm) or every AUTOINSTALL one
+// (kernel_preinst) is uninstalled and unbuilt, depmod runs once at the end.
+func (e *Engine) KernelRemoval(ctx context.Context) error {
+	if err := e.gateRoot(); err != nil {
+		return err
+	}
+	k, a := e.Kernels[0], e.Arches[0]
+	failed, err := e.RemoveKernel(ctx, k, a, e.O.Action == "kernel_prerm")
+	if err != nil {
+		return err
+	}
+	if failed != "" {
+		return e.P.Die(14, "dkms "+e.O.Action+" for kernel "+k+" ("+a+") failed for module(s)"+failed+".")
+	}
+	return nil
+}
+
+// RemoveKernel removes DKMS modules from kernel k. all=false keeps modules
+// without AUTOINSTALL (kernel_preinst). It returns the failure list in
+// upstream's " m/v(N)" form.
+func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (string, error) {
+	if err := e.lock(); err != nil {
+		return "", err
+	}
+	var failed string
+	for _, m := range e.modules("") {
+		for _, v := range e.versions(m, "") {
+			if !isDir(e.L.BuiltModules(m, v, k, a)) {
+				continue
+			}
+			if !all {
+				c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
+				if err != nil {
+					return "", err
+				}
+				if !c.AutoInstall {
+					continue
+				}
+			}
+			fmt.Fprintf(e.P.Stderr(), "dkms: removing module %s/%s for kernel %s (%s)\n", m, v, k, a)
+			child := e.child(nil)
+			pc := &pairCtx{m: m, v: v, k: k, a: a}
+			if code := ui.Code(child.unbuildStep(ctx, pc, true)); code != 0 {
+				failed += fmt.Sprintf(" %s/%s(%d)", m, v, code)
+			}
+			if all {
+				e.P.Line("")
+			}
+		}
+	}
+	marker := e.L.DKMSTree + "/depmod-pending-" + k + "-" + a
+	if exists(marker) {
+		os.Remove(marker)
+		// Upstream calls depmod with an empty kernel here, so it is skipped;
+		// we run it for the kernel when its modules are still installed.
+		e.depmodStep(ctx, k)
+	}
+	if isDir(e.L.KernelModules(k)) {
+		removeEmptyDirs(e.L.KernelModules(k))
+	}
+	return failed, nil
+}
+
+// PurgeKernel removes what is left of kernel k in the dkms tree after its
+// modules were removed: kernel directories of every module version,
+// kernel-<k>-* links, archived originals and markers (kernel removal must
+// leave nothing of that kernel behind).
+func (e *Engine) PurgeKernel(k, a string) {
+	for _, m := range e.modules("") {
+		md := e.L.ModuleDir(m)
+		for _, v := range e.versions(m, "") {
+			if kd := e.L.KernelDir(m, v, k); isDir(kd) && !isSymlink(kd) {
+				os.RemoveAll(kd)
+			}
+		}
+		links, _ := filepath.Glob(md + "/kernel-" + k + "-*")
+		for _, l := range links {
+			if isSymlink(l) {
+				os.Remove(l)
+			}
+		}
+		os.RemoveAll(md + "/original_module/" + k)
+		if od := md + "/original_module"; exists(od) && !hasSubdir(od) {
+			os.RemoveAll(od)
+		}
+	}
+	markers, _ := filepath.Glob(e.L.DKMSTree + "/depmod-pending-" + k + "-*")
+	for _, mk := range markers {
+		os.Remove(mk)
+	}
+	if isDir(e.L.KernelModules(k)) {
+		removeEmptyDirs(e.L.KernelModules(k))
+	}
+}

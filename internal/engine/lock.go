@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// lock takes an exclusive flock on <dkms_tree>/.dkms.lock for the rest of
+// the process, so two dkms processes never change the tree at once.
+// status reads without it.
+func (e *Engine) lock() error {
+	if e.lockFile != nil {
+		return nil
+	}
+	if err := os.MkdirAll(e.L.DKMSTree, 0o755); err != nil {
+		return e.P.Die(1, "Could not create the DKMS tree "+e.L.DKMSTree+": "+err.Error())
+	}
+	f, err := os.OpenFile(e.L.LockFile(), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		// A read-only tree is reported by the operation itself.
+		return nil
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return e.P.Die(1, "Could not lock "+e.L.LockFile()+": "+err.Error())
+	}
+	e.lockFile = f
+	return nil
+}
+
+// Unlock releases the tree lock.
+func (e *Engine) Unlock() {
+	if e.lockFile != nil {
+		e.lockFile.Close()
+		e.lockFile = nil
+	}
+}
+
+// grandparent returns the parent PID of our parent (§7.11 <PP>).
+func grandparent() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", os.Getppid()))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// startTime is the start time of a process as `ps -o lstart` prints it.
+func startTime(pid string) string {
+	if pid == "" {
+		return ""
+	}
+	out, err := runOutput("ps", "-o", "lstart", "--no-headers", "-p", pid)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(out)
+}
+
+func (e *Engine) writeRPMSafeLock(m, v string) {
+	pp := grandparent()
+	f, err := os.CreateTemp(e.TmpLocation, "dkms_rpm_safe_upgrade_lock."+pp+".")
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, "%s-%s\n%s\n", m, v, startTime(pp))
+	f.Close()
+}
+
+func (e *Engine) rpmSafeCancel(m, v string) bool {
+	pp := grandparent()
+	locks, _ := filepath.Glob(e.TmpLocation + "/dkms_rpm_safe_upgrade_lock." + pp + ".*")
+	for _, l := range locks {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		st := startTime(pp)
+		if len(lines) >= 2 && lines[0] == m+"-"+v && st != "" && lines[len(lines)-1] == st {
+			os.Remove(l)
+			return true
+		}
+	}
+	return false
+}
+
+var _ = strconv.Itoa

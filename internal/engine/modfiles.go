@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-project/dkms/internal/modinfo"
+)
+
+// destLocation is the effective DEST_MODULE_LOCATION of a record (§4.6).
+func (e *Engine) destLocation(r dkmsconf.Record) string {
+	return dkmsconf.EffectiveDestLocation(r.DestLocation, e.Distro, e.AddonDir)
+}
+
+// moduleVersion reads modinfo's version: of a module file ("" if none).
+func moduleVersion(path string) string {
+	info, err := modinfo.Read(path)
+	if err != nil {
+		return ""
+	}
+	return info.Version()
+}
+
+// installedCopy locates the installed copy of a record (§7.6 B): the first
+// candidate location holding <d>.ko or <d>.ko<ext> with the same version:
+// as the reference file in the dkms tree. "" when not found.
+func (e *Engine) installedCopy(ctx context.Context, c *dkmsconf.Conf, r dkmsconf.Record, m, k, a, ref string) string {
+	locs := []string{e.destLocation(r)}
+	if r.DestLocation != locs[0] {
+		locs = append(locs, r.DestLocation)
+	}
+	refVer := moduleVersion(ref)
+	base := filepath.Base(ref)
+	for _, loc := range locs {
+		dir := e.L.KernelModules(k) + loc
+		for _, name := range []string{base, r.DestName + ".ko"} {
+			p := dir + "/" + name
+			if isRegular(p) && moduleVersion(p) == refVer {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// kernelCopies finds regular files named <d>.ko or <d><suffix> anywhere
+// under <install_tree>/<k>, in walk order (§7.5 rule 2, §7.6 A).
+func (e *Engine) kernelCopies(k, d, suffix string) []string {
+	var out []string
+	names := map[string]bool{d + ".ko": true, d + ".ko" + suffix: true}
+	root := e.L.KernelModules(k)
+	filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if de.Type().IsRegular() && names[de.Name()] {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// removeEmptyParents deletes now-empty directories from dir upwards, never
+// reaching stop.
+func removeEmptyParents(dir, stop string) {
+	stop = filepath.Clean(stop)
+	for d := filepath.Clean(dir); d != stop && strings.HasPrefix(d, stop+"/"); d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
+}
+
+// removeEmptyDirs deletes every empty directory below root, deepest first,
+// and root itself if it ends up empty.
+func removeEmptyDirs(root string) {
+	var dirs []string
+	filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err == nil && de.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i])
+	}
+}
+
+// hasSubdir reports whether dir has at least one subdirectory.
+func hasSubdir(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, de := range ents {
+		if de.IsDir() {
+			return true
+		}
+	}
+	return false
+}

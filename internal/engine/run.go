@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/cli"
+)
+
+func runOutput(name string, args ...string) (string, error) {
+	var b bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout = &b
+	err := cmd.Run()
+	return b.String(), err
+}
+
+// Dispatch runs the action (§6.0).
+func (e *Engine) Dispatch(ctx context.Context) error {
+	defer e.Unlock()
+	switch e.O.Action {
+	case "add":
+		if err := e.gateAll(); err != nil {
+			return err
+		}
+		if err := e.gateWritable(); err != nil {
+			return err
+		}
+		return e.add(ctx, false)
+	case "build":
+		return e.Build(ctx)
+	case "install":
+		return e.Install(ctx)
+	case "uninstall":
+		return e.Uninstall(ctx)
+	case "unbuild":
+		return e.Unbuild(ctx)
+	case "remove":
+		return e.Remove(ctx)
+	case "status":
+		return e.Status(ctx)
+	case "autoinstall", "kernel_postinst":
+		return e.Autoinstall(ctx)
+	case "kernel_preinst", "kernel_prerm":
+		return e.KernelRemoval(ctx)
+	case "match":
+		return e.Match(ctx)
+	case "mktarball":
+		return e.MkTarball(ctx)
+	case "ldtarball":
+		return e.LdTarball(ctx)
+	case "generate_mok":
+		return e.GenerateMOK(ctx)
+	case "initramfs-check":
+		return e.InitramfsCheck(ctx)
+	case "mkdeb", "mkrpm":
+		return e.MkPackage(ctx)
+	}
+	e.P.ErrorBlock(`Unknown action specified: "` + e.O.Action + `"`)
+	e.P.Out("%s", cli.Usage(e.Prog))
+	return nil
+}
+
+var _ = strings.TrimSpace

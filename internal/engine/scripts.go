@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// scriptPath resolves a PRE_*/POST_* directive (§7.1) in dir: the script is
+// the value up to the first space; ok is false when it is not executable.
+func scriptPath(dir, value string) (string, []string, bool) {
+	fields := strings.Fields(value)
+	if len(fields) == 0 {
+		return "", nil, false
+	}
+	p := dir + "/" + fields[0]
+	st, err := os.Stat(p)
+	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return p, nil, false
+	}
+	return p, fields[1:], true
+}
+
+// runTerminalScript runs post_add, pre_install, post_install, post_remove:
+// output straight to the terminal, working directory = source (§7.1).
+func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) int {
+	if value == "" {
+		return 0
+	}
+	prog, args, ok := scriptPath(dir, value)
+	if !ok {
+		e.P.Line("")
+		e.P.Warning("The " + typ + " script is not executable.")
+		return 0
+	}
+	e.P.Line("Running the " + typ + " script:")
+	var expanded []string
+	for _, a := range args {
+		if m, err := filepath.Glob(a); err == nil && len(m) > 0 {
+			expanded = append(expanded, m...)
+		} else {
+			expanded = append(expanded, a)
+		}
+	}
+	cmd := exec.CommandContext(ctx, prog, expanded...)
+	cmd.Dir = dir
+	cmd.Env = e.scriptEnv()
+	cmd.Stdout = e.P.Stdout()
+	cmd.Stderr = e.P.Stderr()
+	return ui.ExitStatus(cmd.Run())
+}
+
+// runLoggedScript runs pre_build/post_build through the invoke helper with
+// output in make.log (§7.1). It prints the "Consult" line on failure.
+func (e *Engine) runLoggedScript(ctx context.Context, pc *pairCtx, typ, value string) int {
+	if value == "" {
+		return 0
+	}
+	m, v := pc.m, pc.v
+	build := e.L.BuildDir(m, v)
+	if _, _, ok := scriptPath(build, value); !ok {
+		e.P.Line("")
+		e.P.Warning("The " + typ + " script is not executable.")
+		return 0
+	}
+	cmdline := "cd " + build + "/ && " + build + "/" + value
+	code := e.P.Invoke(ctx, ui.Step{
+		Desc: "Running the " + typ + " script", Cmd: cmdline, Dir: build,
+		Env: pc.buildEnv, Log: e.L.MakeLog(m, v), Verbose: e.Verbose, Dots: ui.DotsFor(m),
+	})
+	if code != 0 {
+		e.P.Line("Consult " + e.L.MakeLog(m, v) + " for more information.")
+	}
+	return code
+}
+
+// scriptEnv is the exported environment scripts see: ours plus the
+// --directive variables.
+func (e *Engine) scriptEnv() []string {
+	env := append([]string(nil), e.Env...)
+	if e.O != nil {
+		for _, d := range e.O.Directives {
+			if strings.Contains(d, "=") {
+				env = append(env, d)
+			}
+		}
+	}
+	return env
+}

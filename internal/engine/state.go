@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// State of a module/version (§5.2).
+type State int
+
+const (
+	NotPresent State = iota
+	Broken
+	Added
+)
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func isRegular(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func isSymlink(p string) bool {
+	st, err := os.Lstat(p)
+	return err == nil && st.Mode()&os.ModeSymlink != 0
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// state classifies <dkms_tree>/<m>/<v>.
+func (e *Engine) state(m, v string) State {
+	if !isDir(e.L.VersionDir(m, v)) {
+		return NotPresent
+	}
+	src := e.L.SourceLink(m, v)
+	if isSymlink(src) {
+		if isDir(src) {
+			return Added
+		}
+		return Broken
+	}
+	if isDir(e.L.SourceDir(m, v)) {
+		return Broken
+	}
+	return NotPresent
+}
+
+func (e *Engine) isBuilt(m, v, k, a string) bool {
+	return e.state(m, v) == Added && isDir(e.L.BuiltModules(m, v, k, a))
+}
+
+// isInstalled: built, and kernel-<k>-<a> resolves to the literal
+// <dkms_tree>/<m>/<v>/<k>/<a>.
+func (e *Engine) isInstalled(m, v, k, a string) bool {
+	if !e.isBuilt(m, v, k, a) {
+		return false
+	}
+	return e.linkActive(m, v, k, a)
+}
+
+func (e *Engine) linkActive(m, v, k, a string) bool {
+	real, err := filepath.EvalSymlinks(e.L.KernelLink(m, k, a))
+	return err == nil && real == e.L.BuiltDir(m, v, k, a)
+}
+
+// readDirNames lists directory entries sorted in byte order, without hidden
+// ones, as a shell glob does in the C locale.
+func readDirNames(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(ents))
+	for _, de := range ents {
+		if strings.HasPrefix(de.Name(), ".") {
+			continue
+		}
+		names = append(names, de.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+// subdirs returns the names of entries of dir that are directories
+// (following symlinks, like the shell's -d test).
+func subdirs(dir string) []string {
+	var out []string
+	for _, n := range readDirNames(dir) {
+		if isDir(dir + "/" + n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// modules lists module names (or just m when given and present).
+func (e *Engine) modules(m string) []string {
+	if m != "" {
+		if isDir(e.L.ModuleDir(m)) {
+			return []string{m}
+		}
+		return nil
+	}
+	return subdirs(e.L.DKMSTree)
+}
+
+// versions lists the version directories of a module (§5.3).
+func (e *Engine) versions(m, v string) []string {
+	if v != "" {
+		if isDir(e.L.VersionDir(m, v)) {
+			return []string{v}
+		}
+		return nil
+	}
+	var out []string
+	for _, n := range subdirs(e.L.ModuleDir(m)) {
+		if strings.HasPrefix(n, "kernel-") && strings.Count(n[len("kernel-"):], "-") >= 1 {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// kernelDirName reports whether a name matches the extended glob +([0-9]).*
+func kernelDirName(n string) bool {
+	i := 0
+	for i < len(n) && n[i] >= '0' && n[i] <= '9' {
+		i++
+	}
+	return i > 0 && i < len(n) && n[i] == '.'
+}
+
+// pair is one kernel/arch.
+type pair struct{ K, A string }
+
+// builtPairs lists the (k,a) a module/version is built for, in glob order.
+func (e *Engine) builtPairs(m, v string) []pair {
+	var out []pair
+	vd := e.L.VersionDir(m, v)
+	for _, k := range subdirs(vd) {
+		if !kernelDirName(k) {
+			continue
+		}
+		for _, a := range subdirs(vd + "/" + k) {
+			if isDir(vd + "/" + k + "/" + a + "/module") {
+				out = append(out, pair{k, a})
+			}
+		}
+	}
+	return out
+}

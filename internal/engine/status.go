@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+)
+
+// Status prints `dkms status` (§5.4, §6.13). It never fails.
+func (e *Engine) Status(ctx context.Context) error {
+	type filter struct{ k, a string }
+	var groups []filter
+	if len(e.Kernels) == 0 {
+		a := ""
+		if len(e.Arches) > 0 {
+			a = e.Arches[0]
+		}
+		groups = []filter{{"", a}}
+	} else {
+		for i, k := range e.Kernels {
+			a := ""
+			if i < len(e.Arches) {
+				a = e.Arches[i]
+			}
+			groups = append(groups, filter{k, a})
+		}
+	}
+	var buf bytes.Buffer
+	for _, g := range groups {
+		for _, m := range e.modules(e.O.Module) {
+			for _, v := range e.versions(m, e.O.Version) {
+				e.statusOne(ctx, &buf, m, v, g.k, g.a)
+			}
+		}
+	}
+	e.P.Stdout().Write(buf.Bytes())
+	return nil
+}
+
+func (e *Engine) statusOne(ctx context.Context, buf *bytes.Buffer, m, v, k, a string) {
+	switch e.state(m, v) {
+	case NotPresent:
+		return
+	case Broken:
+		buf.WriteString(m + "/" + v + ": broken\n")
+		e.P.Stdout().Write(buf.Bytes())
+		buf.Reset()
+		e.P.ErrorBlock(m+"/"+v+": Missing the module source directory or the symbolic link pointing to it.",
+			"Manual intervention is required!")
+		return
+	}
+	var pairs []pair
+	for _, p := range e.builtPairs(m, v) {
+		if (k == "" || p.K == k) && (a == "" || p.A == a) {
+			pairs = append(pairs, p)
+		}
+	}
+	if k != "" && len(pairs) == 0 {
+		// A kernel given literally may not match the kernel-name glob.
+		if isDir(e.L.BuiltModules(m, v, k, a)) && a != "" {
+			pairs = append(pairs, pair{k, a})
+		} else if a == "" {
+			for _, ar := range subdirs(e.L.KernelDir(m, v, k)) {
+				if isDir(e.L.BuiltModules(m, v, k, ar)) {
+					pairs = append(pairs, pair{k, ar})
+				}
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		buf.WriteString(m + "/" + v + ": added\n")
+		return
+	}
+	for _, p := range pairs {
+		installed := e.linkActive(m, v, p.K, p.A)
+		st := "built"
+		if installed {
+			st = "installed"
+		}
+		buf.WriteString(m + "/" + v + ", " + p.K + ", " + p.A + ": " + st)
+		// Directive lines of the conf re-read land inside the status line,
+		// as upstream's do: flush what we have first.
+		e.P.Stdout().Write(buf.Bytes())
+		buf.Reset()
+		buf.WriteString(e.statusSuffixes(ctx, m, v, p.K, p.A, installed))
+		buf.WriteString("\n")
+	}
+}
+
+func (e *Engine) statusSuffixes(ctx context.Context, m, v, k, a string, installed bool) string {
+	var s strings.Builder
+	if exists(e.L.OriginalDir(m, k, a)) {
+		s.WriteString(" (Original modules exist)")
+	}
+	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+	if err != nil {
+		return s.String()
+	}
+	for _, r := range c.Records {
+		built := findKo(e.L.BuiltModules(m, v, k, a), r.DestName)
+		if built == "" {
+			s.WriteString(" (Built modules are missing in the kernel modules folder)")
+			break
+		}
+		if installed {
+			inst := e.installedCopy(ctx, c, r, m, k, a, built)
+			if inst == "" || !sameFile(inst, built) {
+				s.WriteString(" (Differences between built and installed modules)")
+				break
+			}
+		}
+	}
+	return s.String()
+}
+
+// findKo returns dir/<name>.ko or dir/<name>.ko.<ext> when present.
+func findKo(dir, name string) string {
+	for _, ext := range []string{".ko", ".ko.zst", ".ko.xz", ".ko.gz"} {
+		if p := dir + "/" + name + ext; isRegular(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func sameFile(a, b string) bool {
+	x, err := os.ReadFile(a)
+	if err != nil {
+		return false
+	}
+	y, err := os.ReadFile(b)
+	return err == nil && bytes.Equal(x, y)
+}

@@ -1,0 +1,255 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+)
+
+// Uninstall runs `dkms uninstall` (§6.4).
+func (e *Engine) Uninstall(ctx context.Context) error {
+	if err := e.removalGates("uninstall", true); err != nil {
+		return err
+	}
+	for i, k := range e.Kernels {
+		if i > 0 {
+			e.P.Line("")
+		}
+		if err := e.uninstallStep(ctx, e.newPair(k, e.Arches[i]), false); err != nil {
+			return err
+		}
+	}
+	e.postTransaction(ctx)
+	return nil
+}
+
+func (e *Engine) removalGates(action string, root bool) error {
+	if err := e.gateModuleArgs(action); err != nil {
+		return err
+	}
+	if err := e.gateBroken(); err != nil {
+		return err
+	}
+	if err := e.gateAdded(); err != nil {
+		return err
+	}
+	if root {
+		return e.gateRoot()
+	}
+	return e.gateWritable()
+}
+
+// uninstallStep prints the skip line or runs the uninstall body.
+func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
+	if !e.isInstalled(pc.m, pc.v, pc.k, pc.a) {
+		e.P.Line("Module " + pc.m + "/" + pc.v + " is not installed for kernel " + pc.k + " (" + pc.a + "). Skipping...")
+		return nil
+	}
+	return e.uninstallBody(ctx, pc, deferDepmod)
+}
+
+// uninstallBody is §6.4 steps 1-7.
+func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
+	m, v, k, a := pc.m, pc.v, pc.k, pc.a
+	p := e.P
+	p.Line("Module " + m + "/" + v + " for kernel " + k + " (" + a + "):")
+	suffix := e.compressionSuffix(pc)
+	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
+	if err != nil {
+		return err
+	}
+	if err := e.lock(); err != nil {
+		return err
+	}
+	active := e.linkActive(m, v, k, a)
+	if active {
+		p.Line("Before uninstall, this module version was ACTIVE on this kernel.")
+		ref := e.L.KernelLink(m, k, a) + "/module"
+		for _, r := range c.Records {
+			refFile := findKo(ref, r.DestName)
+			inst := ""
+			if refFile != "" {
+				inst = e.installedCopy(ctx, c, r, m, k, a, refFile)
+			}
+			if inst != "" {
+				p.Line("Deleting " + filepath.Dir(inst) + "/" + r.DestName + ".ko" + suffix)
+				matches, _ := filepath.Glob(filepath.Dir(inst) + "/" + r.DestName + ".ko*")
+				for _, f := range matches {
+					os.Remove(f)
+				}
+				removeEmptyParents(filepath.Dir(inst), e.L.KernelModules(k))
+			} else {
+				p.Line("Module " + r.DestName + ".ko" + suffix + " was not found within " + e.L.KernelModules(k) + "/")
+			}
+			e.restoreOriginals(pc, r, suffix)
+		}
+		os.Remove(e.L.KernelLink(m, k, a))
+	} else {
+		p.Line("This module version was INACTIVE for this kernel.")
+	}
+	e.runTerminalScript(ctx, "post_remove", c.PostRemove, e.L.SourceLink(m, v)+"/")
+	if deferDepmod {
+		os.WriteFile(e.L.DKMSTree+"/depmod-pending-"+k+"-"+a, nil, 0o644)
+	} else {
+		e.depmodStep(ctx, k)
+	}
+	if active && exists(e.L.OriginalDir(m, k, a)) {
+		p.Line("Removing original module(s) from DKMS tree for kernel " + k + " (" + a + ")")
+		os.RemoveAll(e.L.OriginalDir(m, k, a))
+		kdir := e.L.ModuleDir(m) + "/original_module/" + k
+		if !hasSubdir(kdir) {
+			os.RemoveAll(kdir)
+		}
+	}
+	if od := e.L.ModuleDir(m) + "/original_module"; exists(od) && !hasSubdir(od) {
+		os.RemoveAll(od)
+	}
+	return nil
+}
+
+// restoreOriginals is §7.6 C.
+func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string) {
+	m, k, a := pc.m, pc.k, pc.a
+	backup := e.L.OriginalDir(m, k, a)
+	if !isDir(backup) {
+		return
+	}
+	kd := e.L.KernelModules(k)
+	var origins []string
+	filepath.WalkDir(backup, func(p string, de os.DirEntry, err error) error {
+		if err == nil && !de.IsDir() && strings.HasPrefix(de.Name(), r.DestName+".") && strings.HasSuffix(de.Name(), ".origin") {
+			origins = append(origins, p)
+		}
+		return nil
+	})
+	for _, o := range origins {
+		file := strings.TrimSuffix(o, ".origin")
+		if !exists(file) {
+			continue
+		}
+		b, _ := os.ReadFile(o)
+		orig := strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+		if !strings.HasPrefix(orig, kd+"/") {
+			e.P.Warning("Bad original location '" + orig + "' in " + o)
+			continue
+		}
+		e.P.Line("Restoring archived original module " + orig)
+		os.MkdirAll(filepath.Dir(orig), 0o755)
+		if os.Rename(file, orig) != nil {
+			if copyFile(file, orig, 0o644) == nil {
+				os.Remove(file)
+			}
+		}
+		os.Remove(o)
+	}
+	removeEmptyDirs(e.L.ModuleDir(m) + "/original_module/" + k)
+	for _, name := range []string{r.DestName + ".ko", r.DestName + ".ko" + suffix} {
+		legacy := backup + "/" + name
+		if isRegular(legacy) {
+			e.P.Line("Restoring archived original module")
+			dir := kd + r.DestLocation
+			os.MkdirAll(dir, 0o755)
+			os.Rename(legacy, dir+"/"+name)
+			break
+		}
+	}
+}
+
+// Unbuild runs `dkms unbuild` (§6.5).
+func (e *Engine) Unbuild(ctx context.Context) error {
+	if err := e.removalGates("unbuild", false); err != nil {
+		return err
+	}
+	for i, k := range e.Kernels {
+		if i > 0 {
+			e.P.Line("")
+		}
+		if err := e.unbuildStep(ctx, e.newPair(k, e.Arches[i]), false); err != nil {
+			return err
+		}
+	}
+	e.postTransaction(ctx)
+	return nil
+}
+
+func (e *Engine) unbuildStep(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
+	if err := e.uninstallStep(ctx, pc, deferDepmod); err != nil {
+		return err
+	}
+	return e.deleteBuilt(pc)
+}
+
+// deleteBuilt removes <k>/<a> (and <k> when nothing else is left in it).
+func (e *Engine) deleteBuilt(pc *pairCtx) error {
+	if !isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+		e.P.Line("Module " + pc.m + "/" + pc.v + " is not built for kernel " + pc.k + " (" + pc.a + "). Skipping...")
+		return nil
+	}
+	if err := e.lock(); err != nil {
+		return err
+	}
+	os.RemoveAll(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a))
+	if kd := e.L.KernelDir(pc.m, pc.v, pc.k); !hasSubdir(kd) {
+		os.RemoveAll(kd)
+	}
+	return nil
+}
+
+// Remove runs `dkms remove` (§6.6).
+func (e *Engine) Remove(ctx context.Context) error {
+	if err := e.removalGates("remove", false); err != nil {
+		return err
+	}
+	m, v := e.O.Module, e.O.Version
+	if err := e.lock(); err != nil {
+		return err
+	}
+	vd := e.L.VersionDir(m, v)
+	leftovers, _ := filepath.Glob(vd + "/*/.tmp_*")
+	for _, l := range leftovers {
+		os.RemoveAll(l)
+	}
+	for _, n := range readDirNames(vd) {
+		if isDir(vd+"/"+n) && !isSymlink(vd+"/"+n) {
+			os.Remove(vd + "/" + n) // only succeeds when empty
+		}
+	}
+	if e.O.RPMSafeUpgrade && e.rpmSafeCancel(m, v) {
+		e.P.ErrorBlock("Remove cancelled because --rpm_safe_upgrade scenario detected.")
+		return nil
+	}
+	for i, k := range e.Kernels {
+		pc := e.newPair(k, e.Arches[i])
+		if err := e.unbuildStep(ctx, pc, false); err != nil {
+			return err
+		}
+		e.P.Line("")
+	}
+	complete := true
+	for _, n := range readDirNames(vd) {
+		if !isDir(vd + "/" + n) {
+			continue
+		}
+		keep := false
+		for _, suf := range []string{"build", "tarball", "driver_disk", "rpm", "deb", "source"} {
+			if strings.HasSuffix(n, suf) {
+				keep = true
+			}
+		}
+		if !keep {
+			complete = false
+		}
+	}
+	if complete {
+		e.P.Line("Deleting module " + m + "/" + v + " completely from the DKMS tree.")
+		os.RemoveAll(vd)
+	}
+	if len(readDirNames(e.L.ModuleDir(m))) == 0 {
+		os.RemoveAll(e.L.ModuleDir(m))
+	}
+	e.postTransaction(ctx)
+	return nil
+}

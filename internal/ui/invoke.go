@@ -1,0 +1,141 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Step is one external command run through dkms's "invoke" helper (§0.2).
+type Step struct {
+	Desc    string // progress description, e.g. "Building module(s)"
+	Cmd     string // shell command line, also shown on failure and logged
+	Dir     string
+	Env     []string
+	Log     string // append a log record (§0.3) to this file; "" = none
+	Verbose bool
+	Dots    bool                // print a dot every 3 seconds while it runs
+	Fn      func(io.Writer) int // run this instead of Cmd (depmod)
+	Attach  func(*exec.Cmd)     // e.g. hand a make jobserver to the command
+}
+
+// Separator ends every log record.
+const Separator = "----------------------------------------------------------------"
+
+// DotsFor reports whether progress dots are printed for a module: never for
+// the upstream test modules named dkms*_test.
+func DotsFor(module string) bool {
+	ok, _ := path.Match("dkms*_test", module)
+	return !ok
+}
+
+// Invoke runs the step, printing progress to stdout, and returns the exit status.
+func (p *Printer) Invoke(ctx context.Context, s Step) int {
+	out := p.Stdout()
+	if s.Verbose {
+		fmt.Fprintln(out, s.Cmd)
+	} else {
+		fmt.Fprintf(out, "%s...", s.Desc)
+	}
+	var logf *os.File
+	var sink io.Writer = io.Discard
+	if s.Log != "" {
+		f, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err == nil {
+			logf = f
+			sink = f
+			fmt.Fprintf(f, "\n%s\n# command: %s\n", s.Desc, s.Cmd)
+		}
+	} else if s.Verbose {
+		sink = out
+	}
+	start := time.Now()
+	stopDots := make(chan struct{})
+	dotsDone := make(chan struct{})
+	if s.Dots && !s.Verbose {
+		go func() {
+			defer close(dotsDone)
+			t := time.NewTicker(3 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopDots:
+					return
+				case <-t.C:
+					fmt.Fprint(out, ".")
+				}
+			}
+		}()
+	} else {
+		close(dotsDone)
+	}
+	var code int
+	if s.Fn != nil {
+		code = s.Fn(sink)
+	} else {
+		code = RunShell(ctx, s.Cmd, s.Dir, s.Env, sink, s.Attach)
+	}
+	close(stopDots)
+	<-dotsDone
+	if logf != nil {
+		el := time.Since(start) / time.Second
+		fmt.Fprintf(logf, "\n# exit code: %d\n# elapsed time: %02d:%02d:%02d\n%s\n",
+			code, el/3600, el/60%60, el%60, Separator)
+		logf.Close()
+	}
+	switch {
+	case code == 0:
+		fmt.Fprintln(out, " done.")
+	case s.Verbose:
+		fmt.Fprintf(out, "(bad exit status: %d)", code)
+	default:
+		fmt.Fprintf(out, "(bad exit status: %d)\nFailed command:\n%s\n", code, s.Cmd)
+	}
+	return code
+}
+
+// RunShell runs a command line through /bin/sh with output to w and returns
+// its exit status (126/127 style codes when it cannot start).
+func RunShell(ctx context.Context, cmdline, dir string, env []string, w io.Writer, attach func(*exec.Cmd)) int {
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", cmdline)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout = w
+	cmd.Stderr = w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if attach != nil {
+		attach(cmd)
+	}
+	return ExitStatus(cmd.Run())
+}
+
+// ExitStatus turns the error of exec.Cmd.Run into a shell-style status.
+func ExitStatus(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			return 128 + int(st.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 127
+}
+
+// Output runs a program and returns its trimmed stdout.
+func Output(ctx context.Context, name string, args ...string) (string, error) {
+	var b bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout = &b
+	err := cmd.Run()
+	return strings.TrimSpace(b.String()), err
+}
