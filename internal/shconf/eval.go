@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"mvdan.cc/sh/v3/expand"
@@ -162,6 +163,7 @@ type evaluation struct {
 	timeout time.Duration
 
 	violation *Error // first sandbox violation; it ends the evaluation
+	calls     atomic.Int64
 }
 
 func (ev *evaluation) run(ctx context.Context, abs string) (map[string]Var, error) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -35,6 +36,12 @@ var realCommands = map[string]bool{
 	"sort": true, "wc": true, "expr": true, "ls": true, "readlink": true,
 	"realpath": true, "seq": true, "stat": true, "getconf": true,
 }
+
+// Limits on runaway files, far above what any real dkms.conf needs.
+const (
+	maxCalls       = 1_000_000
+	maxStackFrames = 8000
+)
 
 // safeDirs is where real allow-listed binaries are looked up; the file's
 // PATH is ignored so that it cannot substitute its own "grep".
@@ -176,6 +183,16 @@ func (ev *evaluation) sandboxOpen(cancel context.CancelFunc) interp.OpenHandlerF
 func (ev *evaluation) callHandler(cancel context.CancelFunc) interp.CallHandlerFunc {
 	sandbox := ev.sandboxCall(cancel)
 	return func(ctx context.Context, args []string) ([]string, error) {
+		// mvdan.cc/sh has no FUNCNEST: unbounded recursion would grow the
+		// Go stack until the process dies, and a pipeline fork bomb would
+		// spawn goroutines without end. Bound both.
+		if ev.calls.Add(1) > maxCalls {
+			return nil, ev.refuse(cancel, int(interp.HandlerCtx(ctx).Pos.Line()), "more than %d commands", maxCalls)
+		}
+		var pc [1]uintptr
+		if runtime.Callers(maxStackFrames, pc[:]) > 0 {
+			return nil, ev.refuse(cancel, int(interp.HandlerCtx(ctx).Pos.Line()), "function nesting this deep")
+		}
 		if args[0] == "unset" {
 			args = fixUnset(interp.HandlerCtx(ctx).Env, args)
 		}

@@ -250,3 +250,26 @@ func FuzzEvalFile(f *testing.F) {
 		}
 	})
 }
+
+func TestRunawayFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, body, msg string }{
+		{"recursion", "f() { f; }\nf\n", ""}, // nesting limit or deadline, whichever first
+		{"subst recursion", "f() { x=$(f); }\nf\n", ""},
+		{"fork bomb", "f() { f | f; }\nf\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			_, err := evalString(t, tt.body, []string{"X"}, Options{Timeout: 3 * time.Second})
+			var se *Error
+			if !errors.As(err, &se) || !strings.Contains(se.Msg, tt.msg) {
+				t.Fatalf("err = %v", err)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
