@@ -10,17 +10,27 @@ import (
 )
 
 // fakeDkms records its arguments in /dkms.log inside the chroot; the exit
-// status of an action comes from /fake/<action>-rc when that exists, and
+// status of an action comes from /fake/<action>-<kernel>-once-rc (used
+// once), /fake/<action>-<kernel>-rc or /fake/<action>-rc when one exists, and
 // `status` prints /fake/status.
 const fakeDkms = `#!/bin/sh
 echo "$*" >> /dkms.log
 if [ "$1" = status ] && [ -f /fake/status ]; then
 	while read -r line; do echo "$line"; done < /fake/status
 fi
-if [ -f "/fake/$1-rc" ]; then
-	read -r rc < "/fake/$1-rc"
-	exit "$rc"
-fi
+k=
+prev=
+for a in "$@"; do
+	[ "$prev" = -k ] && k=$a
+	prev=$a
+done
+for f in "/fake/$1-$k-once-rc" "/fake/$1-$k-rc" "/fake/$1-rc"; do
+	if [ -f "$f" ]; then
+		read -r rc < "$f"
+		case "$f" in *-once-rc) rm "$f" ;; esac
+		exit "$rc"
+	fi
+done
 exit 0
 `
 
@@ -118,6 +128,24 @@ func TestDebInstallRunsDkms(t *testing.T) {
 		}},
 		{"prebuilt archive refused falls back to source", true, map[string]string{"ldtarball-rc": "8\n"}, false,
 			append([]string{"ldtarball /usr/share/foo-dkms/foo-1.0.dkms.tar.gz", "add -m foo -v 1.0"}, srcOnly...)},
+		{"prebuilt install failure without headers is skipped", true, map[string]string{"install-6.1.0-pre-rc": "6\n"}, false, []string{
+			"ldtarball /usr/share/foo-dkms/foo-1.0.dkms.tar.gz",
+			"build -m foo -v 1.0 -k 6.1.0-hdr2",
+			"install -m foo -v 1.0 -k 6.1.0-hdr2",
+			"install -m foo -v 1.0 -k 6.1.0-pre",
+			"build -m foo -v 1.0 -k 6.1.0-test",
+			"install -m foo -v 1.0 -k 6.1.0-test",
+		}},
+		{"prebuilt install failure with headers compiles", true, map[string]string{"install-6.1.0-pre-once-rc": "6\n", "pre-has-headers": ""}, false, []string{
+			"ldtarball /usr/share/foo-dkms/foo-1.0.dkms.tar.gz",
+			"build -m foo -v 1.0 -k 6.1.0-hdr2",
+			"install -m foo -v 1.0 -k 6.1.0-hdr2",
+			"install -m foo -v 1.0 -k 6.1.0-pre",
+			"build -m foo -v 1.0 -k 6.1.0-pre",
+			"install -m foo -v 1.0 -k 6.1.0-pre",
+			"build -m foo -v 1.0 -k 6.1.0-test",
+			"install -m foo -v 1.0 -k 6.1.0-test",
+		}},
 		{"already added is tolerated", false, map[string]string{"add-rc": "3\n"}, false, append([]string{"add -m foo -v 1.0"}, srcOnly...)},
 		{"add failure fails the configure", false, map[string]string{"add-rc": "1\n"}, true, []string{"add -m foo -v 1.0"}},
 		{"build excluded for a kernel", false, map[string]string{"build-rc": "77\n"}, false, []string{
@@ -130,6 +158,11 @@ func TestDebInstallRunsDkms(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			root := chrootRoot(t, tc.fake)
+			if _, ok := tc.fake["pre-has-headers"]; ok {
+				if err := os.MkdirAll(filepath.Join(root, "lib/modules/6.1.0-pre/build/include"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tc.name == "autoinstall disabled" {
 				if err := os.WriteFile(filepath.Join(root, "etc/dkms/no-autoinstall"), nil, 0o644); err != nil {
 					t.Fatal(err)

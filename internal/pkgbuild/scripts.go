@@ -83,21 +83,27 @@ const configureFunc = `dkms_configure() {
 		if [ -n "$loaded" ]; then
 			case " $PREBUILT " in *" $k/$machine "*) prebuilt=1 ;; esac
 		fi
-		if [ -z "$prebuilt" ]; then
-			if [ ! -e "/lib/modules/$k/build/include" ]; then
-				echo "Module build for kernel $k was skipped since the"
-				echo "kernel headers for this kernel do not seem to be installed."
+		if [ -n "$prebuilt" ]; then
+			if dkms install -m "$NAME" -v "$VERSION" -k "$k"$INSTALL_FLAGS; then
 				continue
 			fi
-			echo "Building initial module $NAME/$VERSION for $k"
-			rc=0
-			dkms build -m "$NAME" -v "$VERSION" -k "$k" || rc=$?
-			# 77: BUILD_EXCLUSIVE rules this kernel out.
-			if [ "$rc" -eq 77 ]; then
-				continue
-			elif [ "$rc" -ne 0 ]; then
-				return "$rc"
-			fi
+			# An older dkms loads only the first kernel of an archive, and
+			# a prebuilt module can fail its version checks: compile instead.
+			echo "Installing the prebuilt $NAME/$VERSION for $k failed; building it from source." >&2
+		fi
+		if [ ! -e "/lib/modules/$k/build/include" ]; then
+			echo "Module build for kernel $k was skipped since the"
+			echo "kernel headers for this kernel do not seem to be installed."
+			continue
+		fi
+		echo "Building initial module $NAME/$VERSION for $k"
+		rc=0
+		dkms build -m "$NAME" -v "$VERSION" -k "$k" || rc=$?
+		# 77: BUILD_EXCLUSIVE rules this kernel out.
+		if [ "$rc" -eq 77 ]; then
+			continue
+		elif [ "$rc" -ne 0 ]; then
+			return "$rc"
 		fi
 		dkms install -m "$NAME" -v "$VERSION" -k "$k"$INSTALL_FLAGS
 	done
