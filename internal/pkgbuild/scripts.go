@@ -84,7 +84,7 @@ const configureFunc = `dkms_configure() {
 			case " $PREBUILT " in *" $k/$machine "*) prebuilt=1 ;; esac
 		fi
 		if [ -n "$prebuilt" ]; then
-			if dkms install -m "$NAME" -v "$VERSION" -k "$k"$INSTALL_FLAGS; then
+			if dkms install -m "$NAME" -v "$VERSION" -k "$k"; then
 				continue
 			fi
 			# An older dkms loads only the first kernel of an archive, and
@@ -105,7 +105,7 @@ const configureFunc = `dkms_configure() {
 		elif [ "$rc" -ne 0 ]; then
 			return "$rc"
 		fi
-		dkms install -m "$NAME" -v "$VERSION" -k "$k"$INSTALL_FLAGS
+		dkms install -m "$NAME" -v "$VERSION" -k "$k"
 	done
 }
 `
@@ -133,9 +133,9 @@ func scriptHeader(s Spec, flavor scriptFlavor) string {
 		// With --rpm_safe_upgrade, add leaves a lock that makes the old
 		// package's %preun skip its remove when an upgrade re-adds the same
 		// version (RPM runs the new %post before the old %preun).
-		b.WriteString("ADD_FLAGS=' --rpm_safe_upgrade'\nINSTALL_FLAGS=''\n")
+		b.WriteString("ADD_FLAGS=' --rpm_safe_upgrade'\n")
 	} else {
-		b.WriteString("ADD_FLAGS=''\nINSTALL_FLAGS=''\n")
+		b.WriteString("ADD_FLAGS=''\n")
 	}
 	b.WriteString("\n")
 	return b.String()
