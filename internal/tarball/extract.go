@@ -40,7 +40,7 @@ func Extract(ctx context.Context, archive, destDir string, lim Limits) (err erro
 	} else if !fi.IsDir() {
 		return fmt.Errorf("extracting %s: %s is not a directory", archive, destDir)
 	}
-	p, seq, err := firstPass(ctx, archive, lim)
+	p, seq, err := firstPass(ctx, archive, destDir, lim)
 	if err != nil {
 		return fmt.Errorf("extracting %s: %w", archive, err)
 	}
@@ -110,7 +110,7 @@ func nextHeader(tr *tar.Reader) (*tar.Header, error) {
 	}
 }
 
-func firstPass(ctx context.Context, archive string, lim Limits) (*plan, []stamp, error) {
+func firstPass(ctx context.Context, archive, destDir string, lim Limits) (*plan, []stamp, error) {
 	tr, closeFn, err := openTar(archive)
 	if err != nil {
 		return nil, nil, err
@@ -141,7 +141,7 @@ func firstPass(ctx context.Context, archive string, lim Limits) (*plan, []stamp,
 	if len(seq) == 0 {
 		return nil, nil, errors.New("reading archive: no members (not a tar archive?)")
 	}
-	if err := p.check(); err != nil {
+	if err := p.check(destDir); err != nil {
 		return nil, nil, err
 	}
 	return p, seq, nil

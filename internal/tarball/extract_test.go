@@ -127,6 +127,22 @@ func TestExtractRefusesExistingDestinationEntries(t *testing.T) {
 	}
 }
 
+func TestExtractRefusesLinksThroughExistingSymlinks(t *testing.T) {
+	t.Parallel()
+	dest := freshDest(t)
+	if err := os.Symlink("/", filepath.Join(dest, "root")); err != nil {
+		t.Fatal(err)
+	}
+	archive := writeFile(t, "a.tar", rawTar(t, []ent{symlink("./etc", "root/etc")}))
+	err := Extract(context.Background(), archive, dest, Limits{})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "already in the destination") {
+		t.Fatalf("Extract = %v, want a refusal", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "etc")); err == nil {
+		t.Error("link written despite refusal")
+	}
+}
+
 func TestExtractNotAnArchive(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, data string }{

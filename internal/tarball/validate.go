@@ -4,7 +4,10 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -182,7 +185,7 @@ func (p *plan) add(h *tar.Header, lim Limits, total *int64) error {
 // check runs the whole-archive rules that need every member: parents must
 // be directories (never a symlink member, which would redirect the write),
 // and symlinks must resolve inside the root.
-func (p *plan) check() error {
+func (p *plan) check(destDir string) error {
 	for _, m := range p.members {
 		for dir := path.Dir(m.name); dir != "."; dir = path.Dir(dir) {
 			i, ok := p.byName[dir]
@@ -198,7 +201,7 @@ func (p *plan) check() error {
 			}
 		}
 		if m.kind == kindSymlink {
-			if err := p.resolve(m); err != nil {
+			if err := p.resolve(m, destDir); err != nil {
 				return refuse(m.raw, "symbolic link to %q: %v", m.link, err)
 			}
 		}
@@ -213,7 +216,9 @@ const maxLinkHops = 40
 // the way the kernel would after extraction, and fails if any step climbs
 // above the root. Doing this on the member set rather than lexically
 // catches chains such as d/s -> .. followed by d/t -> s/../.. .
-func (p *plan) resolve(m member) error {
+// Paths the archive does not define are looked up in destDir, so a link
+// through a symbolic link already there is refused too.
+func (p *plan) resolve(m member, destDir string) error {
 	if strings.HasPrefix(m.link, "/") {
 		return errors.New("absolute target points outside the destination")
 	}
@@ -235,6 +240,11 @@ func (p *plan) resolve(m member) error {
 		}
 		cur := path.Join(append(append([]string{}, stack...), c)...)
 		i, ok := p.byName[cur]
+		if !ok {
+			if fi, err := os.Lstat(filepath.Join(destDir, filepath.FromSlash(cur))); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				return fmt.Errorf("target goes through %q, a symbolic link already in the destination", cur)
+			}
+		}
 		if !ok || p.members[i].kind != kindSymlink {
 			stack = append(stack, c)
 			continue
