@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Config is what signing preparation needs to know about one kernel and
@@ -161,12 +162,8 @@ func isRegular(path string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// isExecutable is test -f && test -x for root, which only needs one
-// execute bit.
+// isExecutable is the shell's test -f && test -x: access(2) applies the
+// caller's real permissions (root needs just one execute bit).
 func isExecutable(path string) bool {
-	if !isRegular(path) {
-		return false
-	}
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().Perm()&0o111 != 0
+	return isRegular(path) && syscall.Access(path, 0x1 /* X_OK */) == nil
 }
