@@ -237,7 +237,7 @@ func FuzzEvalFile(f *testing.F) {
 		}
 		before, _ := os.ReadDir(dir)
 		res, err := EvalFile(context.Background(), p, []string{"PACKAGE_NAME", "MAKE", "X"},
-			Options{Timeout: time.Second, Vars: map[string]string{"kernelver": "6.1"}, Env: []string{"PATH=/nonexistent"}})
+			Options{Timeout: 300 * time.Millisecond, Vars: map[string]string{"kernelver": "6.1"}, Env: []string{"PATH=/nonexistent"}})
 		after, _ := os.ReadDir(dir)
 		if len(after) != len(before) {
 			t.Fatalf("sandboxed evaluation created files: %v", after)
