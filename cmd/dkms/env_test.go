@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -159,4 +161,49 @@ func removeFile(t *testing.T, p string) {
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runAutoinstall runs bin/dkms-autoinstall (built by the test) on the env.
+func (e *testEnv) runAutoinstall(args ...string) (string, string, int) {
+	e.t.Helper()
+	bin := buildAutoinstall(e.t)
+	full := append(args, "--dkmstree", e.dkms, "--sourcetree", e.src, "--installtree", e.inst)
+	cmd := exec.Command(bin, full...)
+	cmd.Env = append(os.Environ(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.norm(out.String()), e.norm(errb.String()), code
+}
+
+var (
+	autoBinOnce sync.Once
+	autoBin     string
+	autoBinErr  error
+)
+
+func buildAutoinstall(t *testing.T) string {
+	autoBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dkms-autoinstall-bin")
+		if err != nil {
+			autoBinErr = err
+			return
+		}
+		autoBin = dir + "/dkms-autoinstall"
+		cmd := exec.Command("go", "build", "-o", autoBin, "../dkms-autoinstall")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			autoBinErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if autoBinErr != nil {
+		t.Fatal(autoBinErr)
+	}
+	return autoBin
 }
