@@ -15,16 +15,20 @@ import (
 	"testing"
 )
 
-// Images made by the real mkinitramfs are built once per test binary, in
-// a private configuration directory with a short module list so that each
-// takes about two seconds instead of a minute.
+// Images made by the real mkinitramfs are built once per test binary and
+// compression, on first use, in a private configuration directory with a
+// short module list so that each takes seconds instead of a minute.
 var realImages struct {
+	dirOnce sync.Once
+	dir     string
+	dirErr  error
+	builds  sync.Map // Compression -> *imageBuild
+}
+
+type imageBuild struct {
 	once sync.Once
-	dir  string
-	conf string
-	imgs map[Compression]string
+	path string
 	err  error
-	skip string
 }
 
 // realCompressions are the formats mkinitramfs offers that the Debian
@@ -88,51 +92,31 @@ func runCmd(argv []string, tmp string) error {
 func realImage(t *testing.T, c Compression) string {
 	t.Helper()
 	needRealKernel(t)
-	realImages.once.Do(func() {
-		dir, err := os.MkdirTemp("", "initramfs-test-")
-		if err != nil {
-			realImages.err = err
-			return
-		}
-		realImages.dir = dir
-		realImages.imgs = map[Compression]string{}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 3)
-		for _, c := range realCompressions {
-			name := string(c)
-			if _, err := exec.LookPath(name); err != nil {
-				continue // mkinitramfs would silently fall back to gzip
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				conf := filepath.Join(dir, "conf-"+name)
-				out := filepath.Join(dir, "initrd-"+name)
-				err := writeConf(conf, name, "loop", "e1000")
-				if err == nil {
-					err = runCmd(mkinitramfsCmd(conf, out), dir)
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil && realImages.err == nil {
-					realImages.err = err
-				}
-				realImages.imgs[c] = out
-			}()
-		}
-		wg.Wait()
-	})
-	if realImages.err != nil {
-		t.Fatal(realImages.err)
-	}
-	img, ok := realImages.imgs[c]
-	if !ok {
+	if _, err := exec.LookPath(string(c)); err != nil {
+		// mkinitramfs would silently fall back to gzip.
 		t.Skipf("%s compressor not installed", c)
 	}
-	return img
+	realImages.dirOnce.Do(func() {
+		realImages.dir, realImages.dirErr = os.MkdirTemp("", "initramfs-test-")
+	})
+	if realImages.dirErr != nil {
+		t.Fatal(realImages.dirErr)
+	}
+	v, _ := realImages.builds.LoadOrStore(c, &imageBuild{})
+	b := v.(*imageBuild)
+	b.once.Do(func() {
+		dir := realImages.dir
+		conf := filepath.Join(dir, "conf-"+string(c))
+		b.path = filepath.Join(dir, "initrd-"+string(c))
+		b.err = writeConf(conf, string(c), "loop", "e1000")
+		if b.err == nil {
+			b.err = runCmd(mkinitramfsCmd(conf, b.path), dir)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
 }
 
 // earlyMicrocode makes an uncompressed early cpio like the one
