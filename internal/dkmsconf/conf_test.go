@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dkms-project/dkms/internal/shconf"
 )
@@ -238,7 +239,11 @@ func FuzzRead(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Read(context.Background(), ReadOptions{Path: p, EtcDir: dir, Strict: true})
+		// A runaway input would otherwise use the 10s default deadline,
+		// which the fuzzing engine reports as a hung worker.
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		c, err := Read(ctx, ReadOptions{Path: p, EtcDir: dir, Strict: true})
 		if c != nil {
 			_ = c.MakeCommand("6.1.0-13-amd64")
 			_ = c.Patches("6.1.0-13-amd64")
