@@ -16,9 +16,6 @@ func (e *Engine) LdTarball(ctx context.Context) error {
 func (e *Engine) GenerateMOK(ctx context.Context) error {
 	return e.P.Die(1, "generate_mok: not available in this build")
 }
-func (e *Engine) InitramfsCheck(ctx context.Context) error {
-	return e.P.Die(1, "initramfs-check: not available in this build")
-}
 func (e *Engine) MkPackage(ctx context.Context) error {
 	return e.P.Die(1, "mkdeb: not available in this build")
 }
