@@ -1,0 +1,151 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestInstallPaths(t *testing.T) {
+	t.Parallel()
+	const created = "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n"
+	const built = created + noSign + "Building module(s)... done.\n"
+	cases := []struct {
+		name  string
+		conf  string
+		files map[string]string
+		setup func(e *testEnv)
+		steps []step
+		check func(t *testing.T, e *testEnv)
+	}{
+		{"original module archived and restored", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/kernel/drivers/foo.ko", "in-tree foo\n")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, built +
+				"Found pre-existing <root>/lib/modules/6.1.0-test/kernel/drivers/foo.ko, archiving for uninstallation\n" +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+			{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: installed (Original modules exist)\n", ""},
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, "Module foo/1.0 already installed on kernel 6.1.0-test (x86_64), skip. You may override by specifying --force.\n", ""},
+			{[]string{"uninstall", "foo/1.0", "-k", fk}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\n" +
+				"Restoring archived original module <root>/lib/modules/6.1.0-test/kernel/drivers/foo.ko\n" +
+				"Running depmod... done.\n", ""},
+			{[]string{"uninstall", "foo/1.0", "-k", fk}, 0, "Module foo/1.0 is not installed for kernel 6.1.0-test (x86_64). Skipping...\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			b, err := os.ReadFile(e.inst + "/" + fk + "/kernel/drivers/foo.ko")
+			if err != nil || string(b) != "in-tree foo\n" {
+				t.Errorf("original not restored: %q %v", b, err)
+			}
+			if _, err := os.Stat(e.dkms + "/foo/original_module"); !os.IsNotExist(err) {
+				t.Errorf("original_module left behind")
+			}
+		}},
+		{"force reinstall", "", nil, nil, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, built + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+			{[]string{"install", "foo/1.0", "-k", fk, "--force"}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n\n" +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+		}, nil},
+		{"pre_install fails", "PRE_INSTALL=pre.sh\n", map[string]string{"pre.sh": "#!/bin/sh\necho refusing\nexit 4\n"}, nil, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 101, built + "Running the pre_install script:\nrefusing\n",
+				"\nError! pre_install failed, aborting install.\nYou may override by specifying --force.\n"},
+		}, nil},
+		{"script not executable", "POST_INSTALL=missing.sh\n", nil, nil, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, built + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\n\nRunning depmod... done.\n",
+				"Warning: The post_install script is not executable.\n"},
+		}, nil},
+		{"no kernel dir", "", nil, func(e *testEnv) {
+			e.run("build", "foo/1.0", "-k", fk)
+			os.RemoveAll(e.inst + "/" + fk)
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 6, "",
+				"\nError! The directory <root>/lib/modules/6.1.0-test doesn't exist.\nYou cannot install a module onto a non-existant kernel.\n"},
+		}, nil},
+		{"obsolete", "OBSOLETE_BY=5.10\nBUILD_EXCLUSIVE_KERNEL_MAX=99\n", nil, nil, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 6, created + noSign + "Building module(s)... done.\n",
+				"\nModule has been obsoleted due to being included in kernel 5.10.\nWe will avoid installing for future kernels above 5.10.\nYou may override by specifying --force.\n\nError! Installation aborted.\n"},
+		}, nil},
+		{"post_transaction", "", nil, func(e *testEnv) {
+			e.write("/etc/dkms/framework.conf", "post_transaction=\"echo transaction for $kernelver; exit 3\"\n")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, built + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n" +
+				"Executing post-transaction command...(bad exit status: 3)\nFailed command:\necho transaction for 6.1.0-test; exit 3\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			b, _ := os.ReadFile(e.dkms + "/post_transaction.log")
+			if !strings.Contains(string(b), "\nExecuting post-transaction command\n# command: echo transaction for 6.1.0-test; exit 3\ntransaction for 6.1.0-test\n\n# exit code: 3\n") {
+				t.Errorf("post_transaction.log:\n%s", b)
+			}
+		}},
+		{"unbuild and remove", "", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+			e.run("build", "foo/1.0", "-k", "6.2.0-test", "--kernelsourcedir", e.inst+"/"+fk+"/build")
+		}, []step{
+			{[]string{"unbuild", "foo/1.0", "-k", "6.2.0-test"}, 0, "Module foo/1.0 is not installed for kernel 6.2.0-test (x86_64). Skipping...\n", ""},
+			{[]string{"unbuild", "foo/1.0", "-k", "6.2.0-test"}, 0, "Module foo/1.0 is not installed for kernel 6.2.0-test (x86_64). Skipping...\nModule foo/1.0 is not built for kernel 6.2.0-test (x86_64). Skipping...\n", ""},
+			{[]string{"remove", "foo/1.0", "--all"}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n\n" +
+				"Deleting module foo/1.0 completely from the DKMS tree.\n", ""},
+			{[]string{"status"}, 0, "", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if _, err := os.Stat(e.dkms + "/foo"); !os.IsNotExist(err) {
+				t.Errorf("module dir left: %v", err)
+			}
+		}},
+		{"kernel_prerm", "", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+		}, []step{
+			{[]string{"kernel_prerm", "-k", fk}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\n\nRunning depmod... done.\n",
+				"dkms: removing module foo/1.0 for kernel 6.1.0-test (x86_64)\n"},
+			{[]string{"status"}, 0, "foo/1.0: added\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if _, err := os.Stat(e.dkms + "/foo/kernel-" + fk + "-x86_64"); !os.IsNotExist(err) {
+				t.Errorf("kernel link left behind")
+			}
+		}},
+		{"add errors", "", nil, nil, []step{
+			{[]string{"add", "foo/1.0"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n", ""},
+			{[]string{"add", "foo/1.0"}, 3, "", "\nError! DKMS tree already contains: foo/1.0\nYou cannot add the same module/version combo more than once.\n"},
+			{[]string{"add", "foo/2.0"}, 2, "", "\nError! Could not find module source directory.\nDirectory: <root>/usr/src/foo-2.0 does not exist.\n"},
+			{[]string{"add"}, 1, "", "\nError! Arguments <module> and <module-version> are not specified.\nUsage: add <module>/<module-version> or\n       add -m <module>/<module-version> or\n       add -m <module> -v <module-version>\n"},
+		}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := fakeEnv(t, c.conf, c.files)
+			if c.setup != nil {
+				c.setup(e)
+			}
+			runSteps(t, e, c.steps)
+			if c.check != nil {
+				c.check(t, e)
+			}
+		})
+	}
+}
+
+func TestBadConf(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.module("bad", "1.0", "PACKAGE_NAME=bad\nBUILT_MODULE_NAME[0]=bad.ko\nAUTOINSTALL=maybe\n", map[string]string{"Makefile": "all:\n"})
+	_, errOut, code := e.run("add", "bad/1.0")
+	want := "dkms.conf: Error! No 'PACKAGE_VERSION' directive specified.\n" +
+		"dkms.conf: Error! 'BUILT_MODULE_NAME' directive ends in '.o' or '.ko' in record #0.\n" +
+		"dkms.conf: Error! 'DEST_MODULE_NAME' directive ends in '.o' or '.ko' in record #0.\n" +
+		"dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #0.\n" +
+		"dkms.conf: Error! Unsupported AUTOINSTALL value 'maybe'\n" +
+		"\nError! Bad conf file.\nFile: <root>/usr/src/bad-1.0/dkms.conf does not represent a valid dkms.conf file.\n"
+	if code != 8 || errOut != want {
+		t.Errorf("exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	e.module("evil", "1.0", "PACKAGE_NAME=evil\nPACKAGE_VERSION=1.0\nrm -rf /tmp/x\n", map[string]string{"Makefile": "all:\n"})
+	_, errOut, code = e.run("add", "evil/1.0")
+	if code != 8 || !strings.Contains(errOut, "dkms.conf:3: command \"rm\" is not allowed") {
+		t.Errorf("sandbox: exit %d\n%s", code, errOut)
+	}
+}
