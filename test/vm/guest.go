@@ -113,6 +113,14 @@ mount -t proc proc /proc 2>/dev/null || { mkdir -p /proc && mount -t proc proc /
 mkdir -p /sys /dev /tmp
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+devlinks() {
+	# udev would create these; bash's <(...) needs /dev/fd.
+	ln -sfn /proc/self/fd "$1/fd"
+	ln -sf /proc/self/fd/0 "$1/stdin"
+	ln -sf /proc/self/fd/1 "$1/stdout"
+	ln -sf /proc/self/fd/2 "$1/stderr"
+}
+devlinks /dev
 verdict() {
 	printf "$1" | dd of=/dev/port bs=1 seek=%d count=1 2>/dev/null
 	echo "vmtest: could not write the verdict to the debug-exit port"
@@ -142,6 +150,7 @@ mount -t overlay -o lowerdir=/hostroot,upperdir=/rw/upper,workdir=/rw/work overl
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
+devlinks /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm /newroot/run/vm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm

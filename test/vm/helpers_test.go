@@ -70,7 +70,9 @@ func boot(t *testing.T, b Boot) Result {
 		defer cancel()
 	}
 	b.Logf = t.Logf
-	b.Console = func(l string) { t.Log("console: " + l) }
+	// Host-side elapsed time on each line shows where a slow run spends it.
+	start := time.Now()
+	b.Console = func(l string) { t.Logf("console %6.1fs: %s", time.Since(start).Seconds(), l) }
 	if b.WorkDir == "" {
 		b.WorkDir = t.TempDir()
 	}
