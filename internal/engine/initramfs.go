@@ -40,4 +40,3 @@ func (e *Engine) InitramfsCheck(ctx context.Context) error {
 	}
 	return nil
 }
-
