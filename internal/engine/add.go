@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -88,7 +89,11 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if o.Module == "" && o.Version == "" {
 		switch {
 		case o.Archive != "":
-			e.loadTarball(ctx) // §6.1 step 1: continue whatever its result
+			// §6.1 step 1: continue whatever the loading's status, but a die
+			// inside it ends the command, as upstream's die exits the script.
+			if err := e.loadTarball(ctx); err != nil && !errors.Is(err, errLoadedWithoutSource) {
+				return err
+			}
 		case o.SourceTreeToAdd != "":
 			if err := e.addFromPath(ctx, o.SourceTreeToAdd); err != nil {
 				return err
