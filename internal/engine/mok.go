@@ -1,0 +1,32 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-project/dkms/internal/sign"
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// GenerateMOK runs `dkms generate_mok` (§6.12): only the key and
+// certificate step of module signing, with the signing variables of
+// framework.conf re-read for the first kernel. Module and kernel
+// arguments are accepted but not used.
+func (e *Engine) GenerateMOK(ctx context.Context) error {
+	k, _ := e.firstPair()
+	fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"mok_signing_key", "mok_certificate"}, k, e.Env, e.P.Stderr())
+	if err != nil {
+		e.reportEvalError(err)
+	}
+	_, _, ok := sign.PrepareMOK(ctx, sign.Config{
+		Kernel: k, KernelConfig: e.kernelConfig(k), InstallTree: e.L.InstallTree, Distro: e.Distro,
+		Key: fw["mok_signing_key"], Cert: fw["mok_certificate"],
+		DefaultKey: e.L.MOKKey(), DefaultCert: e.L.MOKCert(),
+	}, e.P.Stdout())
+	if !ok {
+		// The reason has been printed by PrepareMOK; upstream shows no
+		// error block here.
+		return ui.Exit(1)
+	}
+	return nil
+}

@@ -1,0 +1,410 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/dkms-project/dkms/internal/tarball"
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// Names of the top-level directories of a mktarball archive (spec §9).
+const (
+	arMainTree     = "dkms_main_tree"
+	arSourceTree   = "dkms_source_tree"
+	arBinariesOnly = "dkms_binaries_only"
+)
+
+// manyKernelsLimit: a kernel component this long or longer in the archive
+// name becomes "manykernels" (§6.10 step 5).
+const manyKernelsLimit = 200
+
+// MkTarball runs `dkms mktarball` (§6.10).
+func (e *Engine) MkTarball(ctx context.Context) error {
+	if err := e.gateModuleArgs("mktarball"); err != nil {
+		return err
+	}
+	if err := e.gateBroken(); err != nil {
+		return err
+	}
+	if err := e.gateAdded(); err != nil {
+		return err
+	}
+	m, v := e.O.Module, e.O.Version
+	k0, a0 := e.firstPair()
+	if _, err := e.readConf(ctx, confRead{m: m, v: v, k: k0, a: a0}); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(e.TmpLocation, "dkms.")
+	if err != nil {
+		return e.P.Die(1, "Unable to make temporary directory.")
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Mkdir(tmp+"/"+arMainTree, 0o755); err != nil {
+		return e.failTarball(err)
+	}
+
+	component := "source-only"
+	if !e.O.SourceOnly {
+		var parts []string
+		for i, k := range e.Kernels {
+			a := e.Arches[i]
+			built := e.L.BuiltDir(m, v, k, a)
+			if !isDir(built) {
+				return e.P.Die(6, "No modules built for "+k+" ("+a+").",
+					"Modules must already be in the built state before using mktarball.")
+			}
+			e.P.Line("Marking modules for " + k + " (" + a + ") for archiving...")
+			if err := copyTree(built, tmp+"/"+arMainTree+"/"+k+"/"+a); err != nil {
+				return e.failTarball(err)
+			}
+			parts = append(parts, "kernel"+k+"-"+a)
+		}
+		component = strings.Join(parts, "-")
+	}
+
+	if e.O.BinariesOnly {
+		e.P.Line("")
+		e.P.Line("Creating tarball structure to specifically accomodate binaries.")
+		if err := e.binariesOnlyPart(tmp+"/"+arBinariesOnly, m, v); err != nil {
+			return e.failTarball(err)
+		}
+	} else {
+		link := e.L.SourceLink(m, v)
+		e.P.Line("")
+		e.P.Line("Marking " + link + " for archiving...")
+		// The walk does not descend into a symlinked root: resolve it first.
+		src, err := filepath.EvalSymlinks(link)
+		if err == nil {
+			err = copyTree(src, tmp+"/"+arSourceTree)
+		}
+		if err != nil {
+			return e.failTarball(err)
+		}
+	}
+
+	if len(component) >= manyKernelsLimit {
+		component = "manykernels"
+	}
+	dir, name := e.L.VersionDir(m, v)+"/tarball/", m+"-"+v+"-"+component+".dkms.tar.gz"
+	if e.O.Archive != "" {
+		name = e.O.Archive
+		if i := strings.LastIndex(e.O.Archive, "/"); i >= 0 {
+			dir, name = e.O.Archive[:i], e.O.Archive[i+1:]
+		}
+	}
+	location := dir + "/" + name
+	e.P.Line("")
+	e.P.Line("Tarball location: " + location)
+	check := dir
+	if check == "" {
+		check = "/"
+	}
+	if os.MkdirAll(check, 0o755) != nil || syscall.Access(check, 2) != nil {
+		return e.P.Die(9, "Missing write permissions for "+dir+".")
+	}
+	if err := tarball.Create(ctx, tmp, location); err != nil {
+		return e.failTarball(err)
+	}
+	return nil
+}
+
+// binariesOnlyPart writes the dkms_binaries_only directory: the name and
+// version files (informational) and the module's dkms.conf.
+func (e *Engine) binariesOnlyPart(dir, m, v string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(dir+"/PACKAGE_NAME", []byte(m+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(dir+"/PACKAGE_VERSION", []byte(v+"\n"), 0o644); err != nil {
+		return err
+	}
+	conf := e.O.ConfPath
+	if conf == "" {
+		conf = e.L.SourceLink(m, v) + "/dkms.conf"
+	}
+	return copyFile(conf, dir+"/dkms.conf", 0o644)
+}
+
+// failTarball reports a failed copy or archive write; the cause goes to
+// stderr first, as tar's own diagnostics do upstream.
+func (e *Engine) failTarball(err error) error {
+	e.P.Stderr().Write([]byte(err.Error() + "\n"))
+	return e.P.Die(6, "Failed to make tarball.")
+}
+
+// LdTarball runs `dkms ldtarball` (§6.11): the archive is loaded and, when
+// that succeeded, the module is added.
+func (e *Engine) LdTarball(ctx context.Context) error {
+	if !e.IsRoot() && e.O.Force {
+		return e.P.Die(1, "You must be root to use this command with the --force option.")
+	}
+	if err := e.loadTarball(ctx); err != nil {
+		return err
+	}
+	return e.add(ctx, false)
+}
+
+// errLoadedWithoutSource is the non-fatal failure of §6.11 step 10: the
+// binaries of a binaries-only archive were loaded, but the module source is
+// not in the source tree, so the module cannot be added. ldtarball exits 1;
+// an add given the archive carries on (and dies 2).
+var errLoadedWithoutSource = errors.New("binaries loaded, but the module source is not installed")
+
+// loadTarball is "tarball loading" (§6.11 steps 1-10). It sets the
+// module and version from the archive. Unlike upstream, the archive is
+// treated as hostile: it is fully validated before anything is written to
+// the trees, and every kernel it carries is loaded, not only the first.
+func (e *Engine) loadTarball(ctx context.Context) error {
+	path := e.O.Archive
+	if _, err := os.Stat(path); err != nil {
+		return e.P.Die(2, path+" does not exist.")
+	}
+	if strings.HasSuffix(path, ".rpm") {
+		return e.loadRPM(ctx, path)
+	}
+	tmp, err := os.MkdirTemp(e.TmpLocation, "dkms.")
+	if err != nil {
+		return e.P.Die(1, "Unable to make temporary directory.")
+	}
+	defer os.RemoveAll(tmp)
+	if err := tarball.Extract(ctx, path, tmp, tarball.DefaultLimits()); err != nil {
+		return e.refuseArchive(path, err)
+	}
+	if !isRealDir(tmp + "/" + arMainTree) {
+		return e.loadGeneric(ctx, path, tmp)
+	}
+
+	part, conf := "", ""
+	for _, p := range []string{arSourceTree, arBinariesOnly} {
+		if isRegular(tmp + "/" + p + "/dkms.conf") {
+			part, conf = p, tmp+"/"+p+"/dkms.conf"
+			break
+		}
+	}
+	if part == "" {
+		return e.P.Die(7, "No valid dkms.conf in "+arSourceTree+" or "+arBinariesOnly+".",
+			path+" is not a valid DKMS tarball.")
+	}
+	k0, a0 := e.firstPair()
+	c, err := e.readConf(ctx, confRead{k: k0, a: a0, path: conf})
+	if err != nil {
+		return err
+	}
+	m, v := c.PackageName, c.PackageVersion
+	if err := checkArchiveName("PACKAGE_NAME", m); err != nil {
+		return e.refuseArchive(path, err)
+	}
+	if err := checkArchiveName("PACKAGE_VERSION", v); err != nil {
+		return e.refuseArchive(path, err)
+	}
+	binaries, err := archiveBinaries(tmp + "/" + arMainTree)
+	if err != nil {
+		return e.refuseArchive(path, err)
+	}
+	if part == arSourceTree {
+		if err := linksStayInside(tmp + "/" + arSourceTree); err != nil {
+			return e.refuseArchive(path, err)
+		}
+	}
+
+	if e.state(m, v) == Added && !e.O.Force {
+		return e.P.Die(8, m+"/"+v+" is already added!", "Aborting.")
+	}
+	e.P.Line("")
+	e.P.Line("Loading tarball for " + m + "/" + v)
+	if err := e.lock(); err != nil {
+		return err
+	}
+	e.O.Module, e.O.Version = m, v
+	if part == arSourceTree {
+		if err := e.addFromPath(ctx, tmp+"/"+arSourceTree); err != nil {
+			return err
+		}
+	} else if !isDir(e.L.SourceDir(m, v)) {
+		dst := e.L.SourceLink(m, v)
+		e.P.Line("Creating " + dst)
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return e.P.Die(2, "Could not create "+dst+": "+err.Error())
+		}
+		e.P.Line("Copying dkms.conf to " + dst + " ...")
+		if err := copyFile(conf, dst+"/dkms.conf", 0o644); err != nil {
+			return e.P.Die(2, "Could not copy dkms.conf to "+dst+": "+err.Error())
+		}
+	}
+
+	for _, b := range binaries {
+		dst := e.L.BuiltDir(m, v, b.K, b.A)
+		if exists(dst) && !e.O.Force {
+			e.P.Warning(dst + " already exists. Skipping...")
+			continue
+		}
+		e.P.Line("Loading " + dst + "...")
+		os.RemoveAll(dst)
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return e.P.Die(6, "Could not create "+dst+": "+err.Error())
+		}
+		if err := copyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, dst); err != nil {
+			return e.P.Die(6, "Could not load "+dst+": "+err.Error())
+		}
+	}
+	if part == arBinariesOnly && !isDir(e.L.SourceDir(m, v)) {
+		return errLoadedWithoutSource
+	}
+	return nil
+}
+
+// loadGeneric handles an archive not made by mktarball (§6.11 step 4):
+// the directory of the first dkms.conf in walk order is added as a source
+// tree.
+func (e *Engine) loadGeneric(ctx context.Context, path, tmp string) error {
+	found := ""
+	filepath.WalkDir(tmp, func(p string, de os.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return filepath.SkipAll
+		}
+		if de.Name() == "dkms.conf" && isRegular(p) {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if found == "" {
+		return e.P.Die(3, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
+	}
+	dir := filepath.Dir(found)
+	if err := linksStayInside(dir); err != nil {
+		return e.refuseArchive(path, err)
+	}
+	return e.addFromPath(ctx, dir)
+}
+
+// refuseArchive dies for an archive that failed validation; nothing has
+// been written to the trees at this point.
+func (e *Engine) refuseArchive(path string, err error) error {
+	var re *tarball.RefusedError
+	reason := err.Error()
+	if errors.As(err, &re) {
+		reason = "member " + re.Member + ": " + re.Reason
+	}
+	return e.P.Die(3, "Refusing to load "+path+": it is not a safe DKMS archive.", reason,
+		"Nothing was written to the DKMS tree.")
+}
+
+// checkArchiveName makes sure a name taken from an archive's dkms.conf
+// is one path component: it becomes part of paths we write to.
+func checkArchiveName(what, s string) error {
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\x00") {
+		return errors.New(what + " " + quote(s) + " cannot be used as a directory name")
+	}
+	return nil
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+// archiveBinaries lists the <k>/<a> directories of dkms_main_tree in glob
+// order. Symbolic links in their place, or links inside them that point
+// out of their directory, are refused: each directory is copied on its own.
+func archiveBinaries(mainTree string) ([]pair, error) {
+	var out []pair
+	for _, k := range readDirNames(mainTree) {
+		kd := mainTree + "/" + k
+		if isSymlink(kd) {
+			return nil, errors.New(arMainTree + "/" + k + " is a symbolic link")
+		}
+		if !isDir(kd) {
+			continue
+		}
+		for _, a := range readDirNames(kd) {
+			ad := kd + "/" + a
+			if isSymlink(ad) {
+				return nil, errors.New(arMainTree + "/" + k + "/" + a + " is a symbolic link")
+			}
+			if !isDir(ad) {
+				continue
+			}
+			if err := linksStayInside(ad); err != nil {
+				return nil, err
+			}
+			out = append(out, pair{k, a})
+		}
+	}
+	return out, nil
+}
+
+// isRealDir is a directory that is not a symbolic link.
+func isRealDir(p string) bool {
+	st, err := os.Lstat(p)
+	return err == nil && st.IsDir()
+}
+
+// linksStayInside checks that every symbolic link below dir is relative and
+// resolves (lexically, through the tree's own links) to a place inside
+// dir. tarball.Extract already keeps links inside the extraction directory;
+// this is stricter because dir alone is copied elsewhere, where a link
+// to a sibling part of the archive would point into the target tree.
+func linksStayInside(dir string) error {
+	return filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if de.Type()&os.ModeSymlink == 0 {
+			return nil
+		}
+		resolved, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			// A dangling link copied as is points nowhere we write.
+			target, _ := os.Readlink(p)
+			if filepath.IsAbs(target) {
+				return errors.New("symbolic link " + relName(dir, p) + " points to an absolute path")
+			}
+			joined := filepath.Join(filepath.Dir(p), target)
+			if !within(dir, joined) {
+				return errors.New("symbolic link " + relName(dir, p) + " points outside its directory")
+			}
+			return nil
+		}
+		root, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return err
+		}
+		if !within(root, resolved) {
+			return errors.New("symbolic link " + relName(dir, p) + " points outside its directory")
+		}
+		return nil
+	})
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// relName names p for a message: relative to dir, prefixed by dir's
+// last component (dkms_source_tree/..., <arch>/...).
+func relName(dir, p string) string {
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return p
+	}
+	return filepath.Base(dir) + "/" + rel
+}
+
+// loadRPM hands an .rpm to rpm and then runs autoinstall (§6.11 step 2).
+// The returned error always ends the command, with autoinstall's status
+// (an ExitError, possibly with code 0, so add does not carry on).
+func (e *Engine) loadRPM(ctx context.Context, path string) error {
+	cmd := exec.CommandContext(ctx, "rpm", "-Uvh", path)
+	cmd.Stdout, cmd.Stderr = e.P.Stdout(), e.P.Stderr()
+	if err := cmd.Run(); err != nil {
+		return e.P.Die(9, "Unable to install "+path+" using rpm.", "Check to ensure that your system can install .rpm files.")
+	}
+	return &ui.ExitError{Code: ui.Code(e.Autoinstall(ctx))}
+}
