@@ -87,3 +87,33 @@ func TestStatusEmptyTree(t *testing.T) {
 		t.Errorf("empty tree: %q %q %d", out, errOut, code)
 	}
 }
+
+// TestStatusCache: the records of pure confs are cached between runs, and a
+// changed conf (or a changed variable it reads) is read again.
+func TestStatusCache(t *testing.T) {
+	t.Parallel()
+	e := statusTree(t)
+	first, _, _ := e.run("status")
+	if _, err := os.Stat(e.dkms + "/.status-cache.json"); err != nil {
+		t.Fatalf("no cache written: %v", err)
+	}
+	second, _, _ := e.run("status")
+	if first != second {
+		t.Errorf("cached status differs:\n%s\n---\n%s", first, second)
+	}
+	// Change foo/1.0's conf: its module is now called foo2, which is not built.
+	e.write("/usr/src/foo-1.0/dkms.conf", "PACKAGE_NAME=foo\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=foo2\nDEST_MODULE_LOCATION[0]=/updates\n")
+	out, _, _ := e.run("status", "foo/1.0")
+	if out != "foo/1.0, 6.1.0-test, x86_64: built (Built modules are missing in the kernel modules folder)\n" {
+		t.Errorf("stale cache used: %q", out)
+	}
+	// A conf depending on a variable: the cached answer follows the variable.
+	e.write("/usr/src/foo-1.0/dkms.conf", "PACKAGE_NAME=foo\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=$FOO_NAME\nDEST_MODULE_LOCATION[0]=/updates\n")
+	e.extraEnv = []string{"FOO_NAME=foo"}
+	out, _, _ = e.run("status", "foo/1.0")
+	e.extraEnv = []string{"FOO_NAME=other"}
+	out2, _, _ := e.run("status", "foo/1.0")
+	if out != "foo/1.0, 6.1.0-test, x86_64: built\n" || out2 != "foo/1.0, 6.1.0-test, x86_64: built (Built modules are missing in the kernel modules folder)\n" {
+		t.Errorf("variable change not seen: %q / %q", out, out2)
+	}
+}

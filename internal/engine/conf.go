@@ -71,20 +71,7 @@ func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, erro
 		}
 		return e.cached, nil
 	}
-	ks := e.kernelSourceDir(r.k)
-	force := ""
-	if e.O != nil && e.O.Force {
-		force = "true"
-	}
-	vars := map[string]string{
-		"kernelver": r.k, "arch": r.a, "kernel_source_dir": ks,
-		"kernel_config": e.kernelConfig(r.k), "dkms_tree": e.L.DKMSTree,
-		"source_tree": e.L.SourceTree, "install_tree": e.L.InstallTree,
-		"tmp_location": e.TmpLocation, "module": r.m, "module_version": r.v,
-		"parallel_jobs": e.Jobs, "running_distribution": e.Distro,
-		"current_kernel": e.CurrentKern, "current_os": e.OSName,
-		"verbose": boolStr(e.Verbose), "force": force,
-	}
+	vars := e.confVars(r.m, r.v, r.k, r.a)
 	var directives []string
 	if e.O != nil {
 		directives = e.O.Directives
@@ -113,6 +100,23 @@ func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, erro
 }
 
 var errQuiet = errors.New("dkms.conf could not be read")
+
+// confVars are the dkms shell variables a dkms.conf sees (§4.1).
+func (e *Engine) confVars(m, v, k, a string) map[string]string {
+	force := ""
+	if e.O != nil && e.O.Force {
+		force = "true"
+	}
+	return map[string]string{
+		"kernelver": k, "arch": a, "kernel_source_dir": e.kernelSourceDir(k),
+		"kernel_config": e.kernelConfig(k), "dkms_tree": e.L.DKMSTree,
+		"source_tree": e.L.SourceTree, "install_tree": e.L.InstallTree,
+		"tmp_location": e.TmpLocation, "module": m, "module_version": v,
+		"parallel_jobs": e.Jobs, "running_distribution": e.Distro,
+		"current_kernel": e.CurrentKern, "current_os": e.OSName,
+		"verbose": boolStr(e.Verbose), "force": force,
+	}
+}
 
 func boolStr(b bool) string {
 	if b {

@@ -27,10 +27,12 @@ func (e *Engine) Status(ctx context.Context) error {
 		}
 	}
 	var buf bytes.Buffer
+	cache := e.loadStatusCache()
+	defer cache.save()
 	for _, g := range groups {
 		for _, m := range e.modules(e.O.Module) {
 			for _, v := range e.versions(m, e.O.Version) {
-				e.statusOne(ctx, &buf, m, v, g.k, g.a)
+				e.statusOne(ctx, cache, &buf, m, v, g.k, g.a)
 			}
 		}
 	}
@@ -38,7 +40,7 @@ func (e *Engine) Status(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) statusOne(ctx context.Context, buf *bytes.Buffer, m, v, k, a string) {
+func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.Buffer, m, v, k, a string) {
 	switch e.state(m, v) {
 	case NotPresent:
 		return
@@ -83,28 +85,28 @@ func (e *Engine) statusOne(ctx context.Context, buf *bytes.Buffer, m, v, k, a st
 		// as upstream's do: flush what we have first.
 		e.P.Stdout().Write(buf.Bytes())
 		buf.Reset()
-		buf.WriteString(e.statusSuffixes(ctx, m, v, p.K, p.A, installed))
+		buf.WriteString(e.statusSuffixes(ctx, cache, m, v, p.K, p.A, installed))
 		buf.WriteString("\n")
 	}
 }
 
-func (e *Engine) statusSuffixes(ctx context.Context, m, v, k, a string, installed bool) string {
+func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k, a string, installed bool) string {
 	var s strings.Builder
 	if exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
 	}
-	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
-	if err != nil {
+	records, ok := e.statusRecords(ctx, cache, m, v, k, a)
+	if !ok {
 		return s.String()
 	}
-	for _, r := range c.Records {
+	for _, r := range records {
 		built := findKo(e.L.BuiltModules(m, v, k, a), r.DestName)
 		if built == "" {
 			s.WriteString(" (Built modules are missing in the kernel modules folder)")
 			break
 		}
 		if installed {
-			inst := e.installedCopy(ctx, c, r, m, k, a, built)
+			inst := e.installedCopy(ctx, nil, r, m, k, a, built)
 			if inst == "" || !sameFile(inst, built) {
 				s.WriteString(" (Differences between built and installed modules)")
 				break

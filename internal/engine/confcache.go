@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+)
+
+// statusCache remembers the module records of dkms.conf reads that
+// depend on nothing but the files' text and known variables
+// (dkmsconf.Pure), so `dkms status` need not evaluate hundreds of confs
+// again. It lives in <dkms_tree>/.status-cache.json; a stale or unreadable
+// cache is simply ignored, and status still re-reads any conf whose files
+// or variables changed.
+type statusCache struct {
+	path    string
+	Entries map[string]cacheEntry `json:"entries"`
+	dirty   bool
+}
+
+type cacheEntry struct {
+	Refs    []string          `json:"refs"`
+	Values  string            `json:"values"`
+	Records []dkmsconf.Record `json:"records"`
+}
+
+const cacheFormat = "dkms-status-cache-1"
+
+func (e *Engine) loadStatusCache() *statusCache {
+	c := &statusCache{path: e.L.DKMSTree + "/.status-cache.json", Entries: map[string]cacheEntry{}}
+	if b, err := os.ReadFile(c.path); err == nil {
+		var onDisk struct {
+			Format  string                `json:"format"`
+			Entries map[string]cacheEntry `json:"entries"`
+		}
+		if json.Unmarshal(b, &onDisk) == nil && onDisk.Format == cacheFormat && onDisk.Entries != nil {
+			c.Entries = onDisk.Entries
+		}
+	}
+	return c
+}
+
+// save writes the cache back when it changed and the tree is writable;
+// failures are ignored (status never needs write access).
+func (c *statusCache) save() {
+	if c == nil || !c.dirty {
+		return
+	}
+	b, err := json.Marshal(map[string]any{"format": cacheFormat, "entries": c.Entries})
+	if err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(strings.TrimSuffix(c.path, "/.status-cache.json"), ".status-cache-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(b)
+	if tmp.Close() != nil || werr != nil || os.Rename(tmp.Name(), c.path) != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
+// fingerprint identifies the chain files of a conf read by their identity
+// and modification time (absent files included).
+func fingerprint(files []string) string {
+	var b strings.Builder
+	for _, f := range files {
+		var st syscall.Stat_t
+		if syscall.Stat(f, &st) != nil {
+			fmt.Fprintf(&b, "%s:-;", f)
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d:%d:%d:%d.%d;", f, st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+	}
+	return b.String()
+}
+
+func hashString(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:16])
+}
+
+// refValues renders the current values of the variables a pure conf reads.
+func (e *Engine) refValues(refs []string, vars map[string]string) string {
+	var b strings.Builder
+	for _, r := range refs {
+		if v, ok := vars[r]; ok {
+			fmt.Fprintf(&b, "%s=v%q;", r, v)
+		} else if v, ok := lookupEnv(e.Env, r); ok {
+			fmt.Fprintf(&b, "%s=e%q;", r, v)
+		} else {
+			fmt.Fprintf(&b, "%s-;", r)
+		}
+	}
+	return hashString(b.String())
+}
+
+func lookupEnv(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// statusRecords returns the records of a module's conf for status,
+// from the cache when its fingerprint and inputs are unchanged.
+func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a string) ([]dkmsconf.Record, bool) {
+	if c == nil || len(e.O.Directives) > 0 || e.O.ConfPath != "" || hasDirectiveEnv(e.Env) {
+		conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+		if err != nil {
+			return nil, false
+		}
+		return conf.Records, true
+	}
+	ro := dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(), Module: m, Version: v, Kernel: k, Arch: a}
+	files := dkmsconf.Candidates(ro)
+	key := hashString(strings.Join([]string{m, v, k, a, fingerprint(files)}, "\x00"))
+	vars := e.confVars(m, v, k, a)
+	if ent, ok := c.Entries[key]; ok && ent.Values == e.refValues(ent.Refs, vars) {
+		return ent.Records, true
+	}
+	conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+	if err != nil {
+		return nil, false
+	}
+	if refs, pure := dkmsconf.Pure(files); pure {
+		c.Entries[key] = cacheEntry{Refs: refs, Values: e.refValues(refs, vars), Records: conf.Records}
+		c.dirty = true
+	}
+	return conf.Records, true
+}
+
+func hasDirectiveEnv(env []string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "DKMS_DIRECTIVE") {
+			return true
+		}
+	}
+	return false
+}
