@@ -29,15 +29,19 @@ demo: deps build
 bench: deps build
 	sh scripts/bench.sh
 
+# Debian paths (merged /usr since bookworm, so /usr/lib/systemd also serves
+# /lib/systemd). The unit is enabled by its preset on package installs; after
+# a manual `make install` run `systemctl preset dkms-autoinstall.service`.
 install: build
 	install -D -m 0755 bin/dkms $(DESTDIR)$(PREFIX)/sbin/dkms
 	install -D -m 0755 bin/dkms-autoinstall $(DESTDIR)$(PREFIX)/sbin/dkms-autoinstall
-	install -D -m 0644 etc/framework.conf $(DESTDIR)/etc/dkms/framework.conf
+	# An edited framework.conf is the administrator's: never overwrite it.
+	[ -e $(DESTDIR)/etc/dkms/framework.conf ] || install -D -m 0644 etc/framework.conf $(DESTDIR)/etc/dkms/framework.conf
 	install -d $(DESTDIR)/etc/dkms/framework.conf.d
 	install -D -m 0755 hooks/kernel-postinst.d/dkms $(DESTDIR)/etc/kernel/postinst.d/dkms
 	install -D -m 0755 hooks/kernel-postinst.d/dkms $(DESTDIR)/etc/kernel/header_postinst.d/dkms
-	install -D -m 0755 hooks/kernel-prerm.d/dkms $(DESTDIR)/etc/kernel/prerm.d/dkms
 	install -D -m 0755 hooks/kernel-preinst.d/dkms $(DESTDIR)/etc/kernel/preinst.d/dkms
+	install -D -m 0755 hooks/kernel-prerm.d/dkms $(DESTDIR)/etc/kernel/prerm.d/dkms
 	install -D -m 0755 hooks/kernel-install/40-dkms.install $(DESTDIR)$(PREFIX)/lib/kernel/install.d/40-dkms.install
 	install -D -m 0755 hooks/dkms_autoinstaller $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller
 	install -D -m 0644 systemd/dkms-autoinstall.service $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
@@ -46,11 +50,15 @@ install: build
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/dkms $(DESTDIR)$(PREFIX)/sbin/dkms-autoinstall
 	rm -f $(DESTDIR)/etc/kernel/postinst.d/dkms $(DESTDIR)/etc/kernel/header_postinst.d/dkms
-	rm -f $(DESTDIR)/etc/kernel/prerm.d/dkms $(DESTDIR)/etc/kernel/preinst.d/dkms
-	rm -f $(DESTDIR)$(PREFIX)/lib/kernel/install.d/40-dkms.install $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller
+	rm -f $(DESTDIR)/etc/kernel/preinst.d/dkms $(DESTDIR)/etc/kernel/prerm.d/dkms
+	rm -f $(DESTDIR)$(PREFIX)/lib/kernel/install.d/40-dkms.install
+	rm -f $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/80-dkms.preset
-	@echo "left /etc/dkms/framework.conf in place (configuration)"
+	# framework.conf goes only when unedited; empty directories go with it.
+	if cmp -s etc/framework.conf $(DESTDIR)/etc/dkms/framework.conf; then rm -f $(DESTDIR)/etc/dkms/framework.conf; fi
+	-rmdir $(DESTDIR)/etc/dkms/framework.conf.d $(DESTDIR)/etc/dkms $(DESTDIR)$(PREFIX)/lib/dkms 2>/dev/null
+	@if [ -e $(DESTDIR)/etc/dkms/framework.conf ]; then echo "left the edited $(DESTDIR)/etc/dkms/framework.conf in place"; fi
 
 lint:
 	sh scripts/lint.sh

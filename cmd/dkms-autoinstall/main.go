@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/dkms-project/dkms/internal/cli"
@@ -127,6 +128,17 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 		return ui.Code(err)
 	}
 	defer e.Unlock()
-	r := &hook.Runner{E: e, Log: hook.NewLogger(o.Boot, stderr)}
+	r := &hook.Runner{E: e, Log: hook.NewLogger(o.Boot, stderr), Report: stderr,
+		SysfsRoot: getenv(env, "DKMS_SYSFS_ROOT")}
 	return r.Run(ctx, o)
+}
+
+// getenv looks name up in env, the last assignment winning as in execve.
+func getenv(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }

@@ -3,10 +3,12 @@ package hook
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -14,6 +16,18 @@ import (
 
 	"github.com/dkms-project/dkms/internal/engine"
 	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// DefaultBuildTimeout bounds one module's build and install when
+// framework.conf has no build_timeout: long enough for the largest
+// out-of-tree drivers on slow machines, short enough that a hung build
+// cannot hold boot or a package upgrade forever.
+const DefaultBuildTimeout = 30 * time.Minute
+
+// Exit statuses of Run besides 0 (they follow dkms's own table).
+const (
+	ExitFailed  = 11 // a module failed to build or install (autoinstall)
+	ExitRemoval = 14 // a module failed to be removed (kernel_prerm/preinst)
 )
 
 // Options is what the command line of dkms-autoinstall asks for.
@@ -31,50 +45,57 @@ type Options struct {
 
 // Runner composes the engine with logging and notification.
 type Runner struct {
-	E      *engine.Engine
-	Log    *logrus.Logger
-	Notify func(state string) // sd_notify; nil -> daemon.SdNotify
-	Now    func() time.Time
+	E   *engine.Engine
+	Log *logrus.Logger
+	// Notify sends one sd_notify state; nil sends to $NOTIFY_SOCKET.
+	Notify func(state string)
+	// Report receives the initramfs shadowing report; nil means io.Discard.
+	Report io.Writer
+	// SysfsRoot is the root whose sys/devices is walked for modaliases
+	// ("" means /).
+	SysfsRoot string
+	// Modprobe is the program that loads modules ("" means modprobe from
+	// PATH).
+	Modprobe string
 }
 
-// Run does the work and returns the process exit status.
+// Run does the work and returns the process exit status. Kernel hooks
+// return 0 when a module fails unless strict mode is on, so the package
+// manager and the initramfs and bootloader hooks after ours carry on; the
+// boot unit returns the failure so that `systemctl --failed` shows it
+// (nothing requires the unit, so boot continues either way).
 func (r *Runner) Run(ctx context.Context, o Options) int {
 	if r.Notify == nil {
 		r.Notify = func(s string) { daemon.SdNotify(false, s) }
 	}
 	e := r.E
-	strict := o.Strict || e.FW["autoinstall_strict"] != ""
+	strict := o.Strict || o.Boot || truthy(e.FW["autoinstall_strict"])
 	kernels, err := r.kernels(o)
 	if err != nil {
-		r.Log.Error(err)
+		r.Log.WithField("PHASE", "prepare").Error(err)
 		return r.exit(strict, 1)
 	}
-	failed := 0
+	code := 0
 	for _, k := range kernels {
 		switch {
 		case o.Remove || o.Preinst:
-			list, err := e.RemoveKernel(ctx, k, e.Machine, o.Remove)
-			if err != nil || list != "" {
-				r.Log.WithFields(logrus.Fields{"KERNEL": k, "PHASE": "remove"}).
-					Errorf("removing DKMS modules for kernel %s failed for module(s)%s", k, list)
-				failed++
-			}
-			if o.Remove {
-				e.PurgeKernel(k, e.Machine)
+			if !r.remove(ctx, o, k) {
+				code = ExitRemoval
 			}
 		default:
 			if !r.install(ctx, o, k) {
-				failed++
+				code = ExitFailed
 			}
 		}
 	}
 	if o.Boot {
-		r.Notify("READY=1\nSTATUS=DKMS modules are up to date")
+		status := "DKMS modules are up to date"
+		if code != 0 {
+			status = "some DKMS modules failed; see the journal"
+		}
+		r.Notify("READY=1\nSTATUS=" + status)
 	}
-	if failed > 0 {
-		return r.exit(strict, 11)
-	}
-	return 0
+	return r.exit(strict, code)
 }
 
 func (r *Runner) exit(strict bool, code int) int {
@@ -82,6 +103,17 @@ func (r *Runner) exit(strict bool, code int) int {
 		return code
 	}
 	return 0
+}
+
+// truthy reads a framework.conf switch: upstream's convention is that any
+// non-empty value turns a switch on; we also accept the obvious ways of
+// writing "off" so that autoinstall_strict=no does what it says.
+func truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "0", "n", "no", "false", "off":
+		return false
+	}
+	return true
 }
 
 // kernels resolves which kernels to work on.
@@ -97,66 +129,127 @@ func (r *Runner) kernels(o Options) ([]string, error) {
 			return nil, fmt.Errorf("listing installed kernels: %w", err)
 		}
 		for _, de := range ents {
-			if st, err := os.Stat(e.L.InstallTree + "/" + de.Name() + "/build/include"); err == nil && st.IsDir() {
+			if hasHeaders(e.L.InstallTree, de.Name()) {
 				ks = append(ks, de.Name())
 			}
 		}
 		sort.Strings(ks)
 		return ks, nil
 	}
+	if e.CurrentKern == "" {
+		return nil, fmt.Errorf("cannot tell the running kernel: give -k")
+	}
 	return []string{e.CurrentKern}, nil
+}
+
+func hasHeaders(installTree, k string) bool {
+	st, err := os.Stat(installTree + "/" + k + "/build/include")
+	return err == nil && st.IsDir()
+}
+
+// remove uninstalls the modules of kernel k (all of them when the kernel
+// goes, the AUTOINSTALL ones before an in-place upgrade); false when some
+// module could not be removed.
+func (r *Runner) remove(ctx context.Context, o Options, k string) bool {
+	e := r.E
+	log := r.Log.WithFields(logrus.Fields{"KERNEL": k, "PHASE": "remove"})
+	list, err := e.RemoveKernel(ctx, k, e.Machine, o.Remove)
+	if err != nil {
+		log.Errorf("removing DKMS modules for kernel %s stopped: status %d", k, ui.Code(err))
+		return false
+	}
+	if o.Remove {
+		e.PurgeKernel(k, e.Machine)
+	}
+	if list != "" {
+		log.Errorf("removing DKMS modules for kernel %s failed for module(s)%s", k, list)
+		return false
+	}
+	return true
+}
+
+// buildTimeout is framework.conf's build_timeout in seconds, or the default.
+func (r *Runner) buildTimeout() time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(r.E.FW["build_timeout"])); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return DefaultBuildTimeout
 }
 
 // install builds and installs every AUTOINSTALL module for k; false when
 // some module failed.
 func (r *Runner) install(ctx context.Context, o Options, k string) bool {
 	e := r.E
+	log := r.Log.WithField("KERNEL", k)
+	if !hasHeaders(e.L.InstallTree, k) {
+		// Upstream's dkms_autoinstaller check and message: an image
+		// without its headers package is normal, not a failure.
+		log.WithField("PHASE", "prepare").Info("Automatic installation of modules for kernel " + k +
+			" was skipped since the kernel headers for this kernel do not seem to be installed.")
+		return true
+	}
 	jobs := o.Jobs
 	if jobs == 0 {
 		jobs, _ = strconv.Atoi(e.Jobs)
-		if jobs == 0 {
+		if jobs < 1 {
 			jobs = 1
 		}
 	}
-	timeout := 30 * time.Minute
-	if s, err := strconv.Atoi(e.FW["build_timeout"]); err == nil && s > 0 {
-		timeout = time.Duration(s) * time.Second
-	}
-	log := r.Log.WithField("KERNEL", k)
+	timeout := r.buildTimeout()
+	var mu sync.Mutex
+	started := map[string]time.Time{}
 	res, err := e.AutoinstallKernel(ctx, k, e.Machine, engine.AutoOptions{
 		Parallel:   jobs,
 		JobTimeout: timeout,
 		Progress: func(ev engine.ProgressEvent) {
 			l := log.WithFields(logrus.Fields{"MODULE": ev.Module, "VERSION": ev.Version})
+			id := ev.Module + "/" + ev.Version
 			if !ev.Done {
-				status := fmt.Sprintf("building %s/%s for %s (%d/%d)", ev.Module, ev.Version, k, ev.Index, ev.Total)
+				mu.Lock()
+				started[id] = time.Now()
+				mu.Unlock()
+				status := fmt.Sprintf("building %s for %s (%d/%d)", id, k, ev.Index, ev.Total)
 				if o.Boot {
 					r.Notify("STATUS=" + status)
 				}
 				l.WithField("PHASE", "build").Info(status)
 				return
 			}
-			switch ev.Outcome {
-			case "failed":
-				l.WithField("PHASE", "build").Errorf("module %s/%s failed for kernel %s (status %d); see %s",
-					ev.Module, ev.Version, k, ev.Code, ev.Log)
-			case "skipped":
-				l.WithField("PHASE", "build").Infof("module %s/%s is not meant for kernel %s (BUILD_EXCLUSIVE)", ev.Module, ev.Version, k)
-			default:
-				l.WithField("PHASE", "install").Infof("module %s/%s installed for kernel %s", ev.Module, ev.Version, k)
-			}
+			mu.Lock()
+			elapsed := time.Since(started[id])
+			mu.Unlock()
+			r.logOutcome(l, ev, k, elapsed, timeout)
 		},
 	})
-	if err != nil && ui.Code(err) != 11 {
+	if err != nil && ui.Code(err) != ExitFailed {
 		log.WithField("PHASE", "prepare").Errorf("autoinstall for kernel %s stopped: status %d", k, ui.Code(err))
 		return false
 	}
-	ok := err == nil
 	if res != nil && len(res.Blocked) > 0 {
 		log.WithField("PHASE", "build").Errorf("not built because a dependency failed or is missing: %s", strings.Join(res.Blocked, " "))
 	}
+	// Queued==0 is the boot fast path: every module was already installed,
+	// so nothing else (no dkms.conf evaluation, no subprocess) happens.
 	if res != nil && res.Queued > 0 {
-		r.afterInstall(ctx, o, k, res)
+		r.afterInstall(ctx, o, k)
 	}
-	return ok
+	return err == nil
+}
+
+// logOutcome logs the end of one module's autoinstall; a failure names the
+// make.log to read, and says when the build timeout killed it.
+func (r *Runner) logOutcome(l *logrus.Entry, ev engine.ProgressEvent, k string, elapsed, timeout time.Duration) {
+	id := ev.Module + "/" + ev.Version
+	switch ev.Outcome {
+	case "failed":
+		why := fmt.Sprintf("status %d", ev.Code)
+		if elapsed >= timeout {
+			why = "timed out after " + timeout.String()
+		}
+		l.WithField("PHASE", "build").Errorf("module %s failed for kernel %s (%s); see %s", id, k, why, ev.Log)
+	case "skipped":
+		l.WithField("PHASE", "build").Infof("module %s is not meant for kernel %s (BUILD_EXCLUSIVE)", id, k)
+	default:
+		l.WithField("PHASE", "install").Infof("module %s installed for kernel %s", id, k)
+	}
 }
