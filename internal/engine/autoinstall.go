@@ -247,6 +247,7 @@ func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOpti
 func (e *Engine) child(p *ui.Printer) *Engine {
 	c := *e
 	c.cached, c.cacheKey = nil, ""
+	c.kconfigMemo = nil
 	if p != nil {
 		c.P = p
 	}

@@ -24,11 +24,19 @@ func (e *Engine) kernelConfig(k string) string {
 	if e.O != nil && e.O.KernelConfig != "" {
 		return e.O.KernelConfig
 	}
-	ks := e.kernelSourceDir(k)
-	if exists(ks + "/include/config/auto.conf") {
-		return ks + "/include/config/auto.conf"
+	if c, ok := e.kconfigMemo[k]; ok {
+		return c
 	}
-	return ks + "/.config"
+	ks := e.kernelSourceDir(k)
+	c := ks + "/.config"
+	if exists(ks + "/include/config/auto.conf") {
+		c = ks + "/include/config/auto.conf"
+	}
+	if e.kconfigMemo == nil {
+		e.kconfigMemo = map[string]string{}
+	}
+	e.kconfigMemo[k] = c
+	return c
 }
 
 // confRead describes one read of a dkms.conf.

@@ -56,6 +56,8 @@ type Engine struct {
 
 	euid     int
 	lockFile *os.File
+	// kconfigMemo: kernel -> config file path, looked up once per run
+	kconfigMemo map[string]string
 	// cache of the last successful conf read (§4.1 caching)
 	cacheKey string
 	cached   *dkmsconf.Conf

@@ -83,8 +83,10 @@ func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.B
 		buf.WriteString(m + "/" + v + ", " + p.K + ", " + p.A + ": " + st)
 		// Directive lines of the conf re-read land inside the status line,
 		// as upstream's do: flush what we have first.
-		e.P.Stdout().Write(buf.Bytes())
-		buf.Reset()
+		if len(e.O.Directives) > 0 || hasDirectiveEnv(e.Env) {
+			e.P.Stdout().Write(buf.Bytes())
+			buf.Reset()
+		}
 		buf.WriteString(e.statusSuffixes(ctx, cache, m, v, p.K, p.A, installed))
 		buf.WriteString("\n")
 	}
