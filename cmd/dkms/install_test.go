@@ -149,3 +149,21 @@ func TestBadConf(t *testing.T) {
 		t.Errorf("sandbox: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestAddFromPath: a directory or its dkms.conf given as argument is copied
+// into the source tree and added (§6.1 add-from-path).
+func TestAddFromPath(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"/dir", "/dir/dkms.conf"} {
+		e := newEnv(t)
+		e.write("/dir/dkms.conf", "PACKAGE_NAME=baz\nPACKAGE_VERSION=3.0\nBUILT_MODULE_NAME[0]=baz\nDEST_MODULE_LOCATION[0]=/extra\n")
+		e.write("/dir/Makefile", "all:\n")
+		out, errOut, code := e.run("add", e.root+arg)
+		if code != 0 || out != "Creating symlink <root>/var/lib/dkms/baz/3.0/source -> <root>/usr/src/baz-3.0\n" {
+			t.Errorf("%s: %d %q %q", arg, code, out, errOut)
+		}
+		if _, err := os.Stat(e.src + "/baz-3.0/Makefile"); err != nil {
+			t.Errorf("%s: source not copied: %v", arg, err)
+		}
+	}
+}

@@ -211,7 +211,7 @@ func Parse(args []string, out Output) (*Options, Result) {
 		}
 		if st, err := os.Stat(arg); err == nil {
 			if st.Mode().IsRegular() && strings.HasSuffix(arg, "dkms.conf") {
-				o.SourceTreeToAdd = "./" + strings.TrimSuffix(arg, "dkms.conf")
+				o.SourceTreeToAdd = strings.TrimSuffix(arg, "dkms.conf") + "./"
 				continue
 			}
 			if st.IsDir() {

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+type sink struct{ silenced bool }
+
+func (s *sink) Stderr() io.Writer { return io.Discard }
+func (s *sink) Silence()          { s.silenced = true }
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dkms.conf"), []byte("x"), 0o644)
+	archive := filepath.Join(dir, "foo.dkms.tar.gz")
+	os.WriteFile(archive, []byte("x"), 0o644)
+	str := func(s string) *string { return &s }
+	cases := []struct {
+		args []string
+		want Options
+	}{
+		{[]string{"build", "foo/1.0/extra"}, Options{Action: "build", Module: "foo", Version: "1.0/extra"}},
+		{[]string{"-m", "foo", "-v", "2"}, Options{Module: "foo", Version: "2"}},
+		{[]string{"--module=foo/3", "status"}, Options{Action: "status", Module: "foo", Version: "3"}},
+		{[]string{"--modulexyz=a/b"}, Options{Module: "a", Version: "b"}},
+		{[]string{"--module", "-weird"}, Options{Module: "-weird"}},
+		{[]string{"-k", "6.1/x86_64", "--kernelver=6.2", "-a", "i386"}, Options{Kernels: []string{"6.1", "6.2"}, Arches: []string{"x86_64", "i386"}}},
+		{[]string{"--archive=x.tgz", "--arch", "arm64"}, Options{Archive: "x.tgz", Arches: []string{"arm64"}}},
+		{[]string{"--dkmstree", "/d", "--sourcetree=/s", "--installtree", " /i "}, Options{DKMSTree: str("/d"), SourceTree: str("/s"), InstallTree: str("/i")}},
+		{[]string{"--directive", "A=1", "--directive=B=2"}, Options{Directives: []string{"A=1", "B=2"}}},
+		{[]string{"-j", "0", "--force", "--all", "--verbose"}, Options{Jobs: str("0"), Force: true, All: true, Verbose: true}},
+		{[]string{"/x/y"}, Options{Module: "", Version: "x/y"}},
+		{[]string{dir}, Options{SourceTreeToAdd: dir}},
+		{[]string{filepath.Join(dir, "dkms.conf")}, Options{SourceTreeToAdd: dir + "/./"}},
+		{[]string{archive}, Options{Archive: archive}},
+		{[]string{"-k"}, Options{Kernels: []string{""}}},
+	}
+	for _, c := range cases {
+		got, res := Parse(c.args, &sink{})
+		if res.Event != Continue {
+			t.Errorf("%v: event %v", c.args, res.Event)
+		}
+		if !reflect.DeepEqual(*got, c.want) {
+			t.Errorf("%v:\n got %+v\nwant %+v", c.args, *got, c.want)
+		}
+	}
+}
+
+func TestParseEvents(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args []string
+		ev   Event
+		bad  string
+	}{
+		{[]string{"--version", "--bogus"}, ExitVersion, ""},
+		{[]string{"--bogus", "--version"}, ExitUnknown, "--bogus"},
+		{[]string{"-j4"}, ExitUnknown, "-j4"},
+		{[]string{"-k=6.1"}, ExitUnknown, "-k=6.1"},
+		{[]string{"add", "remove"}, ExitTwoActions, ""},
+		{[]string{"--help"}, ExitHelp, ""},
+	}
+	for _, c := range cases {
+		_, res := Parse(c.args, &sink{})
+		if res.Event != c.ev || res.Bad != c.bad {
+			t.Errorf("%v: %+v", c.args, res)
+		}
+	}
+	s := &sink{}
+	Parse([]string{"status", "-q"}, s)
+	if !s.silenced {
+		t.Error("-q must silence output")
+	}
+}
