@@ -1,0 +1,400 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const (
+	tarK1 = "6.1.0-test"
+	tarK2 = "6.2.0-test"
+)
+
+const fakeFooConf = "PACKAGE_NAME=foo\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=foo\n" +
+	"DEST_MODULE_LOCATION[0]=/updates\nMAKE[0]=\"make all\"\nAUTOINSTALL=yes\n"
+
+// fakeTree is an env with fake kernels (headers, no compiler needed) and
+// module foo/1.0 whose build writes a stand-in foo.ko. With build, foo is
+// added and built for every kernel.
+func fakeTree(t *testing.T, build bool, kernels ...string) *testEnv {
+	t.Helper()
+	e := newEnv(t)
+	for _, k := range kernels {
+		e.fakeKernel(k, "")
+	}
+	e.module("foo", "1.0", fakeFooConf, fakeBuildFiles("foo"))
+	if !build {
+		return e
+	}
+	for _, k := range kernels {
+		if out, errOut, code := e.run("build", "foo/1.0", "-k", k); code != 0 {
+			t.Fatalf("build for %s: %d\n%s\n%s", k, code, out, errOut)
+		}
+	}
+	return e
+}
+
+// emptyTree is an env with fake kernels and nothing in its trees.
+func emptyTree(t *testing.T, kernels ...string) *testEnv {
+	t.Helper()
+	e := newEnv(t)
+	for _, k := range kernels {
+		e.fakeKernel(k, "")
+	}
+	return e
+}
+
+// members lists the member names of a gzipped tar archive, with a "/"
+// appended for directories, in archive order.
+func members(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var out []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := h.Name
+		if h.Typeflag == tar.TypeDir && !strings.HasSuffix(name, "/") {
+			name += "/"
+		}
+		out = append(out, name)
+	}
+}
+
+// treeListing describes everything below root (type, mode, size and link
+// target) so a test can show that a refused command wrote nothing.
+func treeListing(t *testing.T, root string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		line := rel + " " + fi.Mode().String()
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			line += " " + string(b)
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			line += " -> " + target
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestMkTarballLdTarballRoundTrip(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	requireTool(t, "make")
+	a := fakeTree(t, true, tarK1, tarK2)
+	out, errOut, code := a.run("mktarball", "foo/1.0", "-k", tarK1, "-k", tarK2)
+	if code != 0 {
+		t.Fatalf("mktarball: %d\n%s\n%s", code, out, errOut)
+	}
+	golden(t, "tarball_mktarball", out)
+	archive := a.dkms + "/foo/1.0/tarball/foo-1.0-kernel" + tarK1 + "-x86_64-kernel" + tarK2 + "-x86_64.dkms.tar.gz"
+	golden(t, "tarball_mktarball_members", strings.Join(members(t, archive), "\n")+"\n")
+
+	b := emptyTree(t, tarK1, tarK2)
+	out, errOut, code = b.run("ldtarball", archive)
+	if code != 0 {
+		t.Fatalf("ldtarball: %d\n%s\n%s", code, out, errOut)
+	}
+	golden(t, "tarball_ldtarball", out+"--- stderr\n"+errOut)
+	st, _, _ := b.run("status")
+	if want := "foo/1.0, " + tarK1 + ", x86_64: built\nfoo/1.0, " + tarK2 + ", x86_64: built\n"; st != want {
+		t.Errorf("status after ldtarball %q, want %q (every kernel of the archive is loaded)", st, want)
+	}
+	if got, _ := os.ReadFile(b.src + "/foo-1.0/dkms.conf"); string(got) != fakeFooConf {
+		t.Errorf("source not copied: %q", got)
+	}
+	out, errOut, code = b.run("install", "foo/1.0", "-k", tarK2)
+	if code != 0 || !strings.Contains(out, "Installing <root>/lib/modules/"+tarK2+"/updates/dkms/foo.ko\n") {
+		t.Fatalf("install from loaded binaries: %d\n%s\n%s", code, out, errOut)
+	}
+	if body, _ := os.ReadFile(b.inst + "/" + tarK2 + "/updates/dkms/foo.ko"); string(body) != "fake module foo\n" {
+		t.Errorf("installed module %q", body)
+	}
+
+	// A second load is refused without --force, and refreshes with it.
+	out, errOut, code = b.run("ldtarball", archive)
+	if code != 8 || errOut != "\nError! foo/1.0 is already added!\nAborting.\n" {
+		t.Errorf("second ldtarball: %d %q %q", code, out, errOut)
+	}
+	os.WriteFile(b.dkms+"/foo/1.0/"+tarK1+"/x86_64/module/foo.ko", []byte("stale"), 0o644)
+	out, errOut, code = b.run("ldtarball", archive, "--force")
+	if code != 3 || !strings.Contains(out, "Loading <root>/var/lib/dkms/foo/1.0/"+tarK1+"/x86_64...\n") ||
+		!strings.HasSuffix(errOut, "Error! DKMS tree already contains: foo/1.0\nYou cannot add the same module/version combo more than once.\n") {
+		t.Errorf("ldtarball --force: %d\n%s\n%s", code, out, errOut)
+	}
+	if body, _ := os.ReadFile(b.dkms + "/foo/1.0/" + tarK1 + "/x86_64/module/foo.ko"); string(body) != "fake module foo\n" {
+		t.Errorf("--force did not reload the binaries: %q", body)
+	}
+}
+
+func TestMkTarballVariants(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	requireTool(t, "make")
+	a := fakeTree(t, true, tarK1)
+	out, errOut, code := a.run("mktarball", "foo/1.0", "-k", tarK1, "--binaries-only")
+	if code != 0 {
+		t.Fatalf("binaries-only: %d\n%s\n%s", code, out, errOut)
+	}
+	golden(t, "tarball_binaries_only", out)
+	binArchive := a.dkms + "/foo/1.0/tarball/foo-1.0-kernel" + tarK1 + "-x86_64.dkms.tar.gz"
+	golden(t, "tarball_binaries_only_members", strings.Join(members(t, binArchive), "\n")+"\n")
+
+	out, errOut, code = a.run("mktarball", "foo/1.0", "--source-only")
+	want := "\nMarking <root>/var/lib/dkms/foo/1.0/source for archiving...\n\n" +
+		"Tarball location: <root>/var/lib/dkms/foo/1.0/tarball//foo-1.0-source-only.dkms.tar.gz\n"
+	if code != 0 || out != want {
+		t.Errorf("source-only: %d\n%s\nwant\n%s\n%s", code, out, want, errOut)
+	}
+	got := members(t, a.dkms+"/foo/1.0/tarball/foo-1.0-source-only.dkms.tar.gz")
+	wantMembers := []string{"./", "./dkms_main_tree/", "./dkms_source_tree/", "./dkms_source_tree/Makefile",
+		"./dkms_source_tree/dkms.conf", "./dkms_source_tree/fake.c"}
+	if strings.Join(got, " ") != strings.Join(wantMembers, " ") {
+		t.Errorf("source-only members %v, want %v", got, wantMembers)
+	}
+
+	dest := t.TempDir() + "/out"
+	out, _, code = a.run("mktarball", "foo/1.0", "-k", tarK1, "--archive="+dest+"/foo.tar.xz")
+	if code != 0 || !strings.HasSuffix(out, "Tarball location: "+dest+"/foo.tar.xz\n") {
+		t.Errorf("--archive with a directory: %d %q", code, out)
+	}
+	if head, _ := os.ReadFile(dest + "/foo.tar.xz"); len(head) < 6 || string(head[1:5]) != "7zXZ" {
+		t.Errorf("--archive .tar.xz is not xz-compressed")
+	}
+	out, _, code = a.run("mktarball", "foo/1.0", "-k", tarK1, "--archive=named.tgz")
+	if code != 0 || !strings.HasSuffix(out, "Tarball location: <root>/var/lib/dkms/foo/1.0/tarball//named.tgz\n") {
+		t.Errorf("--archive without a directory: %d %q", code, out)
+	}
+
+	// Binaries only into a tree that has no source: loaded, not added, exit 1;
+	// install still works for the loaded kernel (§6.11 step 10).
+	c := emptyTree(t, tarK1)
+	out, errOut, code = c.run("ldtarball", binArchive)
+	if code != 1 {
+		t.Fatalf("binaries-only without source: %d\n%s\n%s", code, out, errOut)
+	}
+	golden(t, "tarball_ldtarball_binaries_only", out+"--- stderr\n"+errOut)
+	if st, _, _ := c.run("status"); st != "" {
+		t.Errorf("status must not show a module without source: %q", st)
+	}
+	out, errOut, code = c.run("install", "foo/1.0", "-k", tarK1)
+	if code != 0 || !strings.Contains(out, "Installing <root>/lib/modules/"+tarK1+"/updates/dkms/foo.ko\n") {
+		t.Errorf("install of binaries-only load: %d\n%s\n%s", code, out, errOut)
+	}
+
+	// Binaries only into a tree that has the source (what a package does).
+	d := fakeTree(t, false, tarK1)
+	out, errOut, code = d.run("ldtarball", binArchive)
+	wantD := "\nLoading tarball for foo/1.0\nLoading <root>/var/lib/dkms/foo/1.0/" + tarK1 + "/x86_64...\n" +
+		"Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n"
+	if code != 0 || out != wantD || errOut != "" {
+		t.Errorf("binaries-only with source: %d\n%s\nwant\n%s\n%s", code, out, wantD, errOut)
+	}
+	if st, _, _ := d.run("status"); st != "foo/1.0, "+tarK1+", x86_64: built\n" {
+		t.Errorf("status %q", st)
+	}
+}
+
+func TestTarballErrors(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	requireTool(t, "make")
+	a := fakeTree(t, true, tarK1)
+	plain := writeTar(t, []tarEnt{{name: "./pkg/"}, {name: "./pkg/dkms.conf", body: strings.ReplaceAll(fakeFooConf, "foo", "bar")},
+		{name: "./pkg/Makefile", body: "all:\n"}})
+	noConf := writeTar(t, []tarEnt{{name: "./pkg/"}, {name: "./pkg/Makefile", body: "all:\n"}})
+	noMainConf := writeTar(t, []tarEnt{{name: "./dkms_main_tree/"}, {name: "./dkms_source_tree/"}, {name: "./dkms_source_tree/Makefile", body: "all:\n"}})
+	garbage := t.TempDir() + "/junk.tar.gz"
+	os.WriteFile(garbage, []byte("this is not an archive at all"), 0o644)
+	tests := []struct {
+		name   string
+		env    *testEnv
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"mktarball without module", a, []string{"mktarball"}, 1, "",
+			"\nError! Arguments <module> and <module-version> are not specified.\nUsage: mktarball <module>/<module-version> or\n" +
+				"       mktarball -m <module>/<module-version> or\n       mktarball -m <module> -v <module-version>\n"},
+		{"mktarball not added", a, []string{"mktarball", "nope/1.0"}, 3, "",
+			"\nError! The module/version combo: nope/1.0 is not located in the DKMS tree.\n"},
+		{"mktarball not built", a, []string{"mktarball", "foo/1.0", "-k", tarK2}, 6, "",
+			"\nError! No modules built for " + tarK2 + " (x86_64).\nModules must already be in the built state before using mktarball.\n"},
+		{"mktarball unwritable dir", a, []string{"mktarball", "foo/1.0", "-k", tarK1, "--archive=" + a.root + "/etc/os-release/x.tgz"}, 9,
+			"Marking modules for " + tarK1 + " (x86_64) for archiving...\n\nMarking <root>/var/lib/dkms/foo/1.0/source for archiving...\n\nTarball location: <root>/etc/os-release/x.tgz\n",
+			"\nError! Missing write permissions for <root>/etc/os-release.\n"},
+		{"ldtarball missing archive", emptyTree(t), []string{"ldtarball", "--archive=/nonexistent.tgz"}, 2, "",
+			"\nError! /nonexistent.tgz does not exist.\n"},
+		{"ldtarball generic tarball", fakeTree(t, false), []string{"ldtarball", plain}, 0,
+			"Creating symlink <root>/var/lib/dkms/bar/1.0/source -> <root>/usr/src/bar-1.0\n", ""},
+		{"ldtarball no dkms.conf", emptyTree(t), []string{"ldtarball", noConf}, 3, "",
+			"\nError! Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.\n"},
+		{"ldtarball mktarball layout without conf", emptyTree(t), []string{"ldtarball", noMainConf}, 7, "",
+			"\nError! No valid dkms.conf in dkms_source_tree or dkms_binaries_only.\n" + noMainConf + " is not a valid DKMS tarball.\n"},
+		{"ldtarball not an archive", emptyTree(t), []string{"ldtarball", garbage}, 3, "", ""},
+	}
+	for _, tc := range tests {
+		out, errOut, code := tc.env.run(tc.args...)
+		if tc.name == "ldtarball not an archive" {
+			if code != tc.code || !strings.HasPrefix(errOut, "\nError! Refusing to load "+garbage+": it is not a safe DKMS archive.\n") {
+				t.Errorf("%s: %d %q %q", tc.name, code, out, errOut)
+			}
+			continue
+		}
+		if code != tc.code || out != tc.stdout || errOut != tc.stderr {
+			t.Errorf("%s: exit %d (want %d)\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s", tc.name, code, tc.code, out, tc.stdout, errOut, tc.stderr)
+		}
+	}
+}
+
+// tarEnt is one crafted archive member. Names ending in "/" are
+// directories unless typ says otherwise.
+type tarEnt struct {
+	name, body, link string
+	typ              byte
+	size             int64 // declared size when the body is left out
+}
+
+// writeTar writes a gzipped archive of ents, byte for byte as asked (no
+// cleaning of names), into a fresh directory outside every test tree.
+func writeTar(t *testing.T, ents []tarEnt) string {
+	t.Helper()
+	p := t.TempDir() + "/crafted.tar.gz"
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	for _, e := range ents {
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: 0o644, Format: tar.FormatPAX}
+		switch {
+		case e.typ != 0:
+		case strings.HasSuffix(e.name, "/"):
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		default:
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.body))
+		}
+		if e.size != 0 {
+			// A huge declared size without the data: the archive ends
+			// here, which is enough for the header to be judged.
+			h.Size = e.size
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(tw, e.body)
+	}
+	tw.Flush()
+	zw.Close()
+	return p
+}
+
+// TestLdTarballRefusesHostileArchives: every crafted archive is refused
+// with exit 3 and a message naming the problem, and nothing is written
+// anywhere in the system root (trees, temp dir).
+func TestLdTarballRefusesHostileArchives(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	conf := func(name string) tarEnt {
+		return tarEnt{name: name, body: fakeFooConf}
+	}
+	layout := []tarEnt{{name: "./"}, {name: "./dkms_main_tree/"}, {name: "./dkms_source_tree/"}, conf("./dkms_source_tree/dkms.conf")}
+	with := func(extra ...tarEnt) []tarEnt { return append(append([]tarEnt{}, layout...), extra...) }
+	tests := []struct {
+		name   string
+		ents   []tarEnt
+		reason string
+	}{
+		{"dot-dot member", with(tarEnt{name: "./dkms_source_tree/../../../../etc/evil", body: "x"}), `".."`},
+		{"absolute member", with(tarEnt{name: "/etc/evil", body: "x"}), "absolute"},
+		{"absolute symlink", with(tarEnt{name: "./dkms_source_tree/l", link: "/etc/shadow", typ: tar.TypeSymlink}), "absolute"},
+		{"symlink out of the archive", with(tarEnt{name: "./dkms_source_tree/l", link: "../../etc", typ: tar.TypeSymlink}), "outside"},
+		{"write through a symlink", with(tarEnt{name: "./dkms_source_tree/l", link: ".", typ: tar.TypeSymlink},
+			tarEnt{name: "./dkms_source_tree/l/x", body: "x"}), "symbolic link"},
+		{"hard link out of the archive", with(tarEnt{name: "./dkms_source_tree/h", link: "../../etc/passwd", typ: tar.TypeLink}), "outside the archive"},
+		{"hard link to an absolute path", with(tarEnt{name: "./dkms_source_tree/h", link: "/etc/passwd", typ: tar.TypeLink}), "outside the archive"},
+		{"character device", with(tarEnt{name: "./dkms_source_tree/null", typ: tar.TypeChar}), "device"},
+		{"block device", with(tarEnt{name: "./dkms_main_tree/sda", typ: tar.TypeBlock}), "device"},
+		{"fifo", with(tarEnt{name: "./dkms_source_tree/p", typ: tar.TypeFifo}), "pipe"},
+		{"oversized member", with(tarEnt{name: "./dkms_source_tree/big", size: 2 << 30}), "exceeds"},
+		{"duplicate member", with(conf("./dkms_source_tree/dkms.conf")), "duplicate"},
+		// Checks of the DKMS layout, on top of the archive-level ones.
+		{"source link into the binaries", with(tarEnt{name: "./dkms_source_tree/l", link: "../dkms_main_tree", typ: tar.TypeSymlink}),
+			"dkms_source_tree/l points outside its directory"},
+		{"symlinked kernel directory", with(tarEnt{name: "./dkms_main_tree/" + tarK1, link: "../dkms_source_tree", typ: tar.TypeSymlink}),
+			"dkms_main_tree/" + tarK1 + " is a symbolic link"},
+		{"binary link to the source", with(tarEnt{name: "./dkms_main_tree/" + tarK1 + "/"}, tarEnt{name: "./dkms_main_tree/" + tarK1 + "/x86_64/"},
+			tarEnt{name: "./dkms_main_tree/" + tarK1 + "/x86_64/module", link: "../../../dkms_source_tree", typ: tar.TypeSymlink}),
+			"x86_64/module points outside its directory"},
+		{"package name with a slash", []tarEnt{{name: "./"}, {name: "./dkms_main_tree/"}, {name: "./dkms_binaries_only/"},
+			{name: "./dkms_binaries_only/dkms.conf", body: strings.Replace(fakeFooConf, "PACKAGE_NAME=foo", "PACKAGE_NAME=../../../../tmp/evil", 1)}},
+			"PACKAGE_NAME \"../../../../tmp/evil\" cannot be used"},
+		{"version dot-dot", []tarEnt{{name: "./"}, {name: "./dkms_main_tree/"}, {name: "./dkms_binaries_only/"},
+			{name: "./dkms_binaries_only/dkms.conf", body: strings.Replace(fakeFooConf, "PACKAGE_VERSION=1.0", "PACKAGE_VERSION=..", 1)}},
+			"PACKAGE_VERSION \"..\" cannot be used"},
+		{"generic tarball with an escaping link", []tarEnt{{name: "./src/"}, conf("./src/dkms.conf"), {name: "./other/"},
+			{name: "./src/l", link: "../other", typ: tar.TypeSymlink}}, "src/l points outside its directory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := emptyTree(t, tarK1)
+			archive := writeTar(t, tc.ents)
+			before := treeListing(t, e.root)
+			for _, args := range [][]string{{"ldtarball", archive}, {"add", "--archive=" + archive}, {"ldtarball", archive, "--force"}} {
+				out, errOut, code := e.run(args...)
+				wantHead := "\nError! Refusing to load " + archive + ": it is not a safe DKMS archive.\n"
+				if code != 3 || out != "" || !strings.HasPrefix(errOut, wantHead) ||
+					!strings.HasSuffix(errOut, "\nNothing was written to the DKMS tree.\n") || !strings.Contains(errOut, tc.reason) {
+					t.Errorf("%v: exit %d, stdout %q\nstderr:\n%s\nwant exit 3 and a refusal mentioning %q", args, code, out, errOut, tc.reason)
+				}
+				if after := treeListing(t, e.root); after != before {
+					t.Errorf("%v wrote to the system root:\n%s\nbefore:\n%s", args, after, before)
+				}
+			}
+			if _, err := os.Lstat("/tmp/evil"); err == nil {
+				t.Errorf("/tmp/evil exists")
+			}
+		})
+	}
+}
