@@ -15,6 +15,10 @@ import (
 // root over 9p with an overlay on top: Debian builds all of them as modules.
 var HostRootModules = []string{"virtio_pci", "9pnet_virtio", "9p", "overlay"}
 
+// DiskRootModules mount an ext4 image on a virtio disk. crc32c is a soft
+// dependency of ext4 (modules.softdep), so modules.dep alone misses it.
+var DiskRootModules = []string{"virtio_pci", "virtio_blk", "crc32c_generic", "ext4"}
+
 // PanicModule drives QEMU's ISA pvpanic device (ACPI QEMU0001).
 const PanicModule = "pvpanic_mmio"
 
@@ -30,6 +34,14 @@ type Guest struct {
 	// on it and runs Script chrooted into the result, so the guest has the
 	// host's compiler, headers and tools but all its writes are thrown away.
 	HostRoot bool
+	// RootDisk boots the first disk (/dev/vda, a whole-device ext4 image as
+	// mkimage.sh makes) with its own /sbin/init (systemd): the initramfs
+	// mounts it, copies Overlay and the test into it and switches root. The
+	// Script then runs as vmtest.service once the system is up.
+	RootDisk bool
+	// Overlay is a host directory laid out like a root file system, copied
+	// over the guest's root before the test runs (RootDisk mode).
+	Overlay string
 	// Files maps guest paths to host files to put in the initramfs. With
 	// HostRoot the files are also copied below /run/vm in the chroot.
 	Files map[string]string
@@ -56,6 +68,9 @@ func (g Guest) WriteInitramfs(path string) error {
 	}
 	if g.HostRoot {
 		names = append(names, HostRootModules...)
+	}
+	if g.RootDisk {
+		names = append(names, DiskRootModules...)
 	}
 	names = append(names, g.Modules...)
 	mods, err := deps.Resolve(names...)
@@ -89,7 +104,22 @@ func (g Guest) WriteInitramfs(path string) error {
 	if err := r.File("vm/test.sh", 0o755, []byte(g.Script)); err != nil {
 		return err
 	}
-	if err := r.File("init", 0o755, []byte(initScript(guestMods, g.HostRoot))); err != nil {
+	if g.Overlay != "" {
+		if err := r.Tree("vm/root", g.Overlay); err != nil {
+			return err
+		}
+	}
+	init := initScript(guestMods, g.HostRoot)
+	if g.RootDisk {
+		init = diskInitScript(guestMods)
+		if err := r.File("vm/run.sh", 0o755, []byte(diskRunScript())); err != nil {
+			return err
+		}
+		if err := r.File("vm/vmtest.service", 0o644, []byte(vmtestUnit)); err != nil {
+			return err
+		}
+	}
+	if err := r.File("init", 0o755, []byte(init)); err != nil {
 		return err
 	}
 	if err := r.Close(); err != nil {
@@ -106,36 +136,7 @@ func (g Guest) WriteInitramfs(path string) error {
 // text, and powers off as a fallback should the port write fail.
 func initScript(mods []string, hostRoot bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc 2>/dev/null || { mkdir -p /proc && mount -t proc proc /proc; }
-mkdir -p /sys /dev /tmp
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-devlinks() {
-	# udev would create these; bash's <(...) needs /dev/fd.
-	ln -sfn /proc/self/fd "$1/fd"
-	ln -sf /proc/self/fd/0 "$1/stdin"
-	ln -sf /proc/self/fd/1 "$1/stdout"
-	ln -sf /proc/self/fd/2 "$1/stderr"
-}
-devlinks /dev
-verdict() {
-	printf "$1" | dd of=/dev/port bs=1 seek=%d count=1 2>/dev/null
-	echo "vmtest: could not write the verdict to the debug-exit port"
-	poweroff -f
-}
-pass() { verdict '\%03o'; }
-fail() { echo "vmtest: FAIL: $*"; verdict '\%03o'; }
-echo "vmtest: init started"
-`, DebugExitPort, PassValue, FailValue)
-	for _, m := range mods {
-		fmt.Fprintf(&b, "insmod %s || fail \"insmod %s\"\n", m, m)
-	}
-	// The kernel boots with quiet for speed under TCG; tests want to see the
-	// info-level printk of the modules they load.
-	b.WriteString("echo 7 > /proc/sys/kernel/printk\n")
+	b.WriteString(initPrologue(mods))
 	if !hostRoot {
 		b.WriteString(`cd /vm
 /bin/sh /vm/test.sh
@@ -168,11 +169,98 @@ fail "script exited with status $rc"
 	return b.String()
 }
 
+// initPrologue mounts the pseudo file systems, defines the verdict helpers and
+// loads mods in order.
+func initPrologue(mods []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+devlinks() {
+	# udev would create these; bash's <(...) needs /dev/fd.
+	ln -sfn /proc/self/fd "$1/fd"
+	ln -sf /proc/self/fd/0 "$1/stdin"
+	ln -sf /proc/self/fd/1 "$1/stdout"
+	ln -sf /proc/self/fd/2 "$1/stderr"
+}
+devlinks /dev
+verdict() {
+	printf "$1" | dd of=/dev/port bs=1 seek=%d count=1 2>/dev/null
+	echo "vmtest: could not write the verdict to the debug-exit port"
+	poweroff -f
+}
+pass() { verdict '\%03o'; }
+fail() { echo "vmtest: FAIL: $*"; verdict '\%03o'; }
+echo "vmtest: init started"
+`, DebugExitPort, PassValue, FailValue)
+	for _, m := range mods {
+		fmt.Fprintf(&b, "insmod %s || fail \"insmod %s\"\n", m, m)
+	}
+	// The kernel boots with quiet for speed under TCG; tests want to see the
+	// info-level printk of the modules they load.
+	b.WriteString("echo 7 > /proc/sys/kernel/printk\n")
+	return b.String()
+}
+
+// diskInitScript mounts /dev/vda, installs the overlay tree and the test unit
+// into it and hands over to the image's own init, so the test sees a real
+// systemd boot.
+func diskInitScript(mods []string) string {
+	return initPrologue(mods) + `i=0
+while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+mkdir -p /newroot
+mount -t ext4 /dev/vda /newroot || fail "mount /dev/vda"
+[ -d /vm/root ] && cp -a /vm/root/. /newroot/
+rm -rf /newroot/vmtest
+mkdir -p /newroot/vmtest /newroot/etc/systemd/system/multi-user.target.wants
+cp /vm/test.sh /vm/run.sh /newroot/vmtest/
+cp /vm/vmtest.service /newroot/etc/systemd/system/vmtest.service
+ln -sf /etc/systemd/system/vmtest.service /newroot/etc/systemd/system/multi-user.target.wants/vmtest.service
+echo "vmtest: switching to the disk's init"
+umount /sys
+mount --move /dev /newroot/dev
+mount --move /proc /newroot/proc
+exec switch_root /newroot /sbin/init
+`
+}
+
+// diskRunScript runs the test under systemd and reports the verdict; it uses
+// the image's own tools, as busybox is gone after switch_root.
+func diskRunScript() string {
+	return fmt.Sprintf(`#!/bin/sh
+verdict() { printf "$1" | dd of=/dev/port bs=1 seek=%d count=1 2>/dev/null; }
+/bin/sh /vmtest/test.sh
+rc=$?
+echo "vmtest: script exit status $rc"
+if [ "$rc" -eq 0 ]; then verdict '\%03o'; fi
+echo "vmtest: FAIL: script exited with status $rc"
+verdict '\%03o'
+`, DebugExitPort, PassValue, FailValue)
+}
+
+// vmtestUnit runs the test once the system has reached multi-user.target, so
+// every boot-time unit under test has had its chance to run.
+const vmtestUnit = `[Unit]
+Description=dkms VM test script and verdict
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /vmtest/run.sh
+StandardOutput=journal+console
+StandardError=journal+console
+`
+
 // Boot is a complete VM test run: a kernel, a guest, and QEMU settings.
 type Boot struct {
 	Guest    Guest
 	Accel    *Accel // nil: ChooseAccel(ProbeHost())
 	Cmdline  []string
+	Disks    []Disk
 	MemoryMB int
 	Timeout  time.Duration
 	CacheDir string // for the extracted vmlinux; default CacheDir()
@@ -225,5 +313,6 @@ func (b Boot) Run(ctx context.Context) (Result, error) {
 	if b.Guest.HostRoot {
 		cfg.ShareRoot = "/"
 	}
+	cfg.Disks = b.Disks
 	return Run(ctx, cfg)
 }

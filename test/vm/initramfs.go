@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -89,6 +90,35 @@ func (r *Initramfs) Symlink(name, target string) error {
 		return fmt.Errorf("initramfs symlink %s: %w", name, err)
 	}
 	return nil
+}
+
+// Tree adds the host directory src and everything below it as dst, keeping
+// permission bits and symbolic links (a dkms tree's source link must stay a
+// link).
+func (r *Initramfs) Tree(dst, src string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("initramfs tree: %w", err)
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		name := path.Join(dst, filepath.ToSlash(rel))
+		switch {
+		case d.IsDir():
+			return r.Dir(name)
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return fmt.Errorf("initramfs tree: %w", err)
+			}
+			return r.Symlink(name, target)
+		case d.Type().IsRegular():
+			return r.CopyFile(name, p)
+		}
+		return fmt.Errorf("initramfs tree: %s: unsupported file type %s", p, d.Type())
+	})
 }
 
 // Module adds the kernel module at host path src as name, decompressing .ko.xz,

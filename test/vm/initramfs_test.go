@@ -167,3 +167,35 @@ func TestReadModuleCompressed(t *testing.T) {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+func TestInitramfsTree(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(src, "usr", "sbin"), 0o755))
+	must(os.WriteFile(filepath.Join(src, "usr", "sbin", "dkms"), []byte("#!bin"), 0o755))
+	must(os.MkdirAll(filepath.Join(src, "var", "lib", "dkms", "m", "1.0", "build"), 0o755))
+	must(os.Symlink("/usr/src/m-1.0", filepath.Join(src, "var", "lib", "dkms", "m", "1.0", "source")))
+
+	var buf bytes.Buffer
+	r := NewInitramfs(&buf)
+	must(r.Tree("vm/root", src))
+	must(r.Close())
+	got, _ := readArchive(t, &buf)
+	want := map[string]entry{
+		"vm/root/usr/sbin/dkms":             {cpio.TypeReg | 0o755, "#!bin"},
+		"vm/root/var/lib/dkms/m/1.0/source": {cpio.TypeSymlink | 0o777, "/usr/src/m-1.0"},
+		"vm/root/var/lib/dkms/m/1.0/build":  {cpio.TypeDir | 0o755, ""},
+		"vm/root":                           {cpio.TypeDir | 0o755, ""},
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("%s = %+v (present %v), want %+v", name, g, ok, w)
+		}
+	}
+}

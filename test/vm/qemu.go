@@ -53,9 +53,8 @@ type Config struct {
 	// ShareRoot, when set, is exported read-only over virtio-9p with the tag
 	// "hostroot".
 	ShareRoot string
-	// Disks are attached as virtio block devices with snapshot=on, so the
-	// cached image is never modified.
-	Disks   []string
+	// Disks are attached as virtio block devices, the first as /dev/vda.
+	Disks   []Disk
 	Timeout time.Duration // default 2 minutes
 	// Console receives every console line as it arrives (e.g. a t.Logf
 	// adapter); may be nil.
@@ -63,6 +62,15 @@ type Config struct {
 	// Logf receives the harness's own messages: the accelerator decision and
 	// the full QEMU command line for reproducing a failure by hand.
 	Logf func(format string, args ...any)
+}
+
+// Disk is a block device image. Snapshot keeps the image unmodified (writes go
+// to a temporary file QEMU discards); a qcow2 overlay instead keeps the writes
+// across several boots of one test.
+type Disk struct {
+	Path     string
+	Format   string // raw (default) or qcow2
+	Snapshot bool
 }
 
 // Result is the outcome of a run.
@@ -133,9 +141,15 @@ func (cfg Config) Args() []string {
 			"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot")
 	}
 	for i, d := range cfg.Disks {
-		args = append(args,
-			"-drive", fmt.Sprintf("file=%s,if=none,id=disk%d,snapshot=on,format=raw", d, i),
-			"-device", fmt.Sprintf("virtio-blk-pci,drive=disk%d", i))
+		format := d.Format
+		if format == "" {
+			format = "raw"
+		}
+		drive := fmt.Sprintf("file=%s,if=none,id=disk%d,format=%s,cache=unsafe", d.Path, i, format)
+		if d.Snapshot {
+			drive += ",snapshot=on"
+		}
+		args = append(args, "-drive", drive, "-device", fmt.Sprintf("virtio-blk-pci,drive=disk%d", i))
 	}
 	cmdline := append([]string{"console=ttyS0", "panic=-1"}, cfg.Cmdline...)
 	args = append(args, "-append", strings.Join(cmdline, " "))

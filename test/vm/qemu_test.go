@@ -126,7 +126,7 @@ func TestConfigArgs(t *testing.T) {
 		Cmdline:   []string{"quiet", "module.sig_enforce=1"},
 		Accel:     Accel{Name: "kvm"},
 		ShareRoot: "/",
-		Disks:     []string{"/cache/image.raw"},
+		Disks:     []Disk{{Path: "/cache/image.raw", Snapshot: true}, {Path: "/tmp/o.qcow2", Format: "qcow2"}},
 	}
 	got := cfg.CommandLine()
 	for _, want := range []string{
@@ -136,7 +136,8 @@ func TestConfigArgs(t *testing.T) {
 		"-device pvpanic -action panic=exit-failure",
 		"-kernel /cache/vmlinux -initrd /tmp/x/initramfs.cpio",
 		"-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
-		"-drive file=/cache/image.raw,if=none,id=disk0,snapshot=on,format=raw",
+		"-drive file=/cache/image.raw,if=none,id=disk0,format=raw,cache=unsafe,snapshot=on -device virtio-blk-pci,drive=disk0",
+		"-drive file=/tmp/o.qcow2,if=none,id=disk1,format=qcow2,cache=unsafe -device virtio-blk-pci,drive=disk1",
 		"-append 'console=ttyS0 panic=-1 quiet module.sig_enforce=1'",
 	} {
 		if !strings.Contains(got, want) {
