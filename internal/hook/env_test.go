@@ -1,0 +1,161 @@
+package hook
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/dkms-project/dkms/internal/cli"
+	"github.com/dkms-project/dkms/internal/engine"
+	"github.com/dkms-project/dkms/internal/ui"
+)
+
+// fk is a fake kernel: a build directory with include/ and no compiler
+// behind it; the modules of these tests build with their own Makefiles.
+const fk = "6.1.0-hooktest"
+
+// system is a throw-away machine root: /etc/os-release, /etc/dkms and the
+// three dkms trees.
+type system struct {
+	t                     *testing.T
+	root, dkms, src, inst string
+}
+
+func newSystem(t *testing.T, framework string) *system {
+	t.Helper()
+	root := t.TempDir()
+	s := &system{t: t, root: root, dkms: root + "/var/lib/dkms", src: root + "/usr/src", inst: root + "/lib/modules"}
+	for _, d := range []string{s.dkms, s.src, s.inst + "/" + fk + "/build/include", root + "/etc/dkms/framework.conf.d", root + "/tmp"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.write("/etc/os-release", "ID=debian\nNAME=\"Debian GNU/Linux\"\n")
+	s.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n"+framework)
+	return s
+}
+
+func (s *system) write(rel, content string) string {
+	s.t.Helper()
+	p := s.root + rel
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+// module writes <src>/<m>-1.0 with the given Makefile (run as "make all")
+// and extra files, one BUILT_MODULE_NAME per name, and adds it to the dkms
+// tree the way `dkms add` leaves it (the source symlink).
+func (s *system) module(m, makefile string, names []string, files map[string]string) {
+	s.t.Helper()
+	conf := "PACKAGE_NAME=" + m + "\nPACKAGE_VERSION=1.0\nAUTOINSTALL=yes\nMAKE[0]=\"make all\"\n"
+	for i, n := range names {
+		conf += "BUILT_MODULE_NAME[" + itoa(i) + "]=" + n + "\nDEST_MODULE_LOCATION[" + itoa(i) + "]=/updates\n"
+	}
+	dir := "/usr/src/" + m + "-1.0"
+	s.write(dir+"/dkms.conf", conf)
+	s.write(dir+"/Makefile", makefile)
+	for name, content := range files {
+		s.write(dir+"/"+name, content)
+	}
+	if err := os.MkdirAll(s.dkms+"/"+m+"/1.0", 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Symlink(s.root+dir, s.dkms+"/"+m+"/1.0/source"); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+// fakeModule is a module whose build writes a stand-in name.ko.
+func (s *system) fakeModule(m string) {
+	s.module(m, "all:\n\tprintf 'fake\\n' > "+m+".ko\n", []string{m}, nil)
+}
+
+// brokenModule is a module whose build fails.
+func (s *system) brokenModule(m string) {
+	s.module(m, "all:\n\techo 'error: this does not build' >&2\n\texit 1\n", []string{m}, nil)
+}
+
+// run is one dkms-autoinstall run in-process: the engine on this system, a
+// Runner whose logger records entries and whose sd_notify is recorded.
+type run struct {
+	code     int
+	out, err string
+	entries  []logrus.Entry
+	notes    []string
+}
+
+func (s *system) run(o Options, setup func(r *Runner)) run {
+	s.t.Helper()
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	env := append(os.Environ(), "TMPDIR="+s.root+"/tmp")
+	e, err := engine.New(ctx, ui.New(&out, &errb), s.root, env)
+	if err != nil {
+		s.t.Fatalf("engine.New: %v\n%s", err, errb.String())
+	}
+	e.Prog = "dkms-autoinstall"
+	if err := e.ApplyOptions(&cli.Options{Action: "dkms-autoinstall", DKMSTree: &s.dkms, SourceTree: &s.src, InstallTree: &s.inst}); err != nil {
+		s.t.Fatalf("ApplyOptions: %v\n%s", err, errb.String())
+	}
+	defer e.Unlock()
+	log, rec := logtest.NewNullLogger()
+	var mu sync.Mutex
+	var res run
+	r := &Runner{E: e, Log: log, Report: &errb, Notify: func(st string) {
+		mu.Lock()
+		res.notes = append(res.notes, st)
+		mu.Unlock()
+	}}
+	if setup != nil {
+		setup(r)
+	}
+	if o.Jobs == 0 {
+		o.Jobs = 1
+	}
+	res.code = r.Run(ctx, o)
+	res.out, res.err = strings.ReplaceAll(out.String(), s.root, "<root>"), strings.ReplaceAll(errb.String(), s.root, "<root>")
+	for _, en := range rec.AllEntries() {
+		res.entries = append(res.entries, *en)
+	}
+	return res
+}
+
+// messages are the logged messages, one "level: message" a line.
+func (r run) messages() string {
+	var b strings.Builder
+	for _, en := range r.entries {
+		b.WriteString(en.Level.String() + ": " + en.Message + "\n")
+	}
+	return b.String()
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to install modules (CI runs as root)")
+	}
+}
+
+func requireTool(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skip(n + " not installed (make deps installs it)")
+		}
+	}
+}
