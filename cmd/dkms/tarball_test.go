@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -396,5 +397,109 @@ func TestLdTarballRefusesHostileArchives(t *testing.T) {
 				t.Errorf("/tmp/evil exists")
 			}
 		})
+	}
+}
+
+// TestTarballInteropWithGNUTar: our archives list the same with GNU tar,
+// and an archive GNU tar made the way upstream's mktarball does loads.
+func TestTarballInteropWithGNUTar(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	requireTool(t, "make", "tar")
+	a := fakeTree(t, true, tarK1)
+	if _, errOut, code := a.run("mktarball", "foo/1.0", "-k", tarK1, "--archive=ours.tar.gz"); code != 0 {
+		t.Fatalf("mktarball: %d %s", code, errOut)
+	}
+	ours := a.dkms + "/foo/1.0/tarball/ours.tar.gz"
+	listed, err := exec.Command("tar", "-tzf", ours).Output()
+	if err != nil {
+		t.Fatalf("GNU tar cannot read our archive: %v", err)
+	}
+	if got, want := string(listed), strings.Join(members(t, ours), "\n")+"\n"; got != want {
+		t.Errorf("tar -tzf:\n%s\nwant\n%s", got, want)
+	}
+
+	// Upstream's layout, written by GNU tar: tar -C <tmp> -caf <name> .
+	up := t.TempDir()
+	for rel, body := range map[string]string{
+		"dkms_main_tree/" + tarK1 + "/x86_64/module/foo.ko":  "upstream module\n",
+		"dkms_main_tree/" + tarK1 + "/x86_64/log/make.log":   "log\n",
+		"dkms_source_tree/dkms.conf":                         fakeFooConf,
+		"dkms_source_tree/Makefile":                          "all:\n",
+		"dkms_main_tree/" + tarK2 + "/x86_64/module/foo.ko":  "upstream module 2\n",
+		"dkms_main_tree/" + tarK2 + "/x86_64/.dep_something": "",
+	} {
+		os.MkdirAll(filepath.Dir(up+"/"+rel), 0o755)
+		os.WriteFile(up+"/"+rel, []byte(body), 0o644)
+	}
+	archive := t.TempDir() + "/foo-1.0-upstream.dkms.tar.xz"
+	if out, err := exec.Command("tar", "-C", up, "-caf", archive, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	b := emptyTree(t, tarK1, tarK2)
+	out, errOut, code := b.run("ldtarball", archive)
+	if code != 0 || !strings.HasSuffix(out, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n") {
+		t.Fatalf("ldtarball of a GNU tar archive: %d\n%s\n%s", code, out, errOut)
+	}
+	for k, want := range map[string]string{tarK1: "upstream module\n", tarK2: "upstream module 2\n"} {
+		if body, _ := os.ReadFile(b.dkms + "/foo/1.0/" + k + "/x86_64/module/foo.ko"); string(body) != want {
+			t.Errorf("%s module %q, want %q", k, body, want)
+		}
+	}
+	if _, err := os.Stat(b.dkms + "/foo/1.0/" + tarK2 + "/x86_64/.dep_something"); err != nil {
+		t.Errorf(".dep_ file not loaded: %v", err)
+	}
+}
+
+// TestRealModuleTarballRoundTrip compiles the example module for the
+// Debian kernel in one tree, ships it with mktarball, and installs it in
+// two other trees: one with the source, one with binaries only.
+func TestRealModuleTarballRoundTrip(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "make", "gcc", "modinfo")
+	k := debianKernel(t)
+	a := newEnv(t)
+	a.realKernel(k)
+	a.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n")
+	a.module("dkms-hello", "1.0", helloConf, exampleFiles(t))
+	if out, errOut, code := a.run("build", "dkms-hello/1.0", "-k", k); code != 0 {
+		t.Fatalf("build: %d\n%s\n%s", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"mktarball", "dkms-hello/1.0", "-k", k, "--archive=" + a.root + "/full.tar.gz"},
+		{"mktarball", "dkms-hello/1.0", "-k", k, "--binaries-only", "--archive=" + a.root + "/bin.tar.gz"},
+	} {
+		if out, errOut, code := a.run(args...); code != 0 {
+			t.Fatalf("%v: %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	built, err := os.ReadFile(a.dkms + "/dkms-hello/1.0/" + k + "/x86_64/module/dkms_hello.ko")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		archive  string
+		loadCode int
+	}{{"full.tar.gz", 0}, {"bin.tar.gz", 1}} {
+		b := newEnv(t)
+		os.MkdirAll(b.inst+"/"+k, 0o755) // the kernel, but no headers and no source
+		out, errOut, code := b.run("ldtarball", a.root+"/"+tc.archive)
+		if code != tc.loadCode {
+			t.Fatalf("ldtarball %s: %d (want %d)\n%s\n%s", tc.archive, code, tc.loadCode, out, errOut)
+		}
+		out, errOut, code = b.run("install", "dkms-hello/1.0", "-k", k)
+		if code != 0 || !strings.Contains(out, "Installing <root>/lib/modules/"+k+"/updates/dkms/dkms_hello.ko\n") {
+			t.Fatalf("install from %s: %d\n%s\n%s", tc.archive, code, out, errOut)
+		}
+		inst := b.inst + "/" + k + "/updates/dkms/dkms_hello.ko"
+		got, _ := os.ReadFile(inst)
+		if string(got) != string(built) {
+			t.Errorf("%s: installed module differs from the one built in the first tree", tc.archive)
+		}
+		vers, err := exec.Command("modinfo", "-F", "vermagic", inst).Output()
+		if err != nil || !strings.HasPrefix(string(vers), k+" ") {
+			t.Errorf("%s: vermagic %q %v", tc.archive, vers, err)
+		}
 	}
 }
