@@ -129,6 +129,10 @@ func ExtractVmlinux(image, cacheDir string) (string, error) {
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("writing cache file: %w", err)
 	}
+	// CreateTemp makes 0600 files; the cache is shared with other users' runs.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return "", fmt.Errorf("cache file mode: %w", err)
+	}
 	if err := checkELF(tmp.Name()); err != nil {
 		return "", fmt.Errorf("decompressed %s: %w", image, err)
 	}
