@@ -107,6 +107,47 @@ func TestInstallPaths(t *testing.T) {
 				t.Errorf("kernel link left behind")
 			}
 		}},
+		{"compression follows the kernel", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/kernel/fs/other.ko.xz", "x")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, built + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko.xz\nRunning depmod... done.\n", ""},
+			{[]string{"uninstall", "foo/1.0", "-k", fk}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko.xz\nRunning depmod... done.\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if _, err := os.Stat(e.dkms + "/foo/1.0/" + fk + "/x86_64/module/foo.ko.xz"); err != nil {
+				t.Errorf("dkms tree must hold foo.ko.xz: %v", err)
+			}
+		}},
+		{"kernel_preinst keeps non-autoinstall", "", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+		}, []step{
+			{[]string{"kernel_preinst", "-k", fk}, 0, "", ""},
+			{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: installed\n", ""},
+		}, nil},
+		{"kernel_preinst removes autoinstall", "AUTOINSTALL=yes\n", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+		}, []step{
+			{[]string{"kernel_preinst", "-k", fk}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n",
+				"dkms: removing module foo/1.0 for kernel 6.1.0-test (x86_64)\n"},
+		}, nil},
+		{"autoinstall disabled", "AUTOINSTALL=yes\n", nil, func(e *testEnv) {
+			e.run("add", "foo/1.0")
+			e.write("/etc/dkms/no-autoinstall", "")
+		}, []step{
+			{[]string{"autoinstall", "-k", fk}, 0, "Automatic installation of modules has been disabled.\n", ""},
+		}, nil},
+		{"autoinstall fake", "AUTOINSTALL=yes\n", nil, func(e *testEnv) {
+			e.run("add", "foo/1.0")
+		}, []step{
+			{[]string{"autoinstall", "-k", fk}, 0, noSign + "Autoinstall of module foo/1.0 for kernel 6.1.0-test (x86_64)\nBuilding module(s)... done.\n" +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n\n" +
+				"Autoinstall on 6.1.0-test succeeded for module(s) foo.\n", ""},
+			{[]string{"autoinstall", "-k", fk}, 0, "", ""},
+			{[]string{"kernel_postinst", "-k", fk}, 0, "", ""},
+		}, nil},
 		{"add errors", "", nil, nil, []step{
 			{[]string{"add", "foo/1.0"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n", ""},
 			{[]string{"add", "foo/1.0"}, 3, "", "\nError! DKMS tree already contains: foo/1.0\nYou cannot add the same module/version combo more than once.\n"},

@@ -38,6 +38,16 @@ func (e *Engine) newPair(k, a string) *pairCtx {
 		versionOverride: e.O.ForceVersion}
 }
 
+// mainPair is a pair processed in the main context (uninstall, unbuild,
+// remove loops): as upstream's, the compression suffix found for one pair
+// stays set for the following ones (§7.3 quirk).
+func (e *Engine) mainPair(k, a string) *pairCtx {
+	pc := e.newPair(k, a)
+	pc.suffix, pc.suffixDone = e.mainSuffix, e.mainSuffix != ""
+	e.lastMain = pc
+	return pc
+}
+
 // compressionSuffix implements §7.3 once per pair context (the suffix is
 // never cleared once set, as upstream's is not).
 func (e *Engine) compressionSuffix(pc *pairCtx) string {
@@ -50,6 +60,9 @@ func (e *Engine) compressionSuffix(pc *pairCtx) string {
 		if s != "" {
 			pc.suffix = s
 			pc.suffixDone = true
+			if pc == e.lastMain {
+				e.mainSuffix = s
+			}
 		}
 	}
 	return pc.suffix

@@ -58,6 +58,9 @@ type Engine struct {
 	lockFile *os.File
 	// kconfigMemo: kernel -> config file path, looked up once per run
 	kconfigMemo map[string]string
+	// compression suffix of the main context (§7.3 quirk)
+	mainSuffix string
+	lastMain   *pairCtx
 	// cache of the last successful conf read (§4.1 caching)
 	cacheKey string
 	cached   *dkmsconf.Conf

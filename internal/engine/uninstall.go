@@ -18,7 +18,7 @@ func (e *Engine) Uninstall(ctx context.Context) error {
 		if i > 0 {
 			e.P.Line("")
 		}
-		if err := e.uninstallStep(ctx, e.newPair(k, e.Arches[i]), false); err != nil {
+		if err := e.uninstallStep(ctx, e.mainPair(k, e.Arches[i]), false); err != nil {
 			return err
 		}
 	}
@@ -167,7 +167,7 @@ func (e *Engine) Unbuild(ctx context.Context) error {
 		if i > 0 {
 			e.P.Line("")
 		}
-		if err := e.unbuildStep(ctx, e.newPair(k, e.Arches[i]), false); err != nil {
+		if err := e.unbuildStep(ctx, e.mainPair(k, e.Arches[i]), false); err != nil {
 			return err
 		}
 	}
@@ -222,7 +222,7 @@ func (e *Engine) Remove(ctx context.Context) error {
 		return nil
 	}
 	for i, k := range e.Kernels {
-		pc := e.newPair(k, e.Arches[i])
+		pc := e.mainPair(k, e.Arches[i])
 		if err := e.unbuildStep(ctx, pc, false); err != nil {
 			return err
 		}
