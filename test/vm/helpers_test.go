@@ -85,9 +85,22 @@ func boot(t *testing.T, b Boot) Result {
 
 var (
 	helloOnce sync.Once
+	helloDir  string
 	helloKo   string
 	helloErr  error
 )
+
+// TestMain removes what the once-per-binary helpers built for all tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if helloDir != "" {
+		os.RemoveAll(helloDir)
+	}
+	if stageDir != "" && os.Getenv("DKMS_VM_STAGE") == "" {
+		os.RemoveAll(stageDir)
+	}
+	os.Exit(code)
+}
 
 // helloModule builds examples/dkms-hello on the host once per test binary.
 func helloModule(t *testing.T, k Kernel) string {
@@ -99,7 +112,7 @@ func helloModule(t *testing.T, k Kernel) string {
 			helloErr = err
 			return
 		}
-		// Left for the OS to clean: other tests may still use the module.
+		helloDir = dir
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		helloKo, helloErr = BuildModule(ctx, k, filepath.Join(repoRoot(t), "examples", "dkms-hello"), dir, "dkms_hello")
