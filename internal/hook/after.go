@@ -62,7 +62,7 @@ func (r *Runner) loadForHardware(ctx context.Context, mods []engine.InstalledMod
 		info, err := modinfo.Read(m.Built)
 		if err != nil {
 			r.Log.WithFields(logrus.Fields{"MODULE": m.Module, "VERSION": m.Version, "PHASE": "load"}).
-				Warnf("reading the aliases of %s: %v", m.Built, err)
+				Warnf("reading the aliases of module %s: %v", m.Name, err)
 			continue
 		}
 		table[m.Name] = append(table[m.Name], info.All("alias")...)
