@@ -32,6 +32,14 @@ func (e *Engine) lock() error {
 	return nil
 }
 
+// lockIfWritable takes the lock when the tree exists and we may write to
+// it; the action's own gates report every other case.
+func (e *Engine) lockIfWritable() {
+	if isDir(e.L.DKMSTree) && e.writable() {
+		e.lock()
+	}
+}
+
 // Unlock releases the tree lock.
 func (e *Engine) Unlock() {
 	if e.lockFile != nil {

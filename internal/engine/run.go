@@ -21,6 +21,12 @@ func runOutput(name string, args ...string) (string, error) {
 func (e *Engine) Dispatch(ctx context.Context) error {
 	defer e.Unlock()
 	switch e.O.Action {
+	case "add", "build", "install", "uninstall", "unbuild", "remove", "ldtarball", "match":
+		// Decide on the tree's state under the lock, so two processes never
+		// both decide to build the same module.
+		e.lockIfWritable()
+	}
+	switch e.O.Action {
 	case "add":
 		if err := e.gateAll(); err != nil {
 			return err
