@@ -65,14 +65,18 @@ func priority(l logrus.Level) journal.Priority {
 	return journal.PriDebug
 }
 
-// NewLogger returns the logger: to the journal when it is there and
-// wanted (the boot unit), else text on stderr (kernel hooks, which may run
-// under debconf and must keep stdout clean).
+// NewLogger returns the logger: to the journal when it is wanted (the boot
+// unit) and systemd connected our stderr to the journal (so a run of
+// --boot by hand still talks to the terminal), else text on stderr
+// (kernel hooks, which may run under debconf and must keep stdout clean).
 func NewLogger(useJournal bool, stderr io.Writer) *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(stderr)
 	l.SetFormatter(plainFormatter{})
-	if useJournal && journal.Enabled() {
+	if !useJournal || !journal.Enabled() {
+		return l
+	}
+	if ok, err := journal.StderrIsJournalStream(); err == nil && ok {
 		l.SetOutput(io.Discard)
 		l.AddHook(JournalHook{})
 	}
