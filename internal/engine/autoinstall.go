@@ -43,6 +43,7 @@ type AutoResult struct {
 	Failed       []string // "<m>(<N>)"
 	Blocked      []string // "<m>/<v>"
 	Queued       int      // modules that had to be built or installed
+	Err          error    // the kernel could not be prepared (several kernels only)
 }
 
 // Autoinstall runs `dkms autoinstall` / `kernel_postinst` (§6.7).
@@ -63,22 +64,25 @@ func (e *Engine) Autoinstall(ctx context.Context) error {
 }
 
 type candidate struct {
-	m, v string
-	deps []string
+	m, v, k, a string
+	deps       []string
+	base       *pairCtx // the kernel's preparation (signing, compiler)
 }
 
-// AutoinstallKernel is the engine behind both binaries for one kernel.
+// Pair names one kernel and arch.
+type Pair struct{ K, A string }
+
+// AutoinstallKernel is AutoinstallKernels for one kernel, with upstream's
+// behaviour when the kernel's headers are missing (the error ends the run).
 func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOptions) (*AutoResult, error) {
+	res, err := e.AutoinstallKernels(ctx, []Pair{{k, a}}, ao)
+	return res[0], err
+}
+
+// scanKernel is §6.7 steps 2-3 for one kernel: the latest version of every
+// module, sorted into already installed and queued.
+func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult) ([]candidate, error) {
 	p := e.P
-	res := &AutoResult{Kernel: k, Arch: a}
-	if exists(e.L.NoAutoinstall()) {
-		p.Line("Automatic installation of modules has been disabled.")
-		return res, nil
-	}
-	if err := e.lock(); err != nil {
-		return res, err
-	}
-	// Candidate scan: the latest version of every module.
 	var order []string
 	latest := map[string]string{}
 	for _, m := range e.modules("") {
@@ -109,69 +113,115 @@ func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOpti
 		}
 		c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		if !c.AutoInstall {
 			continue
 		}
-		queue = append(queue, candidate{m, v, strings.Fields(strings.Join(c.BuildDepends, " "))})
+		queue = append(queue, candidate{m: m, v: v, k: k, a: a, deps: strings.Fields(strings.Join(c.BuildDepends, " "))})
 	}
-	if len(queue) == 0 {
-		return res, nil
+	return queue, nil
+}
+
+// AutoinstallKernels builds and installs the AUTOINSTALL modules of every
+// given kernel through one scheduler (and one jobserver when parallel).
+// With several kernels, a kernel whose preparation fails (no headers) is
+// reported in its result and the others go on.
+func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOptions) ([]*AutoResult, error) {
+	p := e.P
+	results := make([]*AutoResult, len(pairs))
+	for i, pr := range pairs {
+		results[i] = &AutoResult{Kernel: pr.K, Arch: pr.A}
 	}
-	res.Queued = len(queue)
-	base := &pairCtx{k: k, a: a}
-	for _, q := range queue {
-		if !e.isBuilt(q.m, q.v, k, a) {
-			if err := e.prepareKernel(ctx, base); err != nil {
-				return res, err
+	if exists(e.L.NoAutoinstall()) {
+		p.Line("Automatic installation of modules has been disabled.")
+		return results, nil
+	}
+	if err := e.lock(); err != nil {
+		return results, err
+	}
+	var jobs []sched.Job
+	byID := map[string]candidate{}
+	done := map[string]bool{}
+	resOf := map[string]*AutoResult{}
+	var firstErr error
+	for i, pr := range pairs {
+		res := results[i]
+		resOf[pr.K] = res
+		queue, err := e.scanKernel(ctx, pr.K, pr.A, res)
+		if err != nil {
+			if len(pairs) == 1 {
+				return results, err
 			}
-			break
+			res.Err, firstErr = err, err
+			continue
+		}
+		if len(queue) == 0 {
+			continue
+		}
+		base := &pairCtx{k: pr.K, a: pr.A}
+		for _, q := range queue {
+			if !e.isBuilt(q.m, q.v, pr.K, pr.A) {
+				if err := e.prepareKernel(ctx, base); err != nil {
+					if len(pairs) == 1 {
+						return results, err
+					}
+					res.Err, firstErr = err, err
+					queue = nil
+				}
+				break
+			}
+		}
+		res.Queued = len(queue)
+		for _, m := range res.Installed {
+			done[sched.Key(pr.K, m)] = true
+		}
+		for _, q := range queue {
+			q.base = base
+			id := pr.K + "/" + q.m
+			jobs = append(jobs, sched.Job{ID: id, Group: pr.K, Name: q.m, Deps: q.deps})
+			byID[id] = q
 		}
 	}
-	jobs := make([]sched.Job, len(queue))
-	byName := map[string]candidate{}
-	done := map[string]bool{}
-	for _, m := range res.Installed {
-		done[m] = true
-	}
-	for i, q := range queue {
-		jobs[i] = sched.Job{ID: q.m, Name: q.m, Deps: q.deps}
-		byName[q.m] = q
+	if len(jobs) == 0 {
+		return results, firstErr
 	}
 	var js *jobserver.Server
 	if ao.Parallel > 1 {
-		s, err := jobserver.New(ao.Parallel)
-		if err == nil {
+		if s, err := jobserver.New(ao.Parallel); err == nil {
 			js = s
 			defer s.Close()
 		}
 	}
 	var outMu sync.Mutex
 	started := 0
-	results := sched.Run(ctx, jobs, sched.Options{
+	header := func(q candidate) string {
+		return "Autoinstall of module " + q.m + "/" + q.v + " for kernel " + q.k + " (" + q.a + ")"
+	}
+	runs := sched.Run(ctx, jobs, sched.Options{
 		Parallel: ao.Parallel,
 		Done:     done,
 		OnStart: func(j sched.Job) {
 			started++
-			q := byName[j.Name]
+			q := byID[j.ID]
 			if ao.Progress != nil {
-				ao.Progress(ProgressEvent{Module: q.m, Version: q.v, Kernel: k, Index: started, Total: len(queue)})
+				ao.Progress(ProgressEvent{Module: q.m, Version: q.v, Kernel: q.k, Index: started, Total: len(jobs)})
 			}
 			if js == nil {
-				p.Line("Autoinstall of module " + q.m + "/" + q.v + " for kernel " + k + " (" + a + ")")
+				p.Line(header(q))
 			}
 		},
 		Run: func(ctx context.Context, j sched.Job) int {
-			q := byName[j.Name]
+			q := byID[j.ID]
 			if ao.JobTimeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, ao.JobTimeout)
 				defer cancel()
 			}
+			b := q.base
+			pc := &pairCtx{m: q.m, v: q.v, k: q.k, a: q.a, force: e.O.Force, versionOverride: e.O.ForceVersion,
+				prepared: b.prepared, signer: b.signer, buildEnv: b.buildEnv, cc: b.cc}
 			child := e.child(nil)
-			pc := &pairCtx{m: q.m, v: q.v, k: k, a: a, force: e.O.Force, versionOverride: e.O.ForceVersion,
-				prepared: base.prepared, signer: base.signer, buildEnv: base.buildEnv, cc: base.cc}
 			var buf bytes.Buffer
 			if js != nil {
 				child = e.child(ui.New(&buf, &buf))
@@ -184,7 +234,7 @@ func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOpti
 			code := ui.Code(child.installPair(ctx, pc))
 			if js != nil {
 				outMu.Lock()
-				p.Line("Autoinstall of module " + q.m + "/" + q.v + " for kernel " + k + " (" + a + ")")
+				p.Line(header(q))
 				p.Stdout().Write(buf.Bytes())
 				p.Line("")
 				outMu.Unlock()
@@ -192,7 +242,7 @@ func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOpti
 				p.Line("")
 			}
 			if ao.Progress != nil {
-				ev := ProgressEvent{Module: q.m, Version: q.v, Kernel: k, Done: true, Code: code, Total: len(queue),
+				ev := ProgressEvent{Module: q.m, Version: q.v, Kernel: q.k, Done: true, Code: code, Total: len(jobs),
 					Log: e.L.MakeLog(q.m, q.v)}
 				switch code {
 				case 0:
@@ -207,8 +257,10 @@ func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOpti
 			return code
 		},
 	})
-	for _, r := range results {
-		q := byName[r.Job.Name]
+	missing := map[string][]string{}
+	for _, r := range runs {
+		q := byID[r.Job.ID]
+		res := resOf[q.k]
 		switch r.Outcome {
 		case sched.Installed:
 			res.Installed = append(res.Installed, q.m)
@@ -218,28 +270,32 @@ func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOpti
 			res.Failed = append(res.Failed, fmt.Sprintf("%s(%d)", q.m, r.Code))
 		default:
 			res.Blocked = append(res.Blocked, q.m+"/"+q.v)
+			missing[r.Job.ID] = r.Missing
 		}
 	}
-	if len(res.Installed) > 0 {
-		p.Line("Autoinstall on " + k + " succeeded for module(s) " + strings.Join(res.Installed, " ") + ".")
-	}
-	if len(res.Skipped) > 0 {
-		p.Line("Autoinstall on " + k + " was skipped for module(s) " + strings.Join(res.Skipped, " ") + ".")
-	}
-	if len(res.Failed) > 0 {
-		p.Line("Autoinstall on " + k + " failed for module(s) " + strings.Join(res.Failed, " ") + ".")
-	}
-	for _, r := range results {
-		if r.Outcome == sched.Blocked || r.Outcome == sched.Canceled {
-			q := byName[r.Job.Name]
-			p.Line(q.m + "/" + q.v + " autoinstall failed due to missing dependencies: " + strings.Join(r.Missing, " ") + ".")
+	failed := firstErr != nil
+	for _, res := range results {
+		k := res.Kernel
+		if len(res.Installed) > 0 && res.Queued > 0 {
+			p.Line("Autoinstall on " + k + " succeeded for module(s) " + strings.Join(res.Installed, " ") + ".")
 		}
+		if len(res.Skipped) > 0 {
+			p.Line("Autoinstall on " + k + " was skipped for module(s) " + strings.Join(res.Skipped, " ") + ".")
+		}
+		if len(res.Failed) > 0 {
+			p.Line("Autoinstall on " + k + " failed for module(s) " + strings.Join(res.Failed, " ") + ".")
+		}
+		for _, b := range res.Blocked {
+			m, _, _ := strings.Cut(b, "/")
+			p.Line(b + " autoinstall failed due to missing dependencies: " + strings.Join(missing[k+"/"+m], " ") + ".")
+		}
+		failed = failed || len(res.Failed) > 0 || len(res.Blocked) > 0
 	}
-	if len(res.Failed) > 0 || len(res.Blocked) > 0 {
-		return res, p.Die(11, "One or more modules failed to install during autoinstall.",
+	if failed {
+		return results, p.Die(11, "One or more modules failed to install during autoinstall.",
 			"Refer to previous errors for more information.")
 	}
-	return res, nil
+	return results, nil
 }
 
 // child returns a copy of the engine for one isolated install (§6.0): its
