@@ -21,6 +21,9 @@ func (e *Engine) InitramfsCheck(ctx context.Context) error {
 	}
 	var mods []initramfs.DKMSModule
 	for _, m := range e.InstalledModules(ctx, k, a) {
+		if m.Path == "" {
+			continue // not where DKMS put it; status reports that
+		}
 		mods = append(mods, initramfs.DKMSModule{Module: m.Module, Version: m.Version, Name: m.Name, Path: m.Path})
 	}
 	rep, err := initramfs.Check(ctx, initramfs.Options{
