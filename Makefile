@@ -2,7 +2,7 @@
 GO       ?= go
 PREFIX   ?= /usr
 DESTDIR  ?=
-GOFLAGS  ?= -trimpath
+BUILDFLAGS  ?= -trimpath -ldflags=-s\ -w
 export CGO_ENABLED = 0
 
 BINS = bin/dkms bin/dkms-autoinstall
@@ -15,8 +15,8 @@ deps:
 	sh scripts/deps.sh
 
 build:
-	$(GO) build $(GOFLAGS) -o bin/dkms ./cmd/dkms
-	$(GO) build $(GOFLAGS) -o bin/dkms-autoinstall ./cmd/dkms-autoinstall
+	$(GO) build $(BUILDFLAGS) -o bin/dkms ./cmd/dkms
+	$(GO) build $(BUILDFLAGS) -o bin/dkms-autoinstall ./cmd/dkms-autoinstall
 
 test: deps build
 	$(GO) vet ./...
