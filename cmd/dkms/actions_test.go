@@ -116,3 +116,25 @@ func TestBuildPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestMakeLogGolden: the whole make.log of a build with a patch and both
+// build scripts, timestamps normalised (§0.3).
+func TestMakeLogGolden(t *testing.T) {
+	t.Parallel()
+	patch := "--- a/fake.c\n+++ b/fake.c\n@@ -1 +1 @@\n-/* stand-in */\n+/* patched */\n"
+	e := fakeEnv(t, "PATCH[0]=p.patch\nPRE_BUILD=pre.sh\nPOST_BUILD=post.sh\n", map[string]string{
+		"patches/p.patch": patch, "pre.sh": "#!/bin/sh\necho configuring\n", "post.sh": "#!/bin/sh\necho done >&2\n"})
+	if _, errOut, code := e.run("build", "foo/1.0", "-k", fk, "-j", "2"); code != 0 {
+		t.Fatalf("build: %d %s", code, errOut)
+	}
+	b, err := os.ReadFile(e.dkms + "/foo/1.0/" + fk + "/x86_64/log/make.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(e.norm(string(b)), "\n", 3)
+	if len(lines) < 3 {
+		t.Fatalf("short make.log: %q", b)
+	}
+	lines[1] = "<date>"
+	golden(t, "make_log", timeLine.ReplaceAllString(strings.Join(lines, "\n"), "# elapsed time: HH:MM:SS"))
+}
