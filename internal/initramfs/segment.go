@@ -105,12 +105,18 @@ func (d *decoders) openSegment(s *source, c Compression) (io.Reader, error) {
 	case Zstd:
 		return d.zstdReader(&zstdFrames{s: s})
 	case XZ:
+		if err := checkXZDict(s.peek(1024)); err != nil {
+			return nil, err
+		}
 		zr, err := xz.ReaderConfig{SingleStream: true}.NewReader(s)
 		if err != nil {
 			return nil, err
 		}
 		return &overRead{r: zr, s: s, msg: "xz: unexpected data after stream", n: 1}, nil
 	case LZMA:
+		if h := s.peek(5); len(h) == 5 && binary.LittleEndian.Uint32(h[1:]) > maxDict {
+			return nil, fmt.Errorf("lzma: %w", errDictTooLarge)
+		}
 		return lzma.NewReader(s)
 	case LZ4:
 		return &lz4Legacy{s: s}, nil
@@ -120,6 +126,62 @@ func (d *decoders) openSegment(s *source, c Compression) (io.Reader, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCompression, c)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnsupportedCompression, c)
+}
+
+// maxDict bounds the dictionary a hostile xz or lzma header can make the
+// decoder allocate up front. 64 MiB is what the largest presets (-9) use.
+const maxDict = 64 << 20
+
+var errDictTooLarge = fmt.Errorf("dictionary larger than %d MiB", maxDict>>20)
+
+// checkXZDict reads the LZMA2 dictionary size from the first block header
+// of an xz stream (stream header, block header size, flags, optional size
+// fields, then the filter list) and refuses oversized ones. Later blocks are
+// not checked; the kernel's own limits are no stricter.
+func checkXZDict(h []byte) error {
+	const streamHeader = 12
+	if len(h) < streamHeader+2 || h[streamHeader] == 0 {
+		return nil // truncated, or an empty stream (index follows): the decoder reports it
+	}
+	b := h[streamHeader:]
+	size := (int(b[0]) + 1) * 4
+	if len(b) < size {
+		return nil
+	}
+	b, flags := b[2:size], b[1]
+	varint := func() uint64 {
+		var v uint64
+		for i := 0; i < 9 && len(b) > 0; i++ {
+			c := b[0]
+			b = b[1:]
+			v |= uint64(c&0x7f) << (7 * i)
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		return v
+	}
+	if flags&0x40 != 0 {
+		varint()
+	}
+	if flags&0x80 != 0 {
+		varint()
+	}
+	for range int(flags&3) + 1 {
+		id, n := varint(), varint()
+		if n > uint64(len(b)) {
+			return nil
+		}
+		props := b[:n]
+		b = b[n:]
+		if id == 0x21 && len(props) == 1 {
+			p := uint64(props[0])
+			if p > 40 || (2|p&1)<<(p/2+11) > maxDict {
+				return fmt.Errorf("xz: %w", errDictTooLarge)
+			}
+		}
+	}
+	return nil
 }
 
 // overRead turns the error a decoder reports after probing n bytes past the
