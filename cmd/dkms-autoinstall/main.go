@@ -79,8 +79,11 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 			o.Hook = v
 		case "-j":
 			v, ok := val()
+			if !ok {
+				return 2
+			}
 			n, err := strconv.Atoi(v)
-			if !ok || err != nil || n < 1 {
+			if err != nil || n < 1 {
 				fmt.Fprintf(stderr, "dkms-autoinstall: -j needs a positive number, got %q\n", v)
 				return 2
 			}
