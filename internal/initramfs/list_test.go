@@ -139,6 +139,8 @@ func TestListErrors(t *testing.T) {
 		{name: "empty gzip", data: compress(t, Gzip, nil), wantMsg: "empty compressed segment"},
 		{name: "zstd bad frame header", data: []byte{0x28, 0xb5, 0x2f, 0xfd, 0x08, 0, 0, 0}, wantMsg: "zstd"},
 		{name: "truncated xz", data: compress(t, XZ, arc)[:60], wantMsg: "segment 0 (xz)"},
+		{name: "lzma huge dictionary", data: []byte("]\x00\x0000\xff\xff\xff\xff\xff\xff\xff\xff9\x18\r\xdd"), wantMsg: "lzma: dictionary larger than 64 MiB"},
+		{name: "xz huge dictionary", data: hugeXZDict(t, compress(t, XZ, arc)), wantMsg: "xz: dictionary larger than 64 MiB"},
 		{name: "truncated lz4", data: compress(t, LZ4, arc)[:40], wantErr: io.ErrUnexpectedEOF},
 	}
 	for _, tt := range tests {
@@ -197,4 +199,16 @@ func TestModuleName(t *testing.T) {
 			t.Errorf("moduleName(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// hugeXZDict patches the LZMA2 dictionary property of the first block to
+// the 4 GiB maximum the format allows.
+func hugeXZDict(t *testing.T, b []byte) []byte {
+	b = slices.Clone(b)
+	i := bytes.Index(b[12:], []byte{0x21, 0x01})
+	if i < 0 {
+		t.Fatal("no LZMA2 filter in the xz block header")
+	}
+	b[12+i+2] = 40
+	return b
 }
