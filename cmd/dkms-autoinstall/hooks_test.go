@@ -143,3 +143,42 @@ func TestHookScriptsShellcheck(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoinstallerCompat: upstream's SysV-style script (§8.1). It looks
+// for /usr/sbin/dkms itself, so what can be checked depends on whether
+// dkms is installed on the machine running the tests.
+func TestAutoinstallerCompat(t *testing.T) {
+	t.Parallel()
+	script := repo + "/hooks/dkms_autoinstaller"
+	run := func(args ...string) (string, int) {
+		out, err := exec.Command(script, args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	if st, err := os.Stat("/usr/sbin/dkms"); err != nil || !st.Mode().IsRegular() {
+		for _, args := range [][]string{{"start"}, {}, {"bogus"}} {
+			if out, code := run(args...); code != 0 || out != "" {
+				t.Errorf("%v without /usr/sbin/dkms: exit %d, output %q", args, code, out)
+			}
+		}
+		return
+	}
+	for _, verb := range []string{"stop", "restart", "force-reload", "status", "reload"} {
+		if out, code := run(verb); code != 0 || out != "" {
+			t.Errorf("%s: exit %d, output %q", verb, code, out)
+		}
+	}
+	if out, code := run("bogus"); code != 2 || out != "Usage: "+script+" {start}\n" {
+		t.Errorf("bogus: exit %d, output %q", code, out)
+	}
+	out, code := run("start", "0.0.0-no-such-kernel")
+	want := "Automatic installation of modules for kernel 0.0.0-no-such-kernel was skipped since the kernel headers for this kernel do not seem to be installed.\n"
+	if code != 0 || out != want {
+		t.Errorf("start without headers: exit %d, output %q", code, out)
+	}
+}
