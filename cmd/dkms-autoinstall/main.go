@@ -28,8 +28,10 @@ const usage = `Usage: dkms-autoinstall [options]
   --boot             boot unit mode: running kernel, sd_notify, journal, load modules
   --hook NAME        called from a kernel hook (postinst, prerm, preinst, kernel-install)
   -j N               parallel make jobs shared by all builds (default: parallel_jobs)
-  --strict           exit non-zero when a module fails (default: log and exit 0)
+  --strict           exit non-zero when a module fails (default for --boot; hooks
+                     log the failure and exit 0 unless autoinstall_strict is set)
   --load, --no-load  load new modules that match present hardware (default: --boot only)
+  --no-depmod        do not run depmod
   --dkmstree, --sourcetree, --installtree PATH   override the trees
 `
 
