@@ -76,17 +76,14 @@ func (r *Runner) Run(ctx context.Context, o Options) int {
 		return r.exit(strict, 1)
 	}
 	code := 0
-	for _, k := range kernels {
-		switch {
-		case o.Remove || o.Preinst:
+	if o.Remove || o.Preinst {
+		for _, k := range kernels {
 			if !r.remove(ctx, o, k) {
 				code = ExitRemoval
 			}
-		default:
-			if !r.install(ctx, o, k) {
-				code = ExitFailed
-			}
 		}
+	} else if !r.install(ctx, o, kernels) {
+		code = ExitFailed
 	}
 	if o.Boot {
 		status := "DKMS modules are up to date"
@@ -180,16 +177,22 @@ func (r *Runner) buildTimeout() time.Duration {
 	return DefaultBuildTimeout
 }
 
-// install builds and installs every AUTOINSTALL module for k; false when
-// some module failed.
-func (r *Runner) install(ctx context.Context, o Options, k string) bool {
+// install builds and installs every AUTOINSTALL module for the kernels,
+// all through one scheduler and jobserver; false when some module failed.
+func (r *Runner) install(ctx context.Context, o Options, kernels []string) bool {
 	e := r.E
-	log := r.Log.WithField("KERNEL", k)
-	if !hasHeaders(e.L.InstallTree, k) {
-		// Upstream's dkms_autoinstaller check and message: an image
-		// without its headers package is normal, not a failure.
-		log.WithField("PHASE", "prepare").Info("Automatic installation of modules for kernel " + k +
-			" was skipped since the kernel headers for this kernel do not seem to be installed.")
+	var pairs []engine.Pair
+	for _, k := range kernels {
+		if !hasHeaders(e.L.InstallTree, k) {
+			// Upstream's dkms_autoinstaller check and message: an image
+			// without its headers package is normal, not a failure.
+			r.Log.WithFields(logrus.Fields{"KERNEL": k, "PHASE": "prepare"}).Info("Automatic installation of modules for kernel " + k +
+				" was skipped since the kernel headers for this kernel do not seem to be installed.")
+			continue
+		}
+		pairs = append(pairs, engine.Pair{K: k, A: e.Machine})
+	}
+	if len(pairs) == 0 {
 		return true
 	}
 	jobs := o.Jobs
@@ -202,15 +205,16 @@ func (r *Runner) install(ctx context.Context, o Options, k string) bool {
 	timeout := r.buildTimeout()
 	var mu sync.Mutex
 	started := map[string]time.Time{}
-	res, err := e.AutoinstallKernel(ctx, k, e.Machine, engine.AutoOptions{
+	results, err := e.AutoinstallKernels(ctx, pairs, engine.AutoOptions{
 		Parallel:   jobs,
 		JobTimeout: timeout,
 		Progress: func(ev engine.ProgressEvent) {
-			l := log.WithFields(logrus.Fields{"MODULE": ev.Module, "VERSION": ev.Version})
+			k := ev.Kernel
+			l := r.Log.WithFields(logrus.Fields{"KERNEL": k, "MODULE": ev.Module, "VERSION": ev.Version})
 			id := ev.Module + "/" + ev.Version
 			if !ev.Done {
 				mu.Lock()
-				started[id] = time.Now()
+				started[k+"/"+id] = time.Now()
 				mu.Unlock()
 				status := fmt.Sprintf("building %s for %s (%d/%d)", id, k, ev.Index, ev.Total)
 				if o.Boot {
@@ -220,22 +224,30 @@ func (r *Runner) install(ctx context.Context, o Options, k string) bool {
 				return
 			}
 			mu.Lock()
-			elapsed := time.Since(started[id])
+			elapsed := time.Since(started[k+"/"+id])
 			mu.Unlock()
 			r.logOutcome(l, ev, k, elapsed, timeout)
 		},
 	})
 	if err != nil && ui.Code(err) != ExitFailed {
-		log.WithField("PHASE", "prepare").Errorf("autoinstall for kernel %s stopped: status %d", k, ui.Code(err))
+		r.Log.WithFields(logrus.Fields{"KERNEL": pairs[0].K, "PHASE": "prepare"}).
+			Errorf("autoinstall for kernel %s stopped: status %d", pairs[0].K, ui.Code(err))
 		return false
 	}
-	if res != nil && len(res.Blocked) > 0 {
-		log.WithField("PHASE", "build").Errorf("not built because a dependency failed or is missing: %s", strings.Join(res.Blocked, " "))
-	}
-	// Queued==0 is the boot fast path: every module was already installed,
-	// so nothing else (no dkms.conf evaluation, no subprocess) happens.
-	if res != nil && res.Queued > 0 {
-		r.afterInstall(ctx, o, k)
+	for _, res := range results {
+		log := r.Log.WithField("KERNEL", res.Kernel)
+		if res.Err != nil {
+			log.WithField("PHASE", "prepare").Errorf("autoinstall for kernel %s stopped: status %d", res.Kernel, ui.Code(res.Err))
+		}
+		if len(res.Blocked) > 0 {
+			log.WithField("PHASE", "build").Errorf("not built because a dependency failed or is missing: %s", strings.Join(res.Blocked, " "))
+		}
+		// Queued==0 is the boot fast path: every module was already
+		// installed, so nothing else (no dkms.conf evaluation, no
+		// subprocess) happens.
+		if res.Queued > 0 {
+			r.afterInstall(ctx, o, res.Kernel)
+		}
 	}
 	return err == nil
 }
