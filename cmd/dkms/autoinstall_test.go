@@ -154,3 +154,31 @@ func TestConcurrentAutoinstall(t *testing.T) {
 		t.Errorf("status: %s", st)
 	}
 }
+
+// TestMultiKernelAutoinstall: dkms-autoinstall -k k1 -k k2 builds for both
+// kernels in one run; a kernel without headers is skipped, not failed.
+func TestMultiKernelAutoinstall(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "AUTOINSTALL=yes\n", nil)
+	e.fakeKernel("6.2.0-test", "")
+	os.MkdirAll(e.inst+"/6.3.0-noheaders", 0o755)
+	if _, errOut, code := e.run("add", "foo/1.0"); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, errOut, code := e.runAutoinstall("-k", fk, "-k", "6.2.0-test", "-k", "6.3.0-noheaders", "-j", "2", "--strict")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, k := range []string{fk, "6.2.0-test"} {
+		if !strings.Contains(out, "Autoinstall on "+k+" succeeded for module(s) foo.\n") {
+			t.Errorf("no summary for %s:\n%s", k, out)
+		}
+	}
+	st, _, _ := e.run("status")
+	if st != "foo/1.0, 6.1.0-test, x86_64: installed\nfoo/1.0, 6.2.0-test, x86_64: installed\n" {
+		t.Errorf("status:\n%s", st)
+	}
+	if !strings.Contains(errOut, "6.3.0-noheaders was skipped since the kernel headers") {
+		t.Errorf("no skip message for the kernel without headers:\n%s", errOut)
+	}
+}

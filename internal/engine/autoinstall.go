@@ -194,6 +194,9 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		}
 	}
 	var outMu sync.Mutex
+	// The same module/version for two kernels shares one build directory
+	// (<dkms_tree>/<m>/<v>/build), so those builds take turns.
+	var buildLocks sync.Map
 	started := 0
 	header := func(q candidate) string {
 		return "Autoinstall of module " + q.m + "/" + q.v + " for kernel " + q.k + " (" + q.a + ")"
@@ -223,6 +226,9 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 				prepared: b.prepared, signer: b.signer, buildEnv: b.buildEnv, cc: b.cc}
 			child := e.child(nil)
 			var buf bytes.Buffer
+			mu, _ := buildLocks.LoadOrStore(q.m+"/"+q.v, &sync.Mutex{})
+			mu.(*sync.Mutex).Lock()
+			defer mu.(*sync.Mutex).Unlock()
 			if js != nil {
 				child = e.child(ui.New(&buf, &buf))
 				pc.js = js
