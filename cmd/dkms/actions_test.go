@@ -138,3 +138,25 @@ func TestMakeLogGolden(t *testing.T) {
 	lines[1] = "<date>"
 	golden(t, "make_log", timeLine.ReplaceAllString(strings.Join(lines, "\n"), "# elapsed time: HH:MM:SS"))
 }
+
+// TestTerminalScripts: post_add, pre_install, post_install and post_remove
+// run in the source directory with their output on the terminal (§7.1).
+func TestTerminalScripts(t *testing.T) {
+	t.Parallel()
+	script := "#!/bin/sh\necho \"$0 $*\"\necho \"to stderr $1\" >&2\npwd\n"
+	e := fakeEnv(t, "POST_ADD=\"s.sh post_add\"\nPOST_INSTALL=\"s.sh post_install\"\nPOST_REMOVE=\"s.sh post_remove\"\n",
+		map[string]string{"s.sh": script})
+	src := "<root>/var/lib/dkms/foo/1.0/source"
+	runSteps(t, e, []step{
+		{[]string{"add", "foo/1.0"}, 0, "Creating symlink " + src + " -> <root>/usr/src/foo-1.0\nRunning the post_add script:\n" +
+			src + "/s.sh post_add\n" + src + "\n", "to stderr post_add\n"},
+	})
+	out, errOut, code := e.run("install", "foo/1.0", "-k", fk)
+	if code != 0 || !strings.Contains(out, "Running the post_install script:\n"+src+"/s.sh post_install\n") || errOut != "to stderr post_install\n" {
+		t.Errorf("install: %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code = e.run("uninstall", "foo/1.0", "-k", fk)
+	if code != 0 || !strings.Contains(out, "Running the post_remove script:\n"+src+"/s.sh post_remove\n") {
+		t.Errorf("uninstall: %d\n%s", code, out)
+	}
+}

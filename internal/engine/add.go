@@ -135,7 +135,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if err := os.Symlink(src, link); err != nil {
 		e.P.Stderr().Write([]byte("ln: failed to create symbolic link '" + link + "': File exists\n"))
 	}
-	code := e.runTerminalScript(ctx, "post_add", c.PostAdd, link+"/")
+	code := e.runTerminalScript(ctx, "post_add", c.PostAdd, link)
 	if implicit {
 		return nil
 	}

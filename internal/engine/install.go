@@ -76,7 +76,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	if e.O.RPMSafeUpgrade {
 		pc.force = true
 	}
-	if code := e.runTerminalScript(ctx, "pre_install", c.PreInstall, e.L.SourceLink(m, v)+"/"); code != 0 && !pc.force {
+	if code := e.runTerminalScript(ctx, "pre_install", c.PreInstall, e.L.SourceLink(m, v)); code != 0 && !pc.force {
 		return p.Die(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
 	}
 	if err := e.lock(); err != nil {
@@ -115,7 +115,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	os.Symlink(v+"/"+k+"/"+a, tmpLink)
 	os.Rename(tmpLink, link)
 	pc.force = savedForce
-	e.runTerminalScript(ctx, "post_install", c.PostInstall, e.L.SourceLink(m, v)+"/")
+	e.runTerminalScript(ctx, "post_install", c.PostInstall, e.L.SourceLink(m, v))
 	e.depmodStep(ctx, k)
 	e.modprobeOnInstall(ctx, k)
 	if !e.O.Force {

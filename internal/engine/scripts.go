@@ -48,7 +48,9 @@ func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) 
 	}
 	cmd := exec.CommandContext(ctx, prog, expanded...)
 	cmd.Dir = dir
-	cmd.Env = e.scriptEnv()
+	// The shell that upstream starts scripts from has cd'ed through the
+	// source link: the script's logical working directory is the link.
+	cmd.Env = append(e.scriptEnv(), "PWD="+dir)
 	cmd.Stdout = e.P.Stdout()
 	cmd.Stderr = e.P.Stderr()
 	return ui.ExitStatus(cmd.Run())

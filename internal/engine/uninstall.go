@@ -90,7 +90,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 	} else {
 		p.Line("This module version was INACTIVE for this kernel.")
 	}
-	e.runTerminalScript(ctx, "post_remove", c.PostRemove, e.L.SourceLink(m, v)+"/")
+	e.runTerminalScript(ctx, "post_remove", c.PostRemove, e.L.SourceLink(m, v))
 	if deferDepmod {
 		os.WriteFile(e.L.DKMSTree+"/depmod-pending-"+k+"-"+a, nil, 0o644)
 	} else {
