@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,7 +27,14 @@ func moduleVersion(path string) string {
 // installedCopy locates the installed copy of a record (§7.6 B): the first
 // candidate location holding <d>.ko or <d>.ko<ext> with the same version:
 // as the reference file in the dkms tree. "" when not found.
-func (e *Engine) installedCopy(ctx context.Context, c *dkmsconf.Conf, r dkmsconf.Record, m, k, a, ref string) string {
+func (e *Engine) installedCopy(r dkmsconf.Record, k, ref string) string {
+	p, _ := e.installedLocation(r, k, ref)
+	return p
+}
+
+// installedLocation is installedCopy that also returns the location
+// (relative to <install_tree>/<k>) where the copy was found.
+func (e *Engine) installedLocation(r dkmsconf.Record, k, ref string) (string, string) {
 	locs := []string{e.destLocation(r)}
 	if r.DestLocation != locs[0] {
 		locs = append(locs, r.DestLocation)
@@ -40,11 +46,11 @@ func (e *Engine) installedCopy(ctx context.Context, c *dkmsconf.Conf, r dkmsconf
 		for _, name := range []string{base, r.DestName + ".ko"} {
 			p := dir + "/" + name
 			if isRegular(p) && moduleVersion(p) == refVer {
-				return p
+				return p, loc
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // kernelCopies finds regular files named <d>.ko or <d><suffix> anywhere

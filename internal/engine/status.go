@@ -108,7 +108,7 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k
 			break
 		}
 		if installed {
-			inst := e.installedCopy(ctx, nil, r, m, k, a, built)
+			inst := e.installedCopy(r, k, built)
 			if inst == "" || !sameFile(inst, built) {
 				s.WriteString(" (Differences between built and installed modules)")
 				break

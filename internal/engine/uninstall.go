@@ -70,17 +70,18 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 		ref := e.L.KernelLink(m, k, a) + "/module"
 		for _, r := range c.Records {
 			refFile := findKo(ref, r.DestName)
-			inst := ""
+			inst, loc := "", ""
 			if refFile != "" {
-				inst = e.installedCopy(ctx, c, r, m, k, a, refFile)
+				inst, loc = e.installedLocation(r, k, refFile)
 			}
 			if inst != "" {
-				p.Line("Deleting " + filepath.Dir(inst) + "/" + r.DestName + ".ko" + suffix)
-				matches, _ := filepath.Glob(filepath.Dir(inst) + "/" + r.DestName + ".ko*")
+				dir := e.L.KernelModules(k) + loc
+				p.Line("Deleting " + dir + "/" + r.DestName + ".ko" + suffix)
+				matches, _ := filepath.Glob(dir + "/" + r.DestName + ".ko*")
 				for _, f := range matches {
 					os.Remove(f)
 				}
-				removeEmptyParents(filepath.Dir(inst), e.L.KernelModules(k))
+				removeEmptyParents(dir, e.L.KernelModules(k))
 			} else {
 				p.Line("Module " + r.DestName + ".ko" + suffix + " was not found within " + e.L.KernelModules(k) + "/")
 			}
