@@ -18,8 +18,11 @@ suite=${3:-bookworm}
 tmp=$(mktemp -d "${out}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
+# The hooks are single-quoted on purpose: mmdebstrap runs them with the root
+# directory as $1.
+# shellcheck disable=SC2016
 # unsafe-io: nothing here needs fsync, and under emulation-free chroot
-# installation it halves the time. initramfs-tools stays in the image because
+# installation it saves much of the time. initramfs-tools stays in the image because
 # scenario 5 checks the initramfs made after our postinst hook.
 mmdebstrap --variant=minbase --mode=root \
 	--dpkgopt=force-unsafe-io \
