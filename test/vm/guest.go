@@ -236,6 +236,9 @@ verdict() { printf "$1" | dd of=/dev/port bs=1 seek=%d count=1 2>/dev/null; }
 /bin/sh /vmtest/test.sh
 rc=$?
 echo "vmtest: script exit status $rc"
+# QEMU exits at the verdict without a shutdown: get the disk state out first,
+# a later boot of the same overlay depends on it.
+sync
 if [ "$rc" -eq 0 ]; then verdict '\%03o'; fi
 echo "vmtest: FAIL: script exited with status $rc"
 verdict '\%03o'

@@ -207,7 +207,7 @@ exit 0
 `, strings.Join(units, " "))
 	// The overlay tree is only needed once: the disk keeps it.
 	res = bootDisk(t, k, disk, "", second)
-	took := regexp.MustCompile(`^scenario: unit (\S+) took (\d+) ms`)
+	took := regexp.MustCompile(`scenario: unit (\S+) took (\d+) ms`)
 	timed := 0
 	for _, l := range res.Console {
 		if strings.Contains(l, "rebuilt something") {
