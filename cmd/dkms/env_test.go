@@ -92,7 +92,7 @@ func (e *testEnv) run(args ...string) (string, string, int) {
 	e.t.Helper()
 	full := append([]string{"/usr/sbin/dkms"}, args...)
 	full = append(full, "--dkmstree", e.dkms, "--sourcetree", e.src, "--installtree", e.inst)
-	env := append(os.Environ(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
+	env := append(cleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
 	env = append(env, e.extraEnv...)
 	var out, errb bytes.Buffer
 	code := runWithRoot(context.Background(), full, env, &out, &errb, e.root)
@@ -169,7 +169,7 @@ func (e *testEnv) runAutoinstall(args ...string) (string, string, int) {
 	bin := buildAutoinstall(e.t)
 	full := append(args, "--dkmstree", e.dkms, "--sourcetree", e.src, "--installtree", e.inst)
 	cmd := exec.Command(bin, full...)
-	cmd.Env = append(os.Environ(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
+	cmd.Env = append(cleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -206,4 +206,19 @@ func buildAutoinstall(t *testing.T) string {
 		t.Fatal(autoBinErr)
 	}
 	return autoBin
+}
+
+// cleanEnv is the test process's environment without what an outer make
+// (make test) passes down, so module builds print the same under make as
+// from a shell.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch strings.SplitN(kv, "=", 2)[0] {
+		case "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }

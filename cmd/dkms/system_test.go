@@ -34,7 +34,7 @@ func TestSystemInstall(t *testing.T) {
 	sys := func(args ...string) (string, string, int) {
 		args = append(args, "--dkmstree", e.dkms, "--sourcetree", e.src)
 		var out, errb strings.Builder
-		env := append(os.Environ(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
+		env := append(cleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
 		code := runWithRoot(t.Context(), append([]string{"dkms"}, args...), env, &out, &errb, e.root)
 		return e.norm(out.String()), e.norm(errb.String()), code
 	}
