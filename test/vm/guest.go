@@ -40,7 +40,7 @@ type Guest struct {
 	// Script then runs as vmtest.service once the system is up.
 	RootDisk bool
 	// Overlay is a host directory laid out like a root file system, copied
-	// over the guest's root before the test runs (RootDisk mode).
+	// over the guest's root (the overlay or the disk) before the test runs.
 	Overlay string
 	// Files maps guest paths to host files to put in the initramfs. With
 	// HostRoot the files are also copied below /run/vm in the chroot.
@@ -61,8 +61,8 @@ func (g Guest) WriteInitramfs(path string) error {
 	}
 	var names []string
 	// pvpanic is what turns a guest panic into a failing QEMU exit; Debian
-	// builds it as a module. A kernel with it built in (or without it)
-	// still boots, only panics then end as "no verdict".
+	// builds it as a module. Built in, it needs no file; on a kernel without
+	// it the guest still boots, only a panic then ends as "no verdict".
 	if deps.Has(PanicModule) {
 		names = append(names, PanicModule)
 	}
@@ -155,6 +155,7 @@ devlinks /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm /newroot/run/vm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
+[ -d /vm/root ] && cp -a /vm/root/. /newroot/
 cp -a /vm/. /newroot/run/vm/
 echo "vmtest: host root mounted"
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
