@@ -185,7 +185,10 @@ grep -q '^dkms_hello ' /proc/modules && say "loaded at boot"
 exit 0
 `, strings.Join(units, " "))
 	res := bootDisk(t, k, disk, stage, first)
-	want := []string{"scenario: loaded at boot", "dkms-hello/1.0, " + k.Version + ", x86_64: installed", helloLine}
+	if !res.Contains("scenario: loaded at boot") || !res.Contains(helloLine) {
+		t.Error("first-boot loading: the unit built and installed dkms_hello but the module is not loaded after boot")
+	}
+	want := []string{"dkms-hello/1.0, " + k.Version + ", x86_64: installed"}
 	shown := false
 	for _, u := range units {
 		want = append(want, "scenario: unit "+u+" result success")
@@ -322,7 +325,10 @@ test -e /boot/initrd.img-$NK && say "initramfs made"
 exit $rc
 `, nk.Version)
 	res := bootDisk(t, k, disk, stage, install)
-	wantLines(t, res, "scenario: loaded on the old kernel", "scenario: dpkg exit 0", "scenario: built for the new kernel",
+	if !res.Contains("scenario: loaded on the old kernel") {
+		t.Errorf("first boot on %s: the unit did not load dkms_hello", k.Version)
+	}
+	wantLines(t, res, "scenario: dpkg exit 0", "scenario: built for the new kernel",
 		"scenario: initramfs made after the module")
 
 	after := sayFunc + fmt.Sprintf(`
@@ -341,7 +347,9 @@ ls -la /lib/modules/$OLD 2>&1
 exit 0
 `, k.Version)
 	res = bootDisk(t, nk, disk, "", after)
-	wantLines(t, res, "scenario: running "+nk.Version, "scenario: loaded on the new kernel", helloLine,
-		"scenario: initramfs check exit 0", "scenario: purge exit 0",
+	if !res.Contains("scenario: loaded on the new kernel") || !res.Contains(helloLine) {
+		t.Errorf("after rebooting into %s the module dkms_hello is not loaded", nk.Version)
+	}
+	wantLines(t, res, "scenario: running "+nk.Version, "scenario: initramfs check exit 0", "scenario: purge exit 0",
 		"scenario: old kernel gone from the dkms tree", "scenario: old kernel gone from /lib/modules")
 }
