@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestInstallPaths(t *testing.T) {
@@ -206,5 +207,38 @@ func TestAddFromPath(t *testing.T) {
 		if _, err := os.Stat(e.src + "/baz-3.0/Makefile"); err != nil {
 			t.Errorf("%s: source not copied: %v", arg, err)
 		}
+	}
+}
+
+// TestInterruptedInstallRepaired: an install cut short after the module
+// file was copied (no kernel link yet) does not archive our own copy as an
+// "original"; one cut short before depmod gets depmod on the next
+// autoinstall.
+func TestInterruptedInstallRepaired(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "AUTOINSTALL=yes\n", nil)
+	if _, errOut, code := e.run("build", "foo/1.0", "-k", fk); code != 0 {
+		t.Fatal(errOut)
+	}
+	built, _ := os.ReadFile(e.dkms + "/foo/1.0/" + fk + "/x86_64/module/foo.ko")
+	e.write("/lib/modules/"+fk+"/updates/dkms/foo.ko", string(built)) // the copy of the interrupted run
+	out, _, code := e.run("install", "foo/1.0", "-k", fk)
+	if code != 0 || strings.Contains(out, "Found pre-existing") {
+		t.Errorf("own leftover treated as an original: %d\n%s", code, out)
+	}
+	if _, err := os.Stat(e.dkms + "/foo/original_module"); !os.IsNotExist(err) {
+		t.Errorf("original_module created for our own copy")
+	}
+	// Installed, but modules.dep is older than the install: depmod is due.
+	dep := e.write("/lib/modules/"+fk+"/modules.dep", "")
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(dep, old, old)
+	out, _, code = e.run("autoinstall", "-k", fk)
+	if code != 0 || out != "Running depmod... done.\n" {
+		t.Errorf("depmod repair: %d %q", code, out)
+	}
+	out, _, _ = e.run("autoinstall", "-k", fk)
+	if out != "" {
+		t.Errorf("second run must do nothing: %q", out)
 	}
 }

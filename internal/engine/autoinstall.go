@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,8 @@ type AutoResult struct {
 	Blocked      []string // "<m>/<v>"
 	Queued       int      // modules that had to be built or installed
 	Err          error    // the kernel could not be prepared (several kernels only)
+
+	newestLink time.Time // newest kernel-<k>-<a> link of the installed modules
 }
 
 // Autoinstall runs `dkms autoinstall` / `kernel_postinst` (§6.7).
@@ -109,6 +112,9 @@ func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult) (
 		v := latest[m]
 		if e.isInstalled(m, v, k, a) {
 			res.Installed = append(res.Installed, m)
+			if st, err := os.Lstat(e.L.KernelLink(m, k, a)); err == nil && st.ModTime().After(res.newestLink) {
+				res.newestLink = st.ModTime()
+			}
 			continue
 		}
 		c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
@@ -156,6 +162,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 			res.Err, firstErr = err, err
 			continue
 		}
+		e.repairDepmod(ctx, res)
 		if len(queue) == 0 {
 			continue
 		}
@@ -302,6 +309,20 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 			"Refer to previous errors for more information.")
 	}
 	return results, nil
+}
+
+// repairDepmod runs depmod for a kernel whose modules.dep is older than
+// the newest installed DKMS module: an install that was interrupted after
+// the module was linked but before depmod ran. Upstream never notices.
+func (e *Engine) repairDepmod(ctx context.Context, res *AutoResult) {
+	if res.newestLink.IsZero() || e.O.NoDepmod {
+		return
+	}
+	st, err := os.Stat(e.L.KernelModules(res.Kernel) + "/modules.dep")
+	if err != nil || !res.newestLink.After(st.ModTime()) {
+		return
+	}
+	e.depmodStep(ctx, res.Kernel)
 }
 
 // child returns a copy of the engine for one isolated install (§6.0): its

@@ -88,7 +88,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		if !e.versionSane(ctx, pc, c, r, srcFile, suffix) {
 			continue
 		}
-		e.archiveOriginal(pc, r, suffix)
+		e.archiveOriginal(pc, r, suffix, srcFile)
 		dir := e.L.KernelModules(k) + e.destLocation(r)
 		p.Line("Installing " + dir + "/" + filepath.Base(srcFile))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -203,7 +203,12 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 }
 
 // archiveOriginal is §7.6 A.
-func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix string) {
+//
+// A candidate identical to the file being installed is our own copy left by
+// an install that was interrupted before the kernel link was made: it is
+// not an original and is simply overwritten (upstream would archive it and
+// later "restore" it).
+func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix, srcFile string) {
 	m, k, a := pc.m, pc.k, pc.a
 	d := r.DestName
 	backup := e.L.OriginalDir(m, k, a)
@@ -220,7 +225,7 @@ func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix string) 
 	}
 	cands = append(cands, e.kernelCopies(k, d, suffix)...)
 	for _, c := range cands {
-		if !isRegular(c) {
+		if !isRegular(c) || sameFile(c, srcFile) {
 			continue
 		}
 		e.P.Line("Found pre-existing " + c + ", archiving for uninstallation")
