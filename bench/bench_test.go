@@ -131,8 +131,8 @@ func TestHarnessSmall(t *testing.T) {
 	for _, r := range res.Rows {
 		seen[r.ID] = true
 		for side, s := range map[string]stats{"ours": r.Ours, "upstream": r.Up} {
-			if s.N != 1 || s.Wall <= 0 {
-				t.Errorf("row %s %q %s: %d runs, wall %v; want 1 run with a positive wall time", r.ID, r.Name, side, s.N, s.Wall)
+			if s.N < 1 || s.Wall <= 0 || (r.OursCmd != "dkmsconf.Read" && s.N != 1) {
+				t.Errorf("row %s %q %s: %d runs, wall %v; want a positive wall time from 1 run (small mode)", r.ID, r.Name, side, s.N, s.Wall)
 			}
 			if r.OursCmd != "dkmsconf.Read" && (s.CPU <= 0 || s.MaxRSS <= 0) {
 				t.Errorf("row %s %q %s: CPU %v, RSS %d KiB; want both positive for a child process", r.ID, r.Name, side, s.CPU, s.MaxRSS)

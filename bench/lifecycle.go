@@ -53,10 +53,10 @@ func (b *bench) runNothingToDo(ctx context.Context) error {
 		return func(ctx context.Context, _ int) (*exec.Cmd, error) { return c(ctx), nil }
 	}
 	st, err := compare(ctx, b.reps,
-		job{label: "ours dkms-autoinstall", check: check, prepare: fixed(func(ctx context.Context) *exec.Cmd {
+		job{label: "ours dkms-autoinstall", check: check, quick: true, prepare: fixed(func(ctx context.Context) *exec.Cmd {
 			return b.w.oursAuto(ctx, t, "-k", k, "--no-depmod")
 		})},
-		job{label: "ours dkms autoinstall", check: check, prepare: fixed(func(ctx context.Context) *exec.Cmd {
+		job{label: "ours dkms autoinstall", check: check, quick: true, prepare: fixed(func(ctx context.Context) *exec.Cmd {
 			return b.w.ours(ctx, t, "autoinstall", "-k", k, "--no-depmod")
 		})},
 		job{label: "upstream autoinstall", check: check, prepare: fixed(func(ctx context.Context) *exec.Cmd {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,12 +39,40 @@ type job struct {
 	// maxReps caps the repetitions of a job whose single run takes
 	// minutes (upstream at fleet scale); 0 means every repetition.
 	maxReps int
+	// quick jobs (a few ms) are timed without the GNU time wrapper, whose
+	// start-up would add about a millisecond, and get their peak RSS from
+	// one extra untimed run under it.
+	quick bool
 }
+
+// gnuTime is GNU time, used only for the peak RSS: the rusage that wait4
+// returns for a child that Go started with vfork+exec carries the Go
+// parent's own high-water RSS (Linux copies it into the child at exec), so
+// the child's real peak is only visible one fork further down. Without it
+// the reported RSS has this process's RSS as a floor.
+var gnuTime = func() string {
+	if p, err := exec.LookPath("/usr/bin/time"); err == nil {
+		return p
+	}
+	return ""
+}()
 
 // timeCmd runs cmd and returns its measures, combined output and exit code.
 // A non-zero exit is not an error here: check decides (status of upstream's
 // autoinstall, for instance, is part of what is verified).
-func timeCmd(cmd *exec.Cmd) (sample, []byte, int, error) {
+func timeCmd(cmd *exec.Cmd, wrap bool) (sample, []byte, int, error) {
+	var rssFile string
+	if wrap && gnuTime != "" {
+		f, err := os.CreateTemp("", "bench-rss.")
+		if err != nil {
+			return sample{}, nil, -1, err
+		}
+		f.Close()
+		rssFile = f.Name()
+		defer os.Remove(rssFile)
+		cmd.Args = append([]string{gnuTime, "-q", "-f", "%M", "-o", rssFile, cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = gnuTime
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -56,6 +86,21 @@ func timeCmd(cmd *exec.Cmd) (sample, []byte, int, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		s.MaxRSS = ru.Maxrss
+	}
+	if rssFile != "" {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return s, out.Bytes(), -1, err
+		}
+		// The last line is the number; GNU time puts a "Command exited
+		// with non-zero status" line before it.
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return s, out.Bytes(), -1, fmt.Errorf("no RSS from %s", gnuTime)
+		}
+		if s.MaxRSS, err = strconv.ParseInt(f[len(f)-1], 10, 64); err != nil {
+			return s, out.Bytes(), -1, fmt.Errorf("RSS from %s: %w", gnuTime, err)
+		}
 	}
 	return s, out.Bytes(), cmd.ProcessState.ExitCode(), nil
 }
@@ -81,13 +126,9 @@ func compare(ctx context.Context, reps int, jobs ...job) ([]stats, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: preparing: %w", j.label, err)
 			}
-			s, out, code, err := timeCmd(cmd)
+			s, err := runJob(ctx, j, cmd, !j.quick)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", j.label, err)
-			}
-			if err := j.check(out, code); err != nil {
-				return nil, fmt.Errorf("%s: %w\ncommand: %s\noutput (tail):\n%s", j.label, err,
-					strings.Join(cmd.Args, " "), tail(out, 30))
+				return nil, err
 			}
 			samples[i] = append(samples[i], s)
 		}
@@ -95,8 +136,31 @@ func compare(ctx context.Context, reps int, jobs ...job) ([]stats, error) {
 	res := make([]stats, len(jobs))
 	for i, ss := range samples {
 		res[i] = median(ss)
+		if jobs[i].quick && gnuTime != "" {
+			cmd, err := jobs[i].prepare(ctx, reps)
+			if err != nil {
+				return nil, fmt.Errorf("%s: preparing: %w", jobs[i].label, err)
+			}
+			s, err := runJob(ctx, jobs[i], cmd, true)
+			if err != nil {
+				return nil, err
+			}
+			res[i].MaxRSS = s.MaxRSS
+		}
 	}
 	return res, nil
+}
+
+func runJob(ctx context.Context, j job, cmd *exec.Cmd, wrap bool) (sample, error) {
+	s, out, code, err := timeCmd(cmd, wrap)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", j.label, err)
+	}
+	if err := j.check(out, code); err != nil {
+		return s, fmt.Errorf("%s: %w\ncommand: %s\noutput (tail):\n%s", j.label, err,
+			strings.Join(cmd.Args, " "), tail(out, 30))
+	}
+	return s, nil
 }
 
 func median(ss []sample) stats {

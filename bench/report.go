@@ -122,7 +122,10 @@ func (b *bench) report(o options, took time.Duration) string {
 	p("- Each scenario alternates ours and upstream (order reversed every repetition); trees that a command changes\n" +
 		"  are regenerated before every run, outside the timed region; every run is checked (exit status, modules\n" +
 		"  installed or removed, status line count) so a fast failure cannot count as a fast result. Values are\n" +
-		"  medians; repetitions per row are in the last column. Peak RSS is the largest single process of the tree.\n\n")
+		"  medians; repetitions per row are in the last column. CPU is user+sys from wait4's rusage of the whole tree.\n" +
+		"  Peak RSS is the largest single process of the tree, measured through GNU time (a Go parent's own RSS leaks\n" +
+		"  into the rusage of its direct children); commands of a few milliseconds are timed without that wrapper and\n" +
+		"  get their RSS from one extra untimed run.\n\n")
 
 	p("## Results\n\n")
 	p("| # | Scenario | Ours | Upstream | Wall ours | Wall upstream | Wall ours/upstream | CPU ours | CPU upstream | Peak RSS ours | Peak RSS upstream | Runs ours/upstream |\n")
@@ -165,7 +168,7 @@ func (b *bench) report(o options, took time.Duration) string {
 			p("| %d | %s | %s | %s | %s | %s | %s | %d/%d |\n", pt.N, fmtDur(pt.Ours.Wall), fmtDur(pt.Ours.Wall/time.Duration(pt.N)),
 				fmtDur(pt.Ours.CPU), up, per, rt, pt.Ours.N, pt.Up.N)
 		}
-		p("\nUpstream prints roughly ten status lines a second (it re-sources dkms.conf in bash for every line), so a\n"+
+		p("\nUpstream prints fewer than ten status lines a second (it re-sources dkms.conf in bash for every line), so a\n"+
 			"single upstream run at %d versions already takes minutes; it runs only at the sizes shown, and only once at\n"+
 			"the largest. Its per-version cost is flat, so its time at 1000 versions is about 5x the one at 200.\n", b.upSweepMax)
 	}

@@ -39,6 +39,7 @@ func (b *bench) statusPoint(ctx context.Context, n int, upstream bool, upReps in
 		label:   fmt.Sprintf("ours status n=%d", n),
 		prepare: func(ctx context.Context, _ int) (*exec.Cmd, error) { return b.w.ours(ctx, t, "status"), nil },
 		check:   statusCheck(want),
+		quick:   true,
 	}}
 	if upstream {
 		jobs = append(jobs, job{
