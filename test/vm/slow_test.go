@@ -204,6 +204,8 @@ for u in %[1]s; do
 	start=$(systemctl show -p ExecMainStartTimestampMonotonic --value "$u")
 	end=$(systemctl show -p ExecMainExitTimestampMonotonic --value "$u")
 	say "unit $u took $(( (end - start) / 1000 )) ms"
+	# What the unit spent its time on, for the failure message.
+	journalctl -b -o short-monotonic --no-pager -u "$u"
 	journalctl -b -o cat -u "$u" | grep -Eq 'Building|Autoinstall of module' && say "unit $u rebuilt something"
 done
 exit 0
