@@ -3,6 +3,7 @@ package hook
 import (
 	"context"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,23 @@ func (r *Runner) loadForHardware(ctx context.Context, mods []engine.InstalledMod
 	if prog == "" {
 		prog = "modprobe"
 	}
-	for _, name := range devices.Matching(aliases, table) {
+	wanted := devices.Matching(aliases, table)
+	why := map[string]string{}
+	for _, n := range wanted {
+		why[n] = "for a device present now"
+	}
+	// Modules the administrator asked systemd-modules-load to load at boot:
+	// it ran before this unit built them and could not find them then.
+	for _, n := range r.listedForBoot() {
+		for name := range owner {
+			if _, ok := why[name]; ok || !sameModule(name, n) {
+				continue
+			}
+			wanted = append(wanted, name)
+			why[name] = "listed in modules-load.d"
+		}
+	}
+	for _, name := range wanted {
 		m := owner[name]
 		l := r.Log.WithFields(logrus.Fields{"MODULE": m.Module, "VERSION": m.Version, "KERNEL": r.E.CurrentKern, "PHASE": "load"})
 		args := append(modprobeRoot(r.E.L.InstallTree), name)
@@ -83,8 +100,44 @@ func (r *Runner) loadForHardware(ctx context.Context, mods []engine.InstalledMod
 			l.Warnf("modprobe %s failed: %v: %s", name, err, strings.TrimSpace(string(out)))
 			continue
 		}
-		l.Infof("loaded %s for a device present now", name)
+		l.Infof("loaded %s %s", name, why[name])
 	}
+}
+
+// modulesLoadDirs are where systemd-modules-load (and Debian's /etc/modules)
+// list modules to load at boot.
+var modulesLoadDirs = []string{"/etc/modules-load.d", "/run/modules-load.d", "/usr/local/lib/modules-load.d",
+	"/usr/lib/modules-load.d", "/lib/modules-load.d"}
+
+// listedForBoot returns the module names listed in modules-load.d files
+// and /etc/modules.
+func (r *Runner) listedForBoot() []string {
+	var files []string
+	for _, d := range modulesLoadDirs {
+		m, _ := filepath.Glob(r.E.L.Sys(d) + "/*.conf")
+		files = append(files, m...)
+	}
+	files = append(files, r.E.L.Sys("/etc/modules"))
+	var names []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' || line[0] == ';' {
+				continue
+			}
+			names = append(names, strings.Fields(line)[0])
+		}
+	}
+	return names
+}
+
+// sameModule compares module names as the kernel does: - and _ are equal.
+func sameModule(a, b string) bool {
+	return strings.ReplaceAll(a, "-", "_") == strings.ReplaceAll(b, "-", "_")
 }
 
 // modprobeRoot points modprobe at a relocated install tree: modprobe only

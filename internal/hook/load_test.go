@@ -251,3 +251,35 @@ func TestLoadWanted(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadListedForBoot: a DKMS module named in modules-load.d (or
+// /etc/modules) is loaded after the boot run built it, even without a
+// matching device: systemd-modules-load ran before the module existed.
+func TestLoadListedForBoot(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	requireTool(t, "make", "gcc")
+	s, rec := hardwareSystem(t, "")
+	s.write("/etc/modules-load.d/extra.conf", "# comment\n; other comment\nnoalias\nnot-a-dkms-module\n")
+	s.write("/etc/modules", "absent\n")
+	r := s.run(Options{Boot: true, Kernels: []string{fk}}, func(r *Runner) {
+		r.E.CurrentKern = fk
+		r.SysfsRoot = s.root
+		r.Modprobe = s.root + "/bin/modprobe"
+	})
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.messages())
+	}
+	calls, _ := os.ReadFile(rec)
+	for _, m := range []string{"noalias", "absent", "gpu"} {
+		if !strings.Contains(string(calls), " "+m+"\n") {
+			t.Errorf("%s not loaded; calls:\n%s", m, calls)
+		}
+	}
+	if strings.Contains(string(calls), "not-a-dkms-module") {
+		t.Errorf("modules that DKMS did not install are systemd-modules-load's business:\n%s", calls)
+	}
+	if !strings.Contains(r.messages(), "loaded noalias listed in modules-load.d") {
+		t.Errorf("log:\n%s", r.messages())
+	}
+}

@@ -138,6 +138,16 @@ func bootStage(t *testing.T) (dir string, units []string) {
 	}
 	sort.Strings(units)
 	copyTree(t, filepath.Join(repoRoot(t), "examples", "dkms-hello"), filepath.Join(dir, "usr", "src", "dkms-hello-1.0"))
+	// The example drives no hardware: like v4l2loopback and friends, it is
+	// loaded at boot because the administrator listed it in modules-load.d.
+	// On the first boot systemd-modules-load runs before our unit has built
+	// it, so the unit loads it once built.
+	if err := os.MkdirAll(filepath.Join(dir, "etc", "modules-load.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc", "modules-load.d", "dkms-hello.conf"), []byte("dkms_hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	added := filepath.Join(dir, "var", "lib", "dkms", "dkms-hello", "1.0")
 	if err := os.MkdirAll(filepath.Join(added, "build"), 0o755); err != nil {
 		t.Fatal(err)
