@@ -168,9 +168,15 @@ func (b *bench) report(o options, took time.Duration) string {
 			p("| %d | %s | %s | %s | %s | %s | %s | %d/%d |\n", pt.N, fmtDur(pt.Ours.Wall), fmtDur(pt.Ours.Wall/time.Duration(pt.N)),
 				fmtDur(pt.Ours.CPU), up, per, rt, pt.Ours.N, pt.Up.N)
 		}
-		p("\nUpstream prints fewer than ten status lines a second (it re-sources dkms.conf in bash for every line), so a\n"+
-			"single upstream run at %d versions already takes minutes; it runs only at the sizes shown, and only once at\n"+
-			"the largest. Its per-version cost is flat, so its time at 1000 versions is about 5x the one at 200.\n", b.upSweepMax)
+		var upLast time.Duration
+		for _, pt := range b.res.Sweep {
+			if pt.HasUp && pt.N == b.upSweepMax {
+				upLast = pt.Up.Wall
+			}
+		}
+		p("\nUpstream re-sources dkms.conf in bash for every status line, so one upstream run at %d versions takes %s;\n"+
+			"it runs only at the sizes shown, and only once at the largest. Its per-version cost is flat, so at 1000\n"+
+			"versions it would take about %s.\n", b.upSweepMax, fmtDur(upLast), fmtDur(upLast*1000/time.Duration(max(b.upSweepMax, 1))))
 	}
 	p("\n## Targets\n\n")
 	for _, t := range b.targets() {
