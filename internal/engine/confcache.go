@@ -22,7 +22,10 @@ import (
 type statusCache struct {
 	path    string
 	Entries map[string]cacheEntry `json:"entries"`
-	dirty   bool
+	// Diffs remembers whether an installed module differed from its built
+	// copy, keyed by the identity of every file involved.
+	Diffs map[string]bool `json:"diffs"`
+	dirty bool
 }
 
 type cacheEntry struct {
@@ -31,17 +34,18 @@ type cacheEntry struct {
 	Records []dkmsconf.Record `json:"records"`
 }
 
-const cacheFormat = "dkms-status-cache-1"
+const cacheFormat = "dkms-status-cache-2"
 
 func (e *Engine) loadStatusCache() *statusCache {
-	c := &statusCache{path: e.L.DKMSTree + "/.status-cache.json", Entries: map[string]cacheEntry{}}
+	c := &statusCache{path: e.L.DKMSTree + "/.status-cache.json", Entries: map[string]cacheEntry{}, Diffs: map[string]bool{}}
 	if b, err := os.ReadFile(c.path); err == nil {
 		var onDisk struct {
 			Format  string                `json:"format"`
 			Entries map[string]cacheEntry `json:"entries"`
+			Diffs   map[string]bool       `json:"diffs"`
 		}
-		if json.Unmarshal(b, &onDisk) == nil && onDisk.Format == cacheFormat && onDisk.Entries != nil {
-			c.Entries = onDisk.Entries
+		if json.Unmarshal(b, &onDisk) == nil && onDisk.Format == cacheFormat && onDisk.Entries != nil && onDisk.Diffs != nil {
+			c.Entries, c.Diffs = onDisk.Entries, onDisk.Diffs
 		}
 	}
 	return c
@@ -53,7 +57,7 @@ func (c *statusCache) save() {
 	if c == nil || !c.dirty {
 		return
 	}
-	b, err := json.Marshal(map[string]any{"format": cacheFormat, "entries": c.Entries})
+	b, err := json.Marshal(map[string]any{"format": cacheFormat, "entries": c.Entries, "diffs": c.Diffs})
 	if err != nil {
 		return
 	}
@@ -68,10 +72,25 @@ func (c *statusCache) save() {
 }
 
 // fingerprint identifies the chain files of a conf read by their identity
-// and modification time (absent files included).
-func fingerprint(files []string) string {
+// and modification time (absent files included). The override files of
+// /etc/dkms are looked up in one listing of that directory, taken once per
+// run, rather than with a stat each.
+func (e *Engine) fingerprint(files []string) string {
+	if e.etcNames == nil {
+		e.etcNames = map[string]bool{}
+		if ents, err := os.ReadDir(e.L.EtcDir()); err == nil {
+			for _, de := range ents {
+				e.etcNames[de.Name()] = true
+			}
+		}
+	}
+	etc := e.L.EtcDir() + "/"
 	var b strings.Builder
-	for _, f := range files {
+	for i, f := range files {
+		if i > 0 && strings.HasPrefix(f, etc) && !e.etcNames[f[len(etc):]] {
+			fmt.Fprintf(&b, "%s:-;", f)
+			continue
+		}
 		var st syscall.Stat_t
 		if syscall.Stat(f, &st) != nil {
 			fmt.Fprintf(&b, "%s:-;", f)
@@ -80,6 +99,42 @@ func fingerprint(files []string) string {
 		fmt.Fprintf(&b, "%s:%d:%d:%d:%d.%d;", f, st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
 	}
 	return b.String()
+}
+
+// statID identifies a file's content cheaply: device, inode, size and
+// modification time ("-" when absent).
+func statID(b *strings.Builder, f string) {
+	var st syscall.Stat_t
+	if syscall.Stat(f, &st) != nil {
+		fmt.Fprintf(b, "%s:-;", f)
+		return
+	}
+	fmt.Fprintf(b, "%s:%d:%d:%d:%d.%d;", f, st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+}
+
+// installedDiffers is the check behind "(Differences between built and
+// installed modules)": the installed copy (§7.6 B) is missing or differs
+// byte-wise from the built one. Remembered by the identity of the built file
+// and of every candidate location.
+func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built string) bool {
+	var key strings.Builder
+	statID(&key, built)
+	for _, p := range e.installedCandidates(r, k, built) {
+		statID(&key, p)
+	}
+	id := hashString(key.String())
+	if c != nil {
+		if d, ok := c.Diffs[id]; ok {
+			return d
+		}
+	}
+	inst := e.installedCopy(r, k, built)
+	d := inst == "" || !sameFile(inst, built)
+	if c != nil {
+		c.Diffs[id] = d
+		c.dirty = true
+	}
+	return d
 }
 
 func hashString(s string) string {
@@ -123,7 +178,7 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 	}
 	ro := dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(), Module: m, Version: v, Kernel: k, Arch: a}
 	files := dkmsconf.Candidates(ro)
-	key := hashString(strings.Join([]string{m, v, k, a, fingerprint(files)}, "\x00"))
+	key := hashString(strings.Join([]string{m, v, k, a, e.fingerprint(files)}, "\x00"))
 	vars := e.confVars(m, v, k, a)
 	if ent, ok := c.Entries[key]; ok && ent.Values == e.refValues(ent.Refs, vars) {
 		return ent.Records, true

@@ -61,6 +61,8 @@ type Engine struct {
 	// compression suffix of the main context (§7.3 quirk)
 	mainSuffix string
 	lastMain   *pairCtx
+	treeCanon  int // 0 unknown, 1 canonical, 2 not (see canonicalTree)
+	etcNames   map[string]bool
 	// cache of the last successful conf read (§4.1 caching)
 	cacheKey string
 	cached   *dkmsconf.Conf

@@ -32,13 +32,28 @@ func (e *Engine) installedCopy(r dkmsconf.Record, k, ref string) string {
 	return p
 }
 
-// installedLocation is installedCopy that also returns the location
-// (relative to <install_tree>/<k>) where the copy was found.
-func (e *Engine) installedLocation(r dkmsconf.Record, k, ref string) (string, string) {
+// installedCandidates lists the files installedLocation looks at.
+func (e *Engine) installedCandidates(r dkmsconf.Record, k, ref string) []string {
+	var out []string
+	for _, loc := range e.candidateLocations(r) {
+		dir := e.L.KernelModules(k) + loc
+		out = append(out, dir+"/"+filepath.Base(ref), dir+"/"+r.DestName+".ko")
+	}
+	return out
+}
+
+func (e *Engine) candidateLocations(r dkmsconf.Record) []string {
 	locs := []string{e.destLocation(r)}
 	if r.DestLocation != locs[0] {
 		locs = append(locs, r.DestLocation)
 	}
+	return locs
+}
+
+// installedLocation is installedCopy that also returns the location
+// (relative to <install_tree>/<k>) where the copy was found.
+func (e *Engine) installedLocation(r dkmsconf.Record, k, ref string) (string, string) {
+	locs := e.candidateLocations(r)
 	refVer := moduleVersion(ref)
 	base := filepath.Base(ref)
 	for _, loc := range locs {

@@ -68,8 +68,41 @@ func (e *Engine) isInstalled(m, v, k, a string) bool {
 }
 
 func (e *Engine) linkActive(m, v, k, a string) bool {
-	real, err := filepath.EvalSymlinks(e.L.KernelLink(m, k, a))
+	link := e.L.KernelLink(m, k, a)
+	target, err := os.Readlink(link)
+	if err != nil {
+		return false // absent, or not a symlink: never "installed"
+	}
+	// Fast path for the link as dkms writes it ("<v>/<k>/<a>") in a tree
+	// whose path has no symlinks: resolving it fully could only give the
+	// literal path when <v>, <k> and <a> are plain directories.
+	if target == v+"/"+k+"/"+a && e.canonicalTree() {
+		if st, err := os.Lstat(e.L.ModuleDir(m)); err != nil || !st.IsDir() {
+			return false
+		}
+		if st, err := os.Lstat(e.L.VersionDir(m, v)); err == nil && st.IsDir() {
+			if st, err := os.Lstat(e.L.BuiltDir(m, v, k, a)); err == nil && st.IsDir() {
+				if st, err := os.Lstat(e.L.KernelDir(m, v, k)); err == nil && st.IsDir() {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	real, err := filepath.EvalSymlinks(link)
 	return err == nil && real == e.L.BuiltDir(m, v, k, a)
+}
+
+// canonicalTree reports (once per run) whether <dkms_tree> is an absolute
+// path without symlinks, "." or "..", i.e. equal to its resolved form.
+func (e *Engine) canonicalTree() bool {
+	if e.treeCanon == 0 {
+		e.treeCanon = 2
+		if r, err := filepath.EvalSymlinks(e.L.DKMSTree); err == nil && r == e.L.DKMSTree && filepath.IsAbs(r) {
+			e.treeCanon = 1
+		}
+	}
+	return e.treeCanon == 1
 }
 
 // readDirNames lists directory entries sorted in byte order, without hidden
@@ -91,14 +124,29 @@ func readDirNames(dir string) []string {
 }
 
 // subdirs returns the names of entries of dir that are directories
-// (following symlinks, like the shell's -d test).
+// (following symlinks, like the shell's -d test), hidden ones excluded, in
+// byte order. The directory entry's type saves a stat for all but symlinks.
 func subdirs(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
 	var out []string
-	for _, n := range readDirNames(dir) {
-		if isDir(dir + "/" + n) {
+	for _, de := range ents {
+		n := de.Name()
+		if strings.HasPrefix(n, ".") {
+			continue
+		}
+		switch t := de.Type(); {
+		case t.IsDir():
 			out = append(out, n)
+		case t&os.ModeSymlink != 0 || t&os.ModeType == os.ModeIrregular:
+			if isDir(dir + "/" + n) {
+				out = append(out, n)
+			}
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 

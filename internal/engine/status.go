@@ -108,8 +108,7 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k
 			break
 		}
 		if installed {
-			inst := e.installedCopy(r, k, built)
-			if inst == "" || !sameFile(inst, built) {
+			if e.installedDiffers(cache, r, k, built) {
 				s.WriteString(" (Differences between built and installed modules)")
 				break
 			}
