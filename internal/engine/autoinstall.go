@@ -331,6 +331,8 @@ func (e *Engine) child(p *ui.Printer) *Engine {
 	c := *e
 	c.cached, c.cacheKey = nil, ""
 	c.kconfigMemo = nil
+	c.dirMemo = nil
+	c.statMemo = nil
 	if p != nil {
 		c.P = p
 	}

@@ -91,12 +91,19 @@ func (e *Engine) fingerprint(files []string) string {
 			fmt.Fprintf(&b, "%s:-;", f)
 			continue
 		}
-		var st syscall.Stat_t
-		if syscall.Stat(f, &st) != nil {
-			fmt.Fprintf(&b, "%s:-;", f)
+		if id, ok := e.statMemo[f]; ok {
+			b.WriteString(id)
 			continue
 		}
-		fmt.Fprintf(&b, "%s:%d:%d:%d:%d.%d;", f, st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+		var one strings.Builder
+		statID(&one, f)
+		if e.lockFile == nil {
+			if e.statMemo == nil {
+				e.statMemo = map[string]string{}
+			}
+			e.statMemo[f] = one.String()
+		}
+		b.WriteString(one.String())
 	}
 	return b.String()
 }

@@ -63,6 +63,8 @@ type Engine struct {
 	lastMain   *pairCtx
 	treeCanon  int // 0 unknown, 1 canonical, 2 not (see canonicalTree)
 	etcNames   map[string]bool
+	dirMemo    map[string]bool // plainDir answers of a read-only run
+	statMemo   map[string]string
 	// cache of the last successful conf read (§4.1 caching)
 	cacheKey string
 	cached   *dkmsconf.Conf

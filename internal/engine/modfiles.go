@@ -37,7 +37,10 @@ func (e *Engine) installedCandidates(r dkmsconf.Record, k, ref string) []string 
 	var out []string
 	for _, loc := range e.candidateLocations(r) {
 		dir := e.L.KernelModules(k) + loc
-		out = append(out, dir+"/"+filepath.Base(ref), dir+"/"+r.DestName+".ko")
+		out = append(out, dir+"/"+filepath.Base(ref))
+		if filepath.Base(ref) != r.DestName+".ko" {
+			out = append(out, dir+"/"+r.DestName+".ko")
+		}
 	}
 	return out
 }
@@ -58,7 +61,11 @@ func (e *Engine) installedLocation(r dkmsconf.Record, k, ref string) (string, st
 	base := filepath.Base(ref)
 	for _, loc := range locs {
 		dir := e.L.KernelModules(k) + loc
-		for _, name := range []string{base, r.DestName + ".ko"} {
+		names := []string{base}
+		if base != r.DestName+".ko" {
+			names = append(names, r.DestName+".ko")
+		}
+		for _, name := range names {
 			p := dir + "/" + name
 			if isRegular(p) && moduleVersion(p) == refVer {
 				return p, loc

@@ -73,24 +73,47 @@ func (e *Engine) linkActive(m, v, k, a string) bool {
 	if err != nil {
 		return false // absent, or not a symlink: never "installed"
 	}
-	// Fast path for the link as dkms writes it ("<v>/<k>/<a>") in a tree
-	// whose path has no symlinks: resolving it fully could only give the
-	// literal path when <v>, <k> and <a> are plain directories.
-	if target == v+"/"+k+"/"+a && e.canonicalTree() {
-		if st, err := os.Lstat(e.L.ModuleDir(m)); err != nil || !st.IsDir() {
-			return false
-		}
-		if st, err := os.Lstat(e.L.VersionDir(m, v)); err == nil && st.IsDir() {
-			if st, err := os.Lstat(e.L.BuiltDir(m, v, k, a)); err == nil && st.IsDir() {
-				if st, err := os.Lstat(e.L.KernelDir(m, v, k)); err == nil && st.IsDir() {
-					return true
-				}
+	// Fast path for a link as dkms writes it (a clean relative path such as
+	// "<v>/<k>/<a>") in a tree whose path has no symlinks: when every
+	// directory on the way is a plain directory, the link resolves to
+	// <module dir>/<target>, so no full resolution is needed.
+	if e.canonicalTree() && target != "" && !filepath.IsAbs(target) && filepath.Clean(target) == target &&
+		target != ".." && !strings.HasPrefix(target, "../") && e.plainDir(e.L.ModuleDir(m)) {
+		plain := true
+		for p := target; plain; {
+			plain = e.plainDir(e.L.ModuleDir(m) + "/" + p)
+			i := strings.LastIndexByte(p, '/')
+			if i < 0 {
+				break
 			}
+			p = p[:i]
 		}
-		return false
+		if plain {
+			return e.L.ModuleDir(m)+"/"+target == e.L.BuiltDir(m, v, k, a)
+		}
 	}
 	real, err := filepath.EvalSymlinks(link)
 	return err == nil && real == e.L.BuiltDir(m, v, k, a)
+}
+
+// plainDir reports whether p is a directory and not a symlink. Read-only
+// runs (status: no tree lock taken) remember the answers, since every line
+// of a module asks about the same directories.
+func (e *Engine) plainDir(p string) bool {
+	if e.lockFile == nil {
+		if v, ok := e.dirMemo[p]; ok {
+			return v
+		}
+	}
+	st, err := os.Lstat(p)
+	ok := err == nil && st.IsDir()
+	if e.lockFile == nil {
+		if e.dirMemo == nil {
+			e.dirMemo = map[string]bool{}
+		}
+		e.dirMemo[p] = ok
+	}
+	return ok
 }
 
 // canonicalTree reports (once per run) whether <dkms_tree> is an absolute

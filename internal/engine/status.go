@@ -94,7 +94,7 @@ func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.B
 
 func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k, a string, installed bool) string {
 	var s strings.Builder
-	if exists(e.L.OriginalDir(m, k, a)) {
+	if e.plainDir(e.L.ModuleDir(m)+"/original_module") && exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
 	}
 	records, ok := e.statusRecords(ctx, cache, m, v, k, a)
