@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -115,5 +117,43 @@ func TestStatusCache(t *testing.T) {
 	out2, _, _ := e.run("status", "foo/1.0")
 	if out != "foo/1.0, 6.1.0-test, x86_64: built\n" || out2 != "foo/1.0, 6.1.0-test, x86_64: built (Built modules are missing in the kernel modules folder)\n" {
 		t.Errorf("variable change not seen: %q / %q", out, out2)
+	}
+}
+
+// TestStatusLargeTree: a tree large enough for the two-worker walk prints
+// exactly what the single walk prints, in the same order.
+func TestStatusLargeTree(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var want strings.Builder
+	for i := range 90 {
+		m := fmt.Sprintf("mod%03d", i)
+		src := e.module(m, "1.0", "PACKAGE_NAME="+m+"\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]="+m+"\nDEST_MODULE_LOCATION[0]=/updates\n", map[string]string{"Makefile": "all:\n"})
+		vd := e.dkms + "/" + m + "/1.0"
+		os.MkdirAll(vd+"/build", 0o755)
+		switch {
+		case i == 50:
+			os.Symlink("/nonexistent", vd+"/source")
+			want.WriteString(m + "/1.0: broken\n")
+			continue
+		default:
+			os.Symlink(src, vd+"/source")
+		}
+		if i%3 == 0 {
+			want.WriteString(m + "/1.0: added\n")
+			continue
+		}
+		os.MkdirAll(vd+"/6.1.0-test/x86_64/module", 0o755)
+		os.WriteFile(vd+"/6.1.0-test/x86_64/module/"+m+".ko", []byte(m), 0o644)
+		want.WriteString(m + "/1.0, 6.1.0-test, x86_64: built\n")
+	}
+	for range 2 { // cold and warm cache
+		out, errOut, code := e.run("status")
+		if code != 0 || out != want.String() {
+			t.Errorf("status:\n%s\nwant:\n%s", out, want.String())
+		}
+		if errOut != "\nError! mod050/1.0: Missing the module source directory or the symbolic link pointing to it.\nManual intervention is required!\n" {
+			t.Errorf("stderr: %q", errOut)
+		}
 	}
 }

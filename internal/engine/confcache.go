@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/dkms-project/dkms/internal/dkmsconf"
@@ -26,6 +27,35 @@ type statusCache struct {
 	// copy, keyed by the identity of every file involved.
 	Diffs map[string]bool `json:"diffs"`
 	dirty bool
+	mu    sync.Mutex // status walks the tree with two workers
+}
+
+func (c *statusCache) entry(key string) (cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	en, ok := c.Entries[key]
+	return en, ok
+}
+
+func (c *statusCache) putEntry(key string, en cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Entries[key] = en
+	c.dirty = true
+}
+
+func (c *statusCache) diff(key string) (bool, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.Diffs[key]
+	return d, ok
+}
+
+func (c *statusCache) putDiff(key string, d bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Diffs[key] = d
+	c.dirty = true
 }
 
 type cacheEntry struct {
@@ -65,6 +95,7 @@ func (c *statusCache) save() {
 	if err != nil {
 		return
 	}
+	tmp.Chmod(0o644) // status is for everyone; the cache holds nothing secret
 	_, werr := tmp.Write(b)
 	if tmp.Close() != nil || werr != nil || os.Rename(tmp.Name(), c.path) != nil {
 		os.Remove(tmp.Name())
@@ -131,15 +162,14 @@ func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built st
 	}
 	id := hashString(key.String())
 	if c != nil {
-		if d, ok := c.Diffs[id]; ok {
+		if d, ok := c.diff(id); ok {
 			return d
 		}
 	}
 	inst := e.installedCopy(r, k, built)
 	d := inst == "" || !sameFile(inst, built)
 	if c != nil {
-		c.Diffs[id] = d
-		c.dirty = true
+		c.putDiff(id, d)
 	}
 	return d
 }
@@ -187,7 +217,7 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 	files := dkmsconf.Candidates(ro)
 	key := hashString(strings.Join([]string{m, v, k, a, e.fingerprint(files)}, "\x00"))
 	vars := e.confVars(m, v, k, a)
-	if ent, ok := c.Entries[key]; ok && ent.Values == e.refValues(ent.Refs, vars) {
+	if ent, ok := c.entry(key); ok && ent.Values == e.refValues(ent.Refs, vars) {
 		return ent.Records, true
 	}
 	conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
@@ -195,8 +225,7 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 		return nil, false
 	}
 	if refs, pure := dkmsconf.Pure(files); pure {
-		c.Entries[key] = cacheEntry{Refs: refs, Values: e.refValues(refs, vars), Records: conf.Records}
-		c.dirty = true
+		c.putEntry(key, cacheEntry{Refs: refs, Values: e.refValues(refs, vars), Records: conf.Records})
 	}
 	return conf.Records, true
 }
