@@ -182,3 +182,38 @@ func TestMultiKernelAutoinstall(t *testing.T) {
 		t.Errorf("no skip message for the kernel without headers:\n%s", errOut)
 	}
 }
+
+// TestParallelDepmodOnce: with parallel builds depmod runs once per kernel
+// after its modules, never once per module (and never two at once).
+func TestParallelDepmodOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fakeKernel(fk, "")
+	for _, m := range []string{"aa", "bb", "cc"} {
+		e.module(m, "1.0", "PACKAGE_NAME="+m+"\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]="+m+"\nDEST_MODULE_LOCATION[0]=/updates\nMAKE[0]=\"make all\"\nAUTOINSTALL=yes\n", fakeBuildFiles(m))
+		if _, errOut, code := e.run("add", m+"/1.0"); code != 0 {
+			t.Fatal(errOut)
+		}
+	}
+	out, errOut, code := e.runAutoinstall("-k", fk, "-j", "2", "--strict")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := strings.Count(out, "Running depmod... done."); n != 1 {
+		t.Errorf("depmod ran %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "Running depmod... done.\nAutoinstall on "+fk+" succeeded for module(s) ") {
+		t.Errorf("depmod must run after all modules, before the summary:\n%s", out)
+	}
+	// -j 1 is upstream's serial format: depmod after every install.
+	e2 := newEnv(t)
+	e2.fakeKernel(fk, "")
+	for _, m := range []string{"aa", "bb"} {
+		e2.module(m, "1.0", "PACKAGE_NAME="+m+"\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]="+m+"\nDEST_MODULE_LOCATION[0]=/updates\nMAKE[0]=\"make all\"\nAUTOINSTALL=yes\n", fakeBuildFiles(m))
+		e2.run("add", m+"/1.0")
+	}
+	out, _, _ = e2.runAutoinstall("-k", fk, "-j", "1")
+	if n := strings.Count(out, "Running depmod... done."); n != 2 {
+		t.Errorf("serial: depmod ran %d times, want 2:\n%s", n, out)
+	}
+}

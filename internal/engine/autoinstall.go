@@ -22,6 +22,9 @@ type AutoOptions struct {
 	Parallel int
 	// JobTimeout bounds one module's build and install (0 = none).
 	JobTimeout time.Duration
+	// BatchDepmod runs depmod once per kernel after all its modules, not
+	// after each install (and never two at once for one kernel).
+	BatchDepmod bool
 	// Progress is called when a module starts (n of total) and when it ends.
 	Progress func(ev ProgressEvent)
 }
@@ -204,6 +207,8 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	// The same module/version for two kernels shares one build directory
 	// (<dkms_tree>/<m>/<v>/build), so those builds take turns.
 	var buildLocks sync.Map
+	var depmodMu sync.Mutex
+	depmodDue := map[string]bool{}
 	started := 0
 	header := func(q candidate) string {
 		return "Autoinstall of module " + q.m + "/" + q.v + " for kernel " + q.k + " (" + q.a + ")"
@@ -230,7 +235,14 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 			}
 			b := q.base
 			pc := &pairCtx{m: q.m, v: q.v, k: q.k, a: q.a, force: e.O.Force, versionOverride: e.O.ForceVersion,
-				prepared: b.prepared, signer: b.signer, buildEnv: b.buildEnv, cc: b.cc}
+				prepared: b.prepared, signer: b.signer, buildEnv: b.buildEnv, cc: b.cc, batchDepmod: ao.BatchDepmod}
+			defer func() {
+				if pc.depmodDue {
+					depmodMu.Lock()
+					depmodDue[q.k] = true
+					depmodMu.Unlock()
+				}
+			}()
 			child := e.child(nil)
 			var buf bytes.Buffer
 			mu, _ := buildLocks.LoadOrStore(q.m+"/"+q.v, &sync.Mutex{})
@@ -270,6 +282,11 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 			return code
 		},
 	})
+	for _, pr := range pairs {
+		if depmodDue[pr.K] {
+			e.depmodStep(ctx, pr.K)
+		}
+	}
 	missing := map[string][]string{}
 	for _, r := range runs {
 		q := byID[r.Job.ID]

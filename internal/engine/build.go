@@ -31,6 +31,8 @@ type pairCtx struct {
 	buildEnv        []string
 	cc              string
 	js              *jobserver.Server // shared jobserver of a parallel autoinstall
+	batchDepmod     bool              // leave depmod to the caller (once per kernel)
+	depmodDue       bool              // set when an install left depmod to the caller
 }
 
 func (e *Engine) newPair(k, a string) *pairCtx {

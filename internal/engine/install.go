@@ -116,7 +116,11 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	os.Rename(tmpLink, link)
 	pc.force = savedForce
 	e.runTerminalScript(ctx, "post_install", c.PostInstall, e.L.SourceLink(m, v))
-	e.depmodStep(ctx, k)
+	if pc.batchDepmod {
+		pc.depmodDue = true // run once per kernel by the caller
+	} else {
+		e.depmodStep(ctx, k)
+	}
 	e.modprobeOnInstall(ctx, k)
 	if !e.O.Force {
 		if err := e.rebuildDependents(ctx, pc); err != nil {

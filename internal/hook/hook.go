@@ -206,8 +206,9 @@ func (r *Runner) install(ctx context.Context, o Options, kernels []string) bool 
 	var mu sync.Mutex
 	started := map[string]time.Time{}
 	results, err := e.AutoinstallKernels(ctx, pairs, engine.AutoOptions{
-		Parallel:   jobs,
-		JobTimeout: timeout,
+		Parallel:    jobs,
+		JobTimeout:  timeout,
+		BatchDepmod: jobs > 1,
 		Progress: func(ev engine.ProgressEvent) {
 			k := ev.Kernel
 			l := r.Log.WithFields(logrus.Fields{"KERNEL": k, "MODULE": ev.Module, "VERSION": ev.Version})
