@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dkms-project/dkms/internal/shconf"
@@ -66,29 +65,14 @@ var deprecated = []string{"CLEAN", "REMAKE_INITRD", "MODULES_CONF", "MODULES_CON
 
 // chain returns the files of §4.2 in evaluation order, existing ones only.
 func chain(o ReadOptions) []string {
-	files := []string{o.Path}
-	if o.Module == "" {
-		return files
-	}
-	etc := o.EtcDir
-	if etc == "" {
-		etc = "/etc/dkms"
-	}
-	m, v, k, a := o.Module, o.Version, o.Kernel, o.Arch
-	for _, name := range []string{
-		m + ".conf",
-		m + "-" + v + ".conf",
-		m + "-" + v + "-" + k + ".conf",
-		m + "-" + v + "-" + k + "-" + a + ".conf",
-		m + "--" + k + ".conf",
-		m + "--" + k + "-" + a + ".conf",
-	} {
-		p := filepath.Join(etc, name)
+	files := Candidates(o)
+	out := files[:1]
+	for _, p := range files[1:] {
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			files = append(files, p)
+			out = append(out, p)
 		}
 	}
-	return files
+	return out
 }
 
 // Read evaluates the chain, applies the directives, validates and returns
