@@ -57,7 +57,7 @@ func (e *Engine) candidateLocations(r dkmsconf.Record) []string {
 // (relative to <install_tree>/<k>) where the copy was found.
 func (e *Engine) installedLocation(r dkmsconf.Record, k, ref string) (string, string) {
 	locs := e.candidateLocations(r)
-	refVer := moduleVersion(ref)
+	refVer, known := "", false // read only when a candidate exists
 	base := filepath.Base(ref)
 	for _, loc := range locs {
 		dir := e.L.KernelModules(k) + loc
@@ -67,7 +67,13 @@ func (e *Engine) installedLocation(r dkmsconf.Record, k, ref string) (string, st
 		}
 		for _, name := range names {
 			p := dir + "/" + name
-			if isRegular(p) && moduleVersion(p) == refVer {
+			if !isRegular(p) {
+				continue
+			}
+			if !known {
+				refVer, known = moduleVersion(ref), true
+			}
+			if moduleVersion(p) == refVer {
 				return p, loc
 			}
 		}
