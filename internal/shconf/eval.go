@@ -186,7 +186,9 @@ func (ev *evaluation) run(ctx context.Context, abs string) (map[string]Var, erro
 		return ev.presetOnly(), nil
 	}
 	var copyBack bytes.Buffer
-	if err := interp.StdIO(strings.NewReader(""), &copyBack, ev.stderr)(child); err != nil {
+	// A nil stdin: any other reader makes interp open a pipe that is only
+	// closed by the garbage collector, one descriptor per evaluation.
+	if err := interp.StdIO(nil, &copyBack, ev.stderr)(child); err != nil {
 		return nil, fmt.Errorf("evaluating %s: %w", ev.path, err)
 	}
 	if loop := copyBackLoop(ev.names, child.Vars); loop != "" {
