@@ -157,3 +157,20 @@ func TestStatusLargeTree(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusCachePruned: a full status drops the cache entries of module
+// versions that are gone.
+func TestStatusCachePruned(t *testing.T) {
+	t.Parallel()
+	e := statusTree(t)
+	e.run("status")
+	full, _ := os.ReadFile(e.dkms + "/.status-cache.json")
+	os.RemoveAll(e.dkms + "/foo")
+	e.run("status", "bar") // a filtered run keeps everything
+	kept, _ := os.ReadFile(e.dkms + "/.status-cache.json")
+	e.run("status")
+	pruned, _ := os.ReadFile(e.dkms + "/.status-cache.json")
+	if len(kept) != len(full) || len(pruned) >= len(full) {
+		t.Errorf("cache sizes: full %d, after filtered run %d, after full run without foo %d", len(full), len(kept), len(pruned))
+	}
+}

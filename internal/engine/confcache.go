@@ -28,12 +28,16 @@ type statusCache struct {
 	Diffs map[string]bool `json:"diffs"`
 	dirty bool
 	mu    sync.Mutex // status walks the tree with two workers
+	// used records the keys looked up in this run; a full status keeps
+	// only those, so entries of removed modules do not pile up.
+	used map[string]bool
 }
 
 func (c *statusCache) entry(key string) (cacheEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	en, ok := c.Entries[key]
+	c.used[key] = true
 	return en, ok
 }
 
@@ -41,6 +45,7 @@ func (c *statusCache) putEntry(key string, en cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.Entries[key] = en
+	c.used[key] = true
 	c.dirty = true
 }
 
@@ -48,6 +53,7 @@ func (c *statusCache) diff(key string) (bool, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d, ok := c.Diffs[key]
+	c.used[key] = true
 	return d, ok
 }
 
@@ -55,7 +61,27 @@ func (c *statusCache) putDiff(key string, d bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.Diffs[key] = d
+	c.used[key] = true
 	c.dirty = true
+}
+
+// prune drops the entries this run did not use (call after a status over
+// the whole tree).
+func (c *statusCache) prune() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.Entries {
+		if !c.used[k] {
+			delete(c.Entries, k)
+			c.dirty = true
+		}
+	}
+	for k := range c.Diffs {
+		if !c.used[k] {
+			delete(c.Diffs, k)
+			c.dirty = true
+		}
+	}
 }
 
 type cacheEntry struct {
@@ -67,7 +93,8 @@ type cacheEntry struct {
 const cacheFormat = "dkms-status-cache-2"
 
 func (e *Engine) loadStatusCache() *statusCache {
-	c := &statusCache{path: e.L.DKMSTree + "/.status-cache.json", Entries: map[string]cacheEntry{}, Diffs: map[string]bool{}}
+	c := &statusCache{path: e.L.DKMSTree + "/.status-cache.json", Entries: map[string]cacheEntry{}, Diffs: map[string]bool{},
+		used: map[string]bool{}}
 	if b, err := os.ReadFile(c.path); err == nil {
 		var onDisk struct {
 			Format  string                `json:"format"`

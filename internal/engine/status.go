@@ -68,6 +68,9 @@ func (e *Engine) Status(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if e.O.Module == "" && e.O.Version == "" && len(e.Kernels) == 0 && len(e.Arches) == 0 {
+		cache.prune()
+	}
 	if workers > 1 {
 		for i := range chunks {
 			e.P.Stdout().Write(chunks[i].out.Bytes())
