@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sys/unix"
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
@@ -41,7 +42,24 @@ var realCommands = map[string]bool{
 const (
 	maxCalls       = 1_000_000
 	maxStackFrames = 8000
+	fdCheckEvery   = 32
 )
+
+// descriptorsExhausted reports whether the process uses more than a
+// quarter of its open-file limit.
+func descriptorsExhausted() bool {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur == unix.RLIM_INFINITY {
+		return false
+	}
+	f, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return true // no descriptor left even for this
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return uint64(len(names)) > lim.Cur/4
+}
 
 // safeDirs is where real allow-listed binaries are looked up; the file's
 // PATH is ignored so that it cannot substitute its own "grep".
@@ -186,8 +204,17 @@ func (ev *evaluation) callHandler(cancel context.CancelFunc) interp.CallHandlerF
 		// mvdan.cc/sh has no FUNCNEST: unbounded recursion would grow the
 		// Go stack until the process dies, and a pipeline fork bomb would
 		// spawn goroutines without end. Bound both.
-		if ev.calls.Add(1) > maxCalls {
+		n := ev.calls.Add(1)
+		if n > maxCalls {
 			return nil, ev.refuse(cancel, int(interp.HandlerCtx(ctx).Pos.Line()), "more than %d commands", maxCalls)
+		}
+		// Every pipe and command substitution holds descriptors until it
+		// ends: recursion through them would exhaust the process's open
+		// files (and break whatever else dkms is doing) long before the
+		// limits above. Check now and then, cheaply.
+		if n%fdCheckEvery == 0 && descriptorsExhausted() {
+			return nil, ev.refuse(cancel, int(interp.HandlerCtx(ctx).Pos.Line()),
+				"too many open files (runaway recursion through pipes or command substitutions)")
 		}
 		var pc [1]uintptr
 		if runtime.Callers(maxStackFrames, pc[:]) > 0 {
