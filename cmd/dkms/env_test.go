@@ -182,30 +182,41 @@ func (e *testEnv) runAutoinstall(args ...string) (string, string, int) {
 	return e.norm(out.String()), e.norm(errb.String()), code
 }
 
-var (
-	autoBinOnce sync.Once
-	autoBin     string
-	autoBinErr  error
-)
-
 func buildAutoinstall(t *testing.T) string {
-	autoBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "dkms-autoinstall-bin")
+	return staticBinary(t, "../dkms-autoinstall", "dkms-autoinstall")
+}
+
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var staticBinaries sync.Map // package dir -> *builtBinary
+
+// staticBinary builds the command in package dir (relative to this one)
+// with CGO_ENABLED=0, once per test binary, and returns its path.
+func staticBinary(t *testing.T, dir, name string) string {
+	t.Helper()
+	v, _ := staticBinaries.LoadOrStore(dir, &builtBinary{})
+	b := v.(*builtBinary)
+	b.once.Do(func() {
+		tmp, err := os.MkdirTemp("", "dkms-test-bin")
 		if err != nil {
-			autoBinErr = err
+			b.err = err
 			return
 		}
-		autoBin = dir + "/dkms-autoinstall"
-		cmd := exec.Command("go", "build", "-o", autoBin, "../dkms-autoinstall")
+		b.path = tmp + "/" + name
+		cmd := exec.Command("go", "build", "-o", b.path, dir)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			autoBinErr = fmt.Errorf("%v: %s", err, out)
+			b.err = fmt.Errorf("building %s: %v: %s", dir, err, out)
 		}
 	})
-	if autoBinErr != nil {
-		t.Fatal(autoBinErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return autoBin
+	return b.path
 }
 
 // cleanEnv is the test process's environment without what an outer make

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -99,35 +98,9 @@ func dpkgDeb(t *testing.T, e *testEnv, what, deb string) string {
 	return string(out)
 }
 
-var (
-	staticDkmsOnce sync.Once
-	staticDkms     string
-	staticDkmsErr  error
-)
-
 // buildStaticDkms builds this command without cgo, so it runs in a
 // chroot that has no C library.
-func buildStaticDkms(t *testing.T) string {
-	t.Helper()
-	staticDkmsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "dkms-static")
-		if err != nil {
-			staticDkmsErr = err
-			return
-		}
-		staticDkms = dir + "/dkms"
-		cmd := exec.Command("go", "build", "-o", staticDkms, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			staticDkmsErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if staticDkmsErr != nil {
-		t.Fatal(staticDkmsErr)
-	}
-	return staticDkms
-}
+func buildStaticDkms(t *testing.T) string { return staticBinary(t, ".", "dkms") }
 
 // TestDebInstallsWithRealDkms installs a package made by mkdeb, carrying
 // a module prebuilt for the chroot's running kernel, with dpkg --root into
