@@ -30,7 +30,9 @@ func list(image string) error {
 	}
 	defer f.Close()
 	w := bufio.NewWriter(os.Stdout)
-	err = initramfs.List(bufio.NewReaderSize(f, 1<<20), func(e initramfs.Entry) error {
+	// The file goes in unbuffered, as in the check: List buffers its input
+	// itself, and a bufio layer would only add a copy of the image.
+	err = initramfs.List(f, func(e initramfs.Entry) error {
 		_, err := fmt.Fprintln(w, e.Path)
 		return err
 	})
