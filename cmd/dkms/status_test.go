@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // statusTree builds a tree by hand (no builds needed for status, §5).
@@ -90,13 +91,18 @@ func TestStatusEmptyTree(t *testing.T) {
 	}
 }
 
+// settle waits until files just written are older than the status cache's
+// racy window (one second), so that the next run may cache what it reads.
+func settle() { time.Sleep(1100 * time.Millisecond) }
+
 // TestStatusCache: the records of pure confs are cached between runs, and a
 // changed conf (or a changed variable it reads) is read again.
 func TestStatusCache(t *testing.T) {
 	t.Parallel()
 	e := statusTree(t)
+	settle()
 	first, _, _ := e.run("status")
-	if _, err := os.Stat(e.dkms + "/.status-cache.json"); err != nil {
+	if _, err := os.Stat(e.dkms + "/.status-cache"); err != nil {
 		t.Fatalf("no cache written: %v", err)
 	}
 	second, _, _ := e.run("status")
@@ -163,14 +169,80 @@ func TestStatusLargeTree(t *testing.T) {
 func TestStatusCachePruned(t *testing.T) {
 	t.Parallel()
 	e := statusTree(t)
+	settle()
 	e.run("status")
-	full, _ := os.ReadFile(e.dkms + "/.status-cache.json")
+	full, _ := os.ReadFile(e.dkms + "/.status-cache")
 	os.RemoveAll(e.dkms + "/foo")
 	e.run("status", "bar") // a filtered run keeps everything
-	kept, _ := os.ReadFile(e.dkms + "/.status-cache.json")
+	kept, _ := os.ReadFile(e.dkms + "/.status-cache")
 	e.run("status")
-	pruned, _ := os.ReadFile(e.dkms + "/.status-cache.json")
+	pruned, _ := os.ReadFile(e.dkms + "/.status-cache")
 	if len(kept) != len(full) || len(pruned) >= len(full) {
 		t.Errorf("cache sizes: full %d, after filtered run %d, after full run without foo %d", len(full), len(kept), len(pruned))
+	}
+}
+
+// TestStatusCacheFollowsTree: with every listing of the tree cached, each
+// kind of change to the tree shows in the very next status.
+func TestStatusCacheFollowsTree(t *testing.T) {
+	t.Parallel()
+	e := statusTree(t)
+	settle()
+	want, _, _ := e.run("status")
+	if _, err := os.Stat(e.dkms + "/.status-cache"); err != nil {
+		t.Fatalf("no cache written: %v", err)
+	}
+	if again, _, _ := e.run("status"); again != want {
+		t.Fatalf("warm status differs:\n%s\n---\n%s", again, want)
+	}
+	line := func(out, prefix string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		}
+		return ""
+	}
+	steps := []struct {
+		name   string
+		change func()
+		prefix string // the line that must change
+		want   string
+	}{
+		{"new kernel", func() {
+			os.MkdirAll(e.dkms+"/foo/1.0/6.3.0-test/x86_64/module", 0o755)
+			os.WriteFile(e.dkms+"/foo/1.0/6.3.0-test/x86_64/module/foo.ko", []byte("x"), 0o644)
+		}, "foo/1.0, 6.3.0-test", "foo/1.0, 6.3.0-test, x86_64: built"},
+		{"new arch", func() {
+			os.MkdirAll(e.dkms+"/foo/1.0/6.3.0-test/i386/module", 0o755)
+			os.WriteFile(e.dkms+"/foo/1.0/6.3.0-test/i386/module/foo.ko", []byte("x"), 0o644)
+		}, "foo/1.0, 6.3.0-test, i386", "foo/1.0, 6.3.0-test, i386: built"},
+		{"module dir removed", func() { os.RemoveAll(e.dkms + "/foo/1.0/6.3.0-test/i386/module") }, "foo/1.0, 6.3.0-test, i386", ""},
+		{"kernel link retargeted", func() {
+			os.Remove(e.dkms + "/fake/kernel-6.1.0-test-x86_64")
+			os.Symlink("9.9/6.1.0-test/x86_64", e.dkms+"/fake/kernel-6.1.0-test-x86_64")
+		}, "fake/1.0", "fake/1.0, 6.1.0-test, x86_64: built"},
+		{"kernel dir replaced by a symlink", func() {
+			os.Rename(e.dkms+"/foo/1.0/6.1.0-test", e.dkms+"/foo/1.0/elsewhere")
+			os.Symlink("elsewhere", e.dkms+"/foo/1.0/6.1.0-test")
+		}, "foo/1.0, 6.1.0-test", "foo/1.0, 6.1.0-test, x86_64: built"},
+		{"symlinked kernel dir emptied", func() { os.RemoveAll(e.dkms + "/foo/1.0/elsewhere/x86_64") }, "foo/1.0, 6.1.0-test", ""},
+		{"source link broken", func() {
+			os.Remove(e.dkms + "/crlf/1.0/source")
+			os.Symlink("/nonexistent", e.dkms+"/crlf/1.0/source")
+		}, "crlf/1.0", "crlf/1.0: broken"},
+		{"version removed", func() { os.RemoveAll(e.dkms + "/gone/1.0") }, "gone/1.0", ""},
+		{"version added", func() {
+			src := e.module("gone", "2.0", "PACKAGE_NAME=gone\nPACKAGE_VERSION=2.0\n", nil)
+			os.MkdirAll(e.dkms+"/gone/2.0", 0o755)
+			os.Symlink(src, e.dkms+"/gone/2.0/source")
+		}, "gone/2.0", "gone/2.0: added"},
+	}
+	for _, s := range steps {
+		s.change()
+		out, _, _ := e.run("status")
+		if got := line(out, s.prefix); got != s.want {
+			t.Errorf("after %s: line %q, want %q; status:\n%s", s.name, got, s.want, out)
+		}
 	}
 }

@@ -350,6 +350,7 @@ func (e *Engine) child(p *ui.Printer) *Engine {
 	c.kconfigMemo = nil
 	c.dirMemo = nil
 	c.statMemo = nil
+	c.listed = nil
 	if p != nil {
 		c.P = p
 	}

@@ -3,13 +3,12 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/dkms-project/dkms/internal/dkmsconf"
 )
@@ -22,15 +21,19 @@ import (
 // or variables changed.
 type statusCache struct {
 	path    string
-	Entries map[string]cacheEntry `json:"entries"`
+	root    string // <dkms_tree>: its listing changes with every save, so it is not kept
+	Entries map[string]cacheEntry
 	// Diffs remembers whether an installed module differed from its built
 	// copy, keyed by the identity of every file involved.
-	Diffs map[string]bool `json:"diffs"`
+	Diffs map[string]bool
+	// Dirs are directory listings by path (dircache.go).
+	Dirs  map[string]*dirListing
 	dirty bool
 	mu    sync.Mutex // status walks the tree with two workers
 	// used records the keys looked up in this run; a full status keeps
 	// only those, so entries of removed modules do not pile up.
-	used map[string]bool
+	used, usedDirs map[string]bool
+	now            time.Time // when the run started: what counts as racy
 }
 
 func (c *statusCache) entry(key string) (cacheEntry, bool) {
@@ -82,29 +85,32 @@ func (c *statusCache) prune() {
 			c.dirty = true
 		}
 	}
+	for k := range c.Dirs {
+		if !c.usedDirs[k] {
+			delete(c.Dirs, k)
+			c.dirty = true
+		}
+	}
 }
 
 type cacheEntry struct {
-	Refs    []string          `json:"refs"`
-	Values  string            `json:"values"`
-	Records []dkmsconf.Record `json:"records"`
+	Refs    []string
+	Values  string
+	Records []dkmsconf.Record
 }
 
-const cacheFormat = "dkms-status-cache-2"
+const (
+	cacheName    = ".status-cache"
+	oldCacheName = ".status-cache.json" // written by earlier versions
+)
 
 func (e *Engine) loadStatusCache() *statusCache {
-	c := &statusCache{path: e.L.DKMSTree + "/.status-cache.json", Entries: map[string]cacheEntry{}, Diffs: map[string]bool{},
-		used: map[string]bool{}}
-	if b, err := os.ReadFile(c.path); err == nil {
-		var onDisk struct {
-			Format  string                `json:"format"`
-			Entries map[string]cacheEntry `json:"entries"`
-			Diffs   map[string]bool       `json:"diffs"`
-		}
-		if json.Unmarshal(b, &onDisk) == nil && onDisk.Format == cacheFormat && onDisk.Entries != nil && onDisk.Diffs != nil {
-			c.Entries, c.Diffs = onDisk.Entries, onDisk.Diffs
-		}
+	c := &statusCache{path: e.L.DKMSTree + "/" + cacheName, root: e.L.DKMSTree, used: map[string]bool{}, usedDirs: map[string]bool{},
+		now: time.Now()}
+	if b, err := os.ReadFile(c.path); err == nil && c.decode(b) == nil {
+		return c
 	}
+	c.Entries, c.Diffs, c.Dirs = map[string]cacheEntry{}, map[string]bool{}, map[string]*dirListing{}
 	return c
 }
 
@@ -114,26 +120,49 @@ func (c *statusCache) save() {
 	if c == nil || !c.dirty {
 		return
 	}
-	b, err := json.Marshal(map[string]any{"format": cacheFormat, "entries": c.Entries, "diffs": c.Diffs})
-	if err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(strings.TrimSuffix(c.path, "/.status-cache.json"), ".status-cache-*")
+	dir := strings.TrimSuffix(c.path, "/"+cacheName)
+	tmp, err := os.CreateTemp(dir, cacheName+"-*")
 	if err != nil {
 		return
 	}
 	tmp.Chmod(0o644) // status is for everyone; the cache holds nothing secret
-	_, werr := tmp.Write(b)
+	_, werr := tmp.Write(c.encode())
 	if tmp.Close() != nil || werr != nil || os.Rename(tmp.Name(), c.path) != nil {
 		os.Remove(tmp.Name())
+		return
 	}
+	os.Remove(dir + "/" + oldCacheName)
 }
 
-// fingerprint identifies the chain files of a conf read by their identity
-// and modification time (absent files included). The override files of
-// /etc/dkms are looked up in one listing of that directory, taken once per
-// run, rather than with a stat each.
-func (e *Engine) fingerprint(files []string) string {
+// confKey is the cache key of a line's conf read: the module, version,
+// kernel and arch, and the identity of every file of the evaluation chain
+// that exists (the chain's names follow from the first four, so absent
+// files need no mention). It also reports whether a file changed too
+// recently to be trusted later. The override files of /etc/dkms are looked
+// up in one listing of that directory, taken once per run.
+func (e *Engine) confKey(ro dkmsconf.ReadOptions, now time.Time) (string, bool) {
+	b := make([]byte, 0, 256)
+	for _, s := range []string{ro.Module, ro.Version, ro.Kernel, ro.Arch} {
+		b = append(append(b, s...), 0)
+	}
+	b, racy := e.memoStatID(b, ro.Path, now)
+	if e.etcMentions(ro.Module) {
+		etc := e.L.EtcDir() + "/"
+		for _, f := range dkmsconf.Candidates(ro)[1:] {
+			if strings.HasPrefix(f, etc) && !e.etcNames[f[len(etc):]] {
+				continue
+			}
+			var r bool
+			b, r = e.memoStatID(b, f, now)
+			racy = racy || r
+		}
+	}
+	return hashKey(b), racy
+}
+
+// etcMentions reports whether /etc/dkms has an entry that could be an
+// override file of module m (<m>.conf or <m>-...).
+func (e *Engine) etcMentions(m string) bool {
 	if e.etcNames == nil {
 		e.etcNames = map[string]bool{}
 		if ents, err := os.ReadDir(e.L.EtcDir()); err == nil {
@@ -142,83 +171,112 @@ func (e *Engine) fingerprint(files []string) string {
 			}
 		}
 	}
-	etc := e.L.EtcDir() + "/"
-	var b strings.Builder
-	for i, f := range files {
-		if i > 0 && strings.HasPrefix(f, etc) && !e.etcNames[f[len(etc):]] {
-			fmt.Fprintf(&b, "%s:-;", f)
-			continue
+	for n := range e.etcNames {
+		if strings.HasPrefix(n, m) && len(n) > len(m) && (n[len(m)] == '.' || n[len(m)] == '-') {
+			return true
 		}
-		if id, ok := e.statMemo[f]; ok {
-			b.WriteString(id)
-			continue
-		}
-		var one strings.Builder
-		statID(&one, f)
-		if e.lockFile == nil {
-			if e.statMemo == nil {
-				e.statMemo = map[string]string{}
-			}
-			e.statMemo[f] = one.String()
-		}
-		b.WriteString(one.String())
 	}
-	return b.String()
+	return false
 }
 
-// statID identifies a file's content cheaply: device, inode, size and
-// modification time ("-" when absent).
-func statID(b *strings.Builder, f string) {
+// memoStatID is appendStatID remembered for the run in read-only runs
+// (the lines of one version share its dkms.conf).
+func (e *Engine) memoStatID(b []byte, f string, now time.Time) ([]byte, bool) {
+	if m, ok := e.statMemo[f]; ok {
+		return append(b, m.id...), m.racy
+	}
+	start := len(b)
+	b, _, r := appendStatID(b, f, now)
+	if e.lockFile == nil {
+		if e.statMemo == nil {
+			e.statMemo = map[string]memoID{}
+		}
+		e.statMemo[f] = memoID{string(b[start:]), r}
+	}
+	return b, r
+}
+
+type memoID struct {
+	id   string
+	racy bool
+}
+
+// appendStatID appends what identifies a file's content cheaply (device,
+// inode, size, modification and change times; "-" when absent) and
+// reports whether it exists and whether it changed too recently to trust.
+func appendStatID(b []byte, f string, now time.Time) ([]byte, bool, bool) {
 	var st syscall.Stat_t
 	if syscall.Stat(f, &st) != nil {
-		fmt.Fprintf(b, "%s:-;", f)
-		return
+		return append(append(b, f...), ":-;"...), false, false
 	}
-	fmt.Fprintf(b, "%s:%d:%d:%d:%d.%d;", f, st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+	return appendID(append(b, f...), idOf(&st)), true, idOf(&st).racy(now)
+}
+
+func appendID(b []byte, id fileID) []byte {
+	b = append(b, ':')
+	b = strconv.AppendUint(b, id.Dev, 10)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, id.Ino, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, id.Size, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, id.Mtime, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, id.Ctime, 10)
+	return append(b, ';')
 }
 
 // installedDiffers is the check behind "(Differences between built and
 // installed modules)": the installed copy (§7.6 B) is missing or differs
 // byte-wise from the built one. Remembered by the identity of the built file
-// and of every candidate location.
-func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built string) bool {
-	var key strings.Builder
-	statID(&key, built)
+// (builtID, already stat'ed by the caller) and of every candidate location.
+func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built string, builtID fileID) bool {
+	key := appendID(append([]byte(nil), built...), builtID)
+	racy := builtID.racy(c.now)
 	for _, p := range e.installedCandidates(r, k, built) {
-		statID(&key, p)
+		var rp bool
+		key, _, rp = appendStatID(key, p, c.now)
+		racy = racy || rp
 	}
-	id := hashString(key.String())
-	if c != nil {
-		if d, ok := c.diff(id); ok {
-			return d
-		}
+	id := hashKey(key)
+	if d, ok := c.diff(id); ok {
+		return d
 	}
 	inst := e.installedCopy(r, k, built)
 	d := inst == "" || !sameFile(inst, built)
-	if c != nil {
+	if !racy {
 		c.putDiff(id, d)
 	}
 	return d
 }
 
-func hashString(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:16])
+// hashKey shortens a cache key to 16 bytes.
+func hashKey(b []byte) string {
+	h := sha256.Sum256(b)
+	return string(h[:16])
 }
 
+func hashString(s string) string { return hashKey([]byte(s)) }
+
 // refValues renders the current values of the variables a pure conf reads.
-func (e *Engine) refValues(refs []string, vars map[string]string) string {
-	var b strings.Builder
-	for _, r := range refs {
-		if v, ok := vars[r]; ok {
-			fmt.Fprintf(&b, "%s=v%q;", r, v)
-		} else if v, ok := lookupEnv(e.Env, r); ok {
-			fmt.Fprintf(&b, "%s=e%q;", r, v)
-		} else {
-			fmt.Fprintf(&b, "%s-;", r)
-		}
+// vars is called only when there are refs: most confs read none.
+func (e *Engine) refValues(refs []string, vars func() map[string]string) string {
+	if len(refs) == 0 {
+		return ""
 	}
-	return hashString(b.String())
+	vs := vars()
+	var b []byte
+	for _, r := range refs {
+		if v, ok := vs[r]; ok {
+			b = strconv.AppendQuote(append(append(b, r...), "=v"...), v)
+		} else if v, ok := lookupEnv(e.Env, r); ok {
+			b = strconv.AppendQuote(append(append(b, r...), "=e"...), v)
+		} else {
+			b = append(append(b, r...), '-')
+		}
+		b = append(b, ';')
+	}
+	return hashKey(b)
 }
 
 func lookupEnv(env []string, name string) (string, bool) {
@@ -241,9 +299,14 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 		return conf.Records, true
 	}
 	ro := dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(), Module: m, Version: v, Kernel: k, Arch: a}
-	files := dkmsconf.Candidates(ro)
-	key := hashString(strings.Join([]string{m, v, k, a, e.fingerprint(files)}, "\x00"))
-	vars := e.confVars(m, v, k, a)
+	key, racy := e.confKey(ro, c.now)
+	var vm map[string]string
+	vars := func() map[string]string {
+		if vm == nil {
+			vm = e.confVars(m, v, k, a)
+		}
+		return vm
+	}
 	if ent, ok := c.entry(key); ok && ent.Values == e.refValues(ent.Refs, vars) {
 		return ent.Records, true
 	}
@@ -251,7 +314,7 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 	if err != nil {
 		return nil, false
 	}
-	if refs, pure := dkmsconf.Pure(files); pure {
+	if refs, pure := dkmsconf.Pure(dkmsconf.Candidates(ro)); pure && !racy {
 		c.putEntry(key, cacheEntry{Refs: refs, Values: e.refValues(refs, vars), Records: conf.Records})
 	}
 	return conf.Records, true

@@ -64,7 +64,12 @@ type Engine struct {
 	treeCanon  int // 0 unknown, 1 canonical, 2 not (see canonicalTree)
 	etcNames   map[string]bool
 	dirMemo    map[string]bool // plainDir answers of a read-only run
-	statMemo   map[string]string
+	statMemo   map[string]memoID
+	// lists is the status cache of a read-only run, whose directory
+	// listings stand in for reading directories (dircache.go); listed
+	// holds the listings this run has already validated.
+	lists  *statusCache
+	listed map[string]*dirListing
 	// cache of the last successful conf read (§4.1 caching)
 	cacheKey string
 	cached   *dkmsconf.Conf

@@ -38,6 +38,9 @@ func exists(p string) bool {
 
 // state classifies <dkms_tree>/<m>/<v>.
 func (e *Engine) state(m, v string) State {
+	if e.lists != nil {
+		return e.stateListed(m, v)
+	}
 	if !isDir(e.L.VersionDir(m, v)) {
 		return NotPresent
 	}
@@ -47,6 +50,33 @@ func (e *Engine) state(m, v string) State {
 			return Added
 		}
 		return Broken
+	}
+	if isDir(e.L.SourceDir(m, v)) {
+		return Broken
+	}
+	return NotPresent
+}
+
+// stateListed is state answered from the version directory's listing.
+func (e *Engine) stateListed(m, v string) State {
+	l := e.listDir(e.L.VersionDir(m, v))
+	if l == nil {
+		return NotPresent
+	}
+	switch k, _ := l.kind("source"); k {
+	case kindLink:
+		if isDir(e.L.SourceLink(m, v)) {
+			return Added
+		}
+		return Broken
+	case kindCheck:
+		src := e.L.SourceLink(m, v)
+		if isSymlink(src) {
+			if isDir(src) {
+				return Added
+			}
+			return Broken
+		}
 	}
 	if isDir(e.L.SourceDir(m, v)) {
 		return Broken
@@ -100,6 +130,11 @@ func (e *Engine) linkActive(m, v, k, a string) bool {
 // runs (status: no tree lock taken) remember the answers, since every line
 // of a module asks about the same directories.
 func (e *Engine) plainDir(p string) bool {
+	if e.lists != nil && strings.HasPrefix(p, e.L.DKMSTree+"/") {
+		if plain, known := e.listedPlainDir(p); known {
+			return plain
+		}
+	}
 	if e.lockFile == nil {
 		if v, ok := e.dirMemo[p]; ok {
 			return v
@@ -148,8 +183,9 @@ func readDirNames(dir string) []string {
 
 // subdirs returns the names of entries of dir that are directories
 // (following symlinks, like the shell's -d test), hidden ones excluded, in
-// byte order. The directory entry's type saves a stat for all but symlinks.
-func subdirs(dir string) []string {
+// byte order. keep, when not nil, filters names first. The directory
+// entry's type saves a stat for all but symlinks.
+func subdirs(dir string, keep func(string) bool) []string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
@@ -157,7 +193,7 @@ func subdirs(dir string) []string {
 	var out []string
 	for _, de := range ents {
 		n := de.Name()
-		if strings.HasPrefix(n, ".") {
+		if strings.HasPrefix(n, ".") || keep != nil && !keep(n) {
 			continue
 		}
 		switch t := de.Type(); {
@@ -181,7 +217,7 @@ func (e *Engine) modules(m string) []string {
 		}
 		return nil
 	}
-	return subdirs(e.L.DKMSTree)
+	return e.subdirsOf(e.L.DKMSTree, nil)
 }
 
 // versions lists the version directories of a module (§5.3).
@@ -192,14 +228,13 @@ func (e *Engine) versions(m, v string) []string {
 		}
 		return nil
 	}
-	var out []string
-	for _, n := range subdirs(e.L.ModuleDir(m)) {
-		if strings.HasPrefix(n, "kernel-") && strings.Count(n[len("kernel-"):], "-") >= 1 {
-			continue
-		}
-		out = append(out, n)
-	}
-	return out
+	return e.subdirsOf(e.L.ModuleDir(m), notKernelLink)
+}
+
+// notKernelLink: kernel-<k>-<a> entries of a module directory are not
+// versions.
+func notKernelLink(n string) bool {
+	return !strings.HasPrefix(n, "kernel-") || strings.Count(n[len("kernel-"):], "-") < 1
 }
 
 // kernelDirName reports whether a name matches the extended glob +([0-9]).*
@@ -218,11 +253,8 @@ type pair struct{ K, A string }
 func (e *Engine) builtPairs(m, v string) []pair {
 	var out []pair
 	vd := e.L.VersionDir(m, v)
-	for _, k := range subdirs(vd) {
-		if !kernelDirName(k) {
-			continue
-		}
-		for _, a := range subdirs(vd + "/" + k) {
+	for _, k := range e.subdirsOf(vd, kernelDirName) {
+		for _, a := range e.subdirsOf(vd+"/"+k, nil) {
 			if isDir(vd + "/" + k + "/" + a + "/module") {
 				out = append(out, pair{k, a})
 			}

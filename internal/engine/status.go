@@ -3,9 +3,11 @@ package engine
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/dkms-project/dkms/internal/ui"
 )
@@ -31,6 +33,10 @@ func (e *Engine) Status(ctx context.Context) error {
 	}
 	cache := e.loadStatusCache()
 	defer cache.save()
+	if e.lockFile == nil {
+		e.lists = cache
+		defer func() { e.lists, e.listed = nil, nil }()
+	}
 	type item struct{ m, v, k, a string }
 	var items []item
 	for _, g := range groups {
@@ -56,6 +62,7 @@ func (e *Engine) Status(ctx context.Context) error {
 		c := e
 		if workers > 1 {
 			c = e.child(ui.New(&chunks[w].out, &chunks[w].err))
+			c.listed = maps.Clone(e.listed)
 		}
 		wg.Add(1)
 		go func() {
@@ -103,7 +110,7 @@ func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.B
 		if isDir(e.L.BuiltModules(m, v, k, a)) && a != "" {
 			pairs = append(pairs, pair{k, a})
 		} else if a == "" {
-			for _, ar := range subdirs(e.L.KernelDir(m, v, k)) {
+			for _, ar := range e.subdirsOf(e.L.KernelDir(m, v, k), nil) {
 				if isDir(e.L.BuiltModules(m, v, k, ar)) {
 					pairs = append(pairs, pair{k, ar})
 				}
@@ -142,13 +149,13 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k
 		return s.String()
 	}
 	for _, r := range records {
-		built := findKo(e.L.BuiltModules(m, v, k, a), r.DestName)
+		built, id := findKoID(e.L.BuiltModules(m, v, k, a), r.DestName)
 		if built == "" {
 			s.WriteString(" (Built modules are missing in the kernel modules folder)")
 			break
 		}
 		if installed {
-			if e.installedDiffers(cache, r, k, built) {
+			if e.installedDiffers(cache, r, k, built, id) {
 				s.WriteString(" (Differences between built and installed modules)")
 				break
 			}
@@ -165,6 +172,18 @@ func findKo(dir, name string) string {
 		}
 	}
 	return ""
+}
+
+// findKoID is findKo that also returns the file's identity.
+func findKoID(dir, name string) (string, fileID) {
+	var st syscall.Stat_t
+	for _, ext := range []string{".ko", ".ko.zst", ".ko.xz", ".ko.gz"} {
+		p := dir + "/" + name + ext
+		if syscall.Stat(p, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+			return p, idOf(&st)
+		}
+	}
+	return "", fileID{}
 }
 
 func sameFile(a, b string) bool {

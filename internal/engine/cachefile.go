@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/dkms-project/dkms/internal/dkmsconf"
+)
+
+// The status cache file is a private, versioned binary format: status
+// reads it on every run, and decoding JSON of a large tree cost more than
+// the walk it saves. Strings are a uvarint length and the bytes; a file
+// that does not decode completely is ignored as a whole.
+const cacheMagic = "dkms-status-cache-3\n"
+
+var errCacheFormat = errors.New("status cache: unknown or damaged format")
+
+func (c *statusCache) encode() []byte {
+	b := []byte(cacheMagic)
+	str := func(s string) { b = append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	num := func(n uint64) { b = binary.AppendUvarint(b, n) }
+	flag := func(f bool) {
+		if f {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	num(uint64(len(c.Entries)))
+	for k, en := range c.Entries {
+		str(k)
+		num(uint64(len(en.Refs)))
+		for _, r := range en.Refs {
+			str(r)
+		}
+		str(en.Values)
+		num(uint64(len(en.Records)))
+		for _, r := range en.Records {
+			str(r.BuiltName)
+			str(r.BuiltLocation)
+			str(r.DestName)
+			str(r.DestLocation)
+			flag(r.Strip)
+		}
+	}
+	num(uint64(len(c.Diffs)))
+	for k, d := range c.Diffs {
+		str(k)
+		flag(d)
+	}
+	num(uint64(len(c.Dirs)))
+	for p, l := range c.Dirs {
+		str(p)
+		num(l.ID.Dev)
+		num(l.ID.Ino)
+		num(uint64(l.ID.Size))
+		num(uint64(l.ID.Mtime))
+		num(uint64(l.ID.Ctime))
+		num(uint64(len(l.Names)))
+		for i, n := range l.Names {
+			str(n)
+			b = append(b, l.Kinds[i])
+		}
+	}
+	return b
+}
+
+// cacheReader decodes from one string, so that every decoded string is a
+// slice of it rather than an allocation of its own.
+type cacheReader struct {
+	s   string
+	bad bool
+}
+
+func (r *cacheReader) num() uint64 {
+	if r.bad {
+		return 0
+	}
+	var n uint64
+	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[i]
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			r.s = r.s[i+1:]
+			return n
+		}
+	}
+	r.bad = true
+	return 0
+}
+
+// count reads a length that must fit in what is left (each item takes at
+// least one byte), so a damaged file cannot ask for a huge allocation.
+func (r *cacheReader) count() int {
+	n := r.num()
+	if n > uint64(len(r.s)) {
+		r.bad = true
+		return 0
+	}
+	return int(n)
+}
+
+func (r *cacheReader) str() string {
+	n := r.count()
+	if r.bad {
+		return ""
+	}
+	s := r.s[:n]
+	r.s = r.s[n:]
+	return s
+}
+
+func (r *cacheReader) byte() byte {
+	if r.bad || len(r.s) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.s[0]
+	r.s = r.s[1:]
+	return c
+}
+
+func (c *statusCache) decode(b []byte) error {
+	s := string(b)
+	if len(s) < len(cacheMagic) || s[:len(cacheMagic)] != cacheMagic {
+		return errCacheFormat
+	}
+	r := &cacheReader{s: s[len(cacheMagic):]}
+	n := r.count()
+	entries := make(map[string]cacheEntry, n)
+	for range n {
+		k := r.str()
+		var en cacheEntry
+		if nr := r.count(); nr > 0 {
+			en.Refs = make([]string, nr)
+			for i := range en.Refs {
+				en.Refs[i] = r.str()
+			}
+		}
+		en.Values = r.str()
+		if nr := r.count(); nr > 0 {
+			en.Records = make([]dkmsconf.Record, nr)
+			for i := range en.Records {
+				rec := &en.Records[i]
+				rec.BuiltName, rec.BuiltLocation, rec.DestName, rec.DestLocation = r.str(), r.str(), r.str(), r.str()
+				rec.Strip = r.byte() == 1
+			}
+		}
+		if r.bad {
+			return errCacheFormat
+		}
+		entries[k] = en
+	}
+	n = r.count()
+	diffs := make(map[string]bool, n)
+	for range n {
+		k := r.str()
+		diffs[k] = r.byte() == 1
+	}
+	n = r.count()
+	dirs := make(map[string]*dirListing, n)
+	for range n {
+		p := r.str()
+		l := &dirListing{ID: fileID{Dev: r.num(), Ino: r.num(), Size: int64(r.num()), Mtime: int64(r.num()), Ctime: int64(r.num())}}
+		ne := r.count()
+		l.Names, l.Kinds = make([]string, ne), make([]byte, ne)
+		for i := range ne {
+			l.Names[i] = r.str()
+			l.Kinds[i] = r.byte()
+		}
+		if r.bad {
+			return errCacheFormat
+		}
+		dirs[p] = l
+	}
+	if r.bad || r.s != "" {
+		return errCacheFormat
+	}
+	c.Entries, c.Diffs, c.Dirs = entries, diffs, dirs
+	return nil
+}
