@@ -26,6 +26,7 @@ type stats struct {
 	Wall, CPU time.Duration
 	MaxRSS    int64
 	N         int
+	First     time.Duration // wall time of the untimed first run of a warm job
 }
 
 // job is one implementation's side of a scenario. prepare runs outside the
@@ -43,6 +44,11 @@ type job struct {
 	// start-up would add about a millisecond, and get their peak RSS from
 	// one extra untimed run under it.
 	quick bool
+	// warm jobs run once, untimed, before the repetitions: the command
+	// keeps a cache in the tree, and the repetitions measure the state a
+	// machine is in after its first run. That first run's wall time is
+	// reported on its own.
+	warm bool
 }
 
 // gnuTime is GNU time, used only for the peak RSS: the rusage that wait4
@@ -109,6 +115,21 @@ func timeCmd(cmd *exec.Cmd, wrap bool) (sample, []byte, int, error) {
 // repetition, and returns the medians in job order.
 func compare(ctx context.Context, reps int, jobs ...job) ([]stats, error) {
 	samples := make([][]sample, len(jobs))
+	first := make([]time.Duration, len(jobs))
+	for i, j := range jobs {
+		if !j.warm {
+			continue
+		}
+		cmd, err := j.prepare(ctx, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: preparing: %w", j.label, err)
+		}
+		s, err := runJob(ctx, j, cmd, false)
+		if err != nil {
+			return nil, err
+		}
+		first[i] = s.Wall
+	}
 	for rep := 0; rep < reps; rep++ {
 		order := make([]int, len(jobs))
 		for i := range order {
@@ -136,6 +157,7 @@ func compare(ctx context.Context, reps int, jobs ...job) ([]stats, error) {
 	res := make([]stats, len(jobs))
 	for i, ss := range samples {
 		res[i] = median(ss)
+		res[i].First = first[i]
 		if jobs[i].quick && gnuTime != "" {
 			cmd, err := jobs[i].prepare(ctx, reps)
 			if err != nil {
