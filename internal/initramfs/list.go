@@ -89,11 +89,11 @@ func (d *decoders) walkSegment(s *source, c Compression, seg int, fn func(Entry)
 	if c == None {
 		return d.walkArchive(s, c, seg, fn)
 	}
-	dr, err := d.openSegment(s, c)
+	pr, err := d.openSegment(s, c)
 	if err != nil {
 		return err
 	}
-	pf := newPrefetch(dr)
+	pf := newPrefetch(pr)
 	defer pf.stop()
 	ds := newSource(pf)
 	// The decompressed stream may hold several archives separated by NULs,

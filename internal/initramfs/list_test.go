@@ -116,6 +116,7 @@ func TestListErrors(t *testing.T) {
 	t.Parallel()
 	arc := mkCPIO(t, file{name: "a/b.ko", body: moduleELF})
 	gz := compress(t, Gzip, arc)
+	xzArc := compress(t, XZ, arc)
 	tests := []struct {
 		name    string
 		data    []byte
@@ -135,6 +136,10 @@ func TestListErrors(t *testing.T) {
 		{name: "odc cpio", data: []byte("070707" + strings.Repeat("0", 120)), wantErr: cpio.ErrHeader},
 		{name: "huge name size", data: []byte("070701" + strings.Repeat("0", 88) + "FFFFFFFF" + strings.Repeat("0", 20)), wantErr: cpio.ErrHeader},
 		{name: "truncated gzip", data: gz[:len(gz)/2], wantErr: io.ErrUnexpectedEOF},
+		// The archive is whole but the stream's own check is lost: still
+		// an error, not a clean end.
+		{name: "gzip trailer cut", data: gz[:len(gz)-4], wantErr: io.ErrUnexpectedEOF, entries: 1},
+		{name: "xz footer cut", data: xzArc[:len(xzArc)-6], wantErr: io.ErrUnexpectedEOF, wantMsg: "segment 0 (xz)", entries: 1},
 		{name: "gzip junk inside", data: compress(t, Gzip, append(slices.Clone(arc), "junk"...)), wantMsg: "no cpio magic", entries: 1},
 		{name: "empty gzip", data: compress(t, Gzip, nil), wantMsg: "empty compressed segment"},
 		{name: "zstd bad frame header", data: []byte{0x28, 0xb5, 0x2f, 0xfd, 0x08, 0, 0, 0}, wantMsg: "zstd"},

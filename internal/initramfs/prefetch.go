@@ -1,13 +1,18 @@
 package initramfs
 
 import (
+	"fmt"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // prefetch runs a decompressor in its own goroutine so that decompression
-// and the hashing of the entries overlap; each takes about half of the scan
-// time of a zstd image, and a second core is usually available.
+// and the walk of the archive, which hashes every file, overlap on two
+// cores. Decompression is the slower side (about 130 ms against 90 ms for
+// the Debian kernel's 30 MB zstd image), so work that can leave it does:
+// the zstd frame checksums are verified here, on the reading side.
 type prefetch struct {
 	ch   chan chunk
 	free chan []byte
@@ -16,11 +21,31 @@ type prefetch struct {
 	cur  []byte
 	buf  []byte
 	err  error
+	xxh  *xxh64 // nil unless the producer reports checksummed frames
+}
+
+// A producer fills b with decompressed bytes, all of b unless it returns
+// an error (io.EOF at the end of the segment). ends lists the frames whose
+// content ended within b[:n].
+type producer interface {
+	produce(b []byte) (n int, ends []frameEnd, err error)
+	// checksummed reports whether the reading side verifies the checksums
+	// of the frames in ends, over the bytes produced since the last end.
+	checksummed() bool
+}
+
+// frameEnd is where a zstd frame's content ends in a chunk, and its
+// checksum (the low 32 bits of its XXH64) if it has one.
+type frameEnd struct {
+	off    int
+	sum    uint32
+	hasSum bool
 }
 
 type chunk struct {
-	b   []byte
-	err error
+	b    []byte
+	ends []frameEnd
+	err  error
 }
 
 const (
@@ -28,21 +53,25 @@ const (
 	prefetchDepth = 4
 )
 
-func newPrefetch(r io.Reader) *prefetch {
+func newPrefetch(pr producer) *prefetch {
 	p := &prefetch{
 		ch:   make(chan chunk, prefetchDepth),
 		free: make(chan []byte, prefetchDepth+2),
 		done: make(chan struct{}),
 	}
+	if pr.checksummed() {
+		p.xxh = new(xxh64)
+		p.xxh.reset()
+	}
 	for range prefetchDepth + 2 {
 		p.free <- make([]byte, prefetchChunk)
 	}
 	p.wg.Add(1)
-	go p.run(r)
+	go p.run(pr)
 	return p
 }
 
-func (p *prefetch) run(r io.Reader) {
+func (p *prefetch) run(pr producer) {
 	defer p.wg.Done()
 	for {
 		var b []byte
@@ -51,15 +80,9 @@ func (p *prefetch) run(r io.Reader) {
 		case <-p.done:
 			return
 		}
-		n, err := io.ReadFull(r, b)
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
-		}
-		if n == 0 && err == nil {
-			continue
-		}
+		n, ends, err := pr.produce(b)
 		select {
-		case p.ch <- chunk{b: b[:n], err: err}:
+		case p.ch <- chunk{b: b[:n], ends: ends, err: err}:
 		case <-p.done:
 			return
 		}
@@ -80,15 +103,61 @@ func (p *prefetch) Read(out []byte) (int, error) {
 		}
 		c := <-p.ch
 		p.buf, p.cur, p.err = c.b, c.b, c.err
+		if p.xxh != nil {
+			p.verify(c.ends)
+		}
 	}
 	n := copy(out, p.cur)
 	p.cur = p.cur[n:]
 	return n, nil
 }
 
+// verify adds the new chunk to the checksum of the current frame and
+// checks the frames that end in it. A frame whose checksum does not match
+// is cut off with the rest of the chunk, as the decoder would do.
+func (p *prefetch) verify(ends []frameEnd) {
+	start := 0
+	for _, e := range ends {
+		p.xxh.write(p.cur[start:e.off])
+		if e.hasSum && uint32(p.xxh.sum64()) != e.sum {
+			p.cur, p.err = p.cur[:start], errZstdChecksum
+			return
+		}
+		p.xxh.reset()
+		start = e.off
+	}
+	p.xxh.write(p.cur[start:])
+}
+
+var errZstdChecksum = fmt.Errorf("zstd frame content checksum: %w", zstd.ErrCRCMismatch)
+
 // stop ends the goroutine and waits for it, so that the caller may use the
 // underlying source again.
 func (p *prefetch) stop() {
 	close(p.done)
 	p.wg.Wait()
+}
+
+// readProducer fills chunks from a decompressing reader. Its errors pass
+// as they are: a decoder reports a stream cut short (a lost gzip or xz
+// trailer) as io.ErrUnexpectedEOF, which must not read as a clean end.
+type readProducer struct{ r io.Reader }
+
+func (readProducer) checksummed() bool { return false }
+
+func (rp readProducer) produce(b []byte) (int, []frameEnd, error) {
+	n, empty := 0, 0
+	for n < len(b) {
+		k, err := rp.r.Read(b[n:])
+		n += k
+		if err != nil {
+			return n, nil, err
+		}
+		if k > 0 {
+			empty = 0
+		} else if empty++; empty == 100 {
+			return n, nil, io.ErrNoProgress
+		}
+	}
+	return n, nil, nil
 }

@@ -73,26 +73,22 @@ func (d *decoders) close() {
 	}
 }
 
-func (d *decoders) zstdReader(r io.Reader) (io.Reader, error) {
-	if d.zstd == nil {
-		// One goroutine and low-memory mode keep the resident set small; the
-		// image is read once, so asynchronous block decoding buys little.
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, err
-		}
-		d.zstd = dec
+// openSegment returns the producer of the decompressed bytes of the
+// segment starting at the current position of s. Every producer stops
+// exactly at the end of its compressed stream so that the next segment can
+// be found.
+func (d *decoders) openSegment(s *source, c Compression) (producer, error) {
+	if c == Zstd {
+		return d.zstdSegment(s)
 	}
-	if err := d.zstd.Reset(r); err != nil {
+	r, err := d.openReader(s, c)
+	if err != nil {
 		return nil, err
 	}
-	return d.zstd, nil
+	return readProducer{r}, nil
 }
 
-// openSegment returns a reader of the decompressed bytes of the segment
-// starting at the current position of s. Every reader stops exactly at the
-// end of its compressed stream so that the next segment can be found.
-func (d *decoders) openSegment(s *source, c Compression) (io.Reader, error) {
+func (d *decoders) openReader(s *source, c Compression) (io.Reader, error) {
 	switch c {
 	case Gzip:
 		// s is an io.ByteReader, so flate does not read ahead.
@@ -102,8 +98,6 @@ func (d *decoders) openSegment(s *source, c Compression) (io.Reader, error) {
 		}
 		zr.Multistream(false)
 		return zr, nil
-	case Zstd:
-		return d.zstdReader(&zstdFrames{s: s})
 	case XZ:
 		if err := checkXZDict(s.peek(1024)); err != nil {
 			return nil, err
@@ -274,120 +268,4 @@ func (l *lz4Legacy) next() error {
 	}
 	l.rest = l.dst[:n]
 	return nil
-}
-
-// zstdFrames hands the zstd decoder exactly the bytes of the consecutive
-// zstd (and skippable) frames at the current position, by walking the
-// frame and block headers, because the decoder reads ahead of what it needs.
-type zstdFrames struct {
-	s      *source
-	remain int64
-	state  int
-	frames int
-	hasSum bool
-}
-
-const (
-	zstFrame = iota
-	zstBlock
-	zstSum
-	zstMagic    = 0xfd2fb528
-	zstSkipMask = 0xfffffff0
-	zstSkip     = 0x184d2a50
-)
-
-var errZstdHeader = errors.New("zstd: malformed frame header")
-
-func (z *zstdFrames) Read(p []byte) (int, error) {
-	for z.remain == 0 {
-		done, err := z.advance()
-		if err != nil {
-			return 0, err
-		}
-		if done {
-			return 0, io.EOF
-		}
-	}
-	if int64(len(p)) > z.remain {
-		p = p[:z.remain]
-	}
-	n, err := z.s.Read(p)
-	z.remain -= int64(n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
-}
-
-func (z *zstdFrames) advance() (bool, error) {
-	switch z.state {
-	case zstBlock:
-		h := z.s.peek(3)
-		if len(h) < 3 {
-			return false, io.ErrUnexpectedEOF
-		}
-		v := uint32(h[0]) | uint32(h[1])<<8 | uint32(h[2])<<16
-		size := int64(v >> 3)
-		switch (v >> 1) & 3 {
-		case 1: // RLE: one byte repeated size times
-			size = 1
-		case 3:
-			return false, errors.New("zstd: reserved block type")
-		}
-		z.remain = 3 + size
-		if v&1 == 1 {
-			z.state = zstFrame
-			if z.hasSum {
-				z.state = zstSum
-			}
-		}
-		return false, nil
-	case zstSum:
-		z.remain = 4
-		z.state = zstFrame
-		return false, nil
-	}
-	h := z.s.peek(14)
-	if len(h) < 4 {
-		if z.frames == 0 {
-			return false, io.ErrUnexpectedEOF
-		}
-		return true, nil
-	}
-	m := binary.LittleEndian.Uint32(h)
-	switch {
-	case m == zstMagic:
-		if len(h) < 5 {
-			return false, io.ErrUnexpectedEOF
-		}
-		fhd := h[4]
-		single := fhd&0x20 != 0
-		z.hasSum = fhd&0x04 != 0
-		if fhd&0x08 != 0 {
-			return false, errZstdHeader // reserved bit
-		}
-		n := int64(5)
-		if !single {
-			n++
-		}
-		n += []int64{0, 1, 2, 4}[fhd&3]
-		fcs := []int64{0, 2, 4, 8}[fhd>>6]
-		if fcs == 0 && single {
-			fcs = 1
-		}
-		z.remain = n + fcs
-		z.state = zstBlock
-	case m&zstSkipMask == zstSkip:
-		if len(h) < 8 {
-			return false, io.ErrUnexpectedEOF
-		}
-		z.remain = 8 + int64(binary.LittleEndian.Uint32(h[4:]))
-	default:
-		if z.frames == 0 {
-			return false, errZstdHeader
-		}
-		return true, nil
-	}
-	z.frames++
-	return false, nil
 }
