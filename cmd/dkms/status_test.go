@@ -246,3 +246,38 @@ func TestStatusCacheFollowsTree(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusCacheKernelDependentConf: a conf whose modules depend on the
+// kernel gets one cached answer per kernel, and runs that change nothing
+// do not rewrite the cache.
+func TestStatusCacheKernelDependentConf(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	conf := "PACKAGE_NAME=kd\nPACKAGE_VERSION=1.0\ncase \"$kernelver\" in 6.1.*) n=kd ;; *) n=other ;; esac\n" +
+		"BUILT_MODULE_NAME[0]=$n\nDEST_MODULE_LOCATION[0]=/updates\n"
+	src := e.module("kd", "1.0", conf, nil)
+	vd := e.dkms + "/kd/1.0"
+	os.MkdirAll(vd, 0o755)
+	os.Symlink(src, vd+"/source")
+	for _, k := range []string{"6.1.0-test", "6.2.0-test"} {
+		os.MkdirAll(vd+"/"+k+"/x86_64/module", 0o755)
+		os.WriteFile(vd+"/"+k+"/x86_64/module/kd.ko", []byte(k), 0o644)
+	}
+	want := "kd/1.0, 6.1.0-test, x86_64: built\n" +
+		"kd/1.0, 6.2.0-test, x86_64: built (Built modules are missing in the kernel modules folder)\n"
+	settle()
+	var stamps []time.Time
+	for i := range 3 {
+		if out, _, _ := e.run("status"); out != want {
+			t.Errorf("run %d:\n%s\nwant:\n%s", i, out, want)
+		}
+		st, err := os.Stat(e.dkms + "/.status-cache")
+		if err != nil {
+			t.Fatalf("run %d: no cache: %v", i, err)
+		}
+		stamps = append(stamps, st.ModTime())
+	}
+	if !stamps[1].Equal(stamps[2]) {
+		t.Errorf("a run that changed nothing rewrote the cache (%v, %v)", stamps[1], stamps[2])
+	}
+}

@@ -11,7 +11,7 @@ import (
 // reads it on every run, and decoding JSON of a large tree cost more than
 // the walk it saves. Strings are a uvarint length and the bytes; a file
 // that does not decode completely is ignored as a whole.
-const cacheMagic = "dkms-status-cache-3\n"
+const cacheMagic = "dkms-status-cache-4\n"
 
 var errCacheFormat = errors.New("status cache: unknown or damaged format")
 
@@ -33,14 +33,17 @@ func (c *statusCache) encode() []byte {
 		for _, r := range en.Refs {
 			str(r)
 		}
-		str(en.Values)
-		num(uint64(len(en.Records)))
-		for _, r := range en.Records {
-			str(r.BuiltName)
-			str(r.BuiltLocation)
-			str(r.DestName)
-			str(r.DestLocation)
-			flag(r.Strip)
+		num(uint64(len(en.Sets)))
+		for _, set := range en.Sets {
+			str(set.Values)
+			num(uint64(len(set.Records)))
+			for _, r := range set.Records {
+				str(r.BuiltName)
+				str(r.BuiltLocation)
+				str(r.DestName)
+				str(r.DestLocation)
+				flag(r.Strip)
+			}
 		}
 	}
 	num(uint64(len(c.Diffs)))
@@ -137,13 +140,19 @@ func (c *statusCache) decode(b []byte) error {
 				en.Refs[i] = r.str()
 			}
 		}
-		en.Values = r.str()
-		if nr := r.count(); nr > 0 {
-			en.Records = make([]dkmsconf.Record, nr)
-			for i := range en.Records {
-				rec := &en.Records[i]
-				rec.BuiltName, rec.BuiltLocation, rec.DestName, rec.DestLocation = r.str(), r.str(), r.str(), r.str()
-				rec.Strip = r.byte() == 1
+		if ns := r.count(); ns > 0 {
+			en.Sets = make([]recordSet, ns)
+			for i := range en.Sets {
+				set := &en.Sets[i]
+				set.Values = r.str()
+				if nr := r.count(); nr > 0 {
+					set.Records = make([]dkmsconf.Record, nr)
+					for j := range set.Records {
+						rec := &set.Records[j]
+						rec.BuiltName, rec.BuiltLocation, rec.DestName, rec.DestLocation = r.str(), r.str(), r.str(), r.str()
+						rec.Strip = r.byte() == 1
+					}
+				}
 			}
 		}
 		if r.bad {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,23 +33,51 @@ type statusCache struct {
 	mu    sync.Mutex // status walks the tree with two workers
 	// used records the keys looked up in this run; a full status keeps
 	// only those, so entries of removed modules do not pile up.
-	used, usedDirs map[string]bool
-	now            time.Time // when the run started: what counts as racy
+	used, usedDirs, usedSets map[string]bool
+	now                      time.Time // when the run started: what counts as racy
 }
 
-func (c *statusCache) entry(key string) (cacheEntry, bool) {
+// records looks up the records of a conf read: the entry of the chain
+// (key), then the set for the values its referenced variables have now.
+func (c *statusCache) records(key string, values func(refs []string) string) ([]dkmsconf.Record, bool) {
+	c.mu.Lock()
+	en, ok := c.Entries[key]
+	c.used[key] = true
+	c.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	vals := values(en.Refs)
+	for _, set := range en.Sets {
+		if set.Values == vals {
+			c.mu.Lock()
+			c.usedSets[key+"\x00"+vals] = true
+			c.mu.Unlock()
+			return set.Records, true
+		}
+	}
+	return nil, false
+}
+
+// putRecords adds the records read for one set of values. Entries are
+// replaced, never changed in place: the other worker may be reading one.
+func (c *statusCache) putRecords(key string, refs []string, vals string, recs []dkmsconf.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	en, ok := c.Entries[key]
-	c.used[key] = true
-	return en, ok
-}
-
-func (c *statusCache) putEntry(key string, en cacheEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if !ok || !slices.Equal(en.Refs, refs) {
+		en = cacheEntry{Refs: refs}
+	}
+	sets := make([]recordSet, 0, len(en.Sets)+1)
+	for _, s := range en.Sets {
+		if s.Values != vals {
+			sets = append(sets, s)
+		}
+	}
+	en.Sets = append(sets, recordSet{Values: vals, Records: recs})
 	c.Entries[key] = en
 	c.used[key] = true
+	c.usedSets[key+"\x00"+vals] = true
 	c.dirty = true
 }
 
@@ -73,9 +102,17 @@ func (c *statusCache) putDiff(key string, d bool) {
 func (c *statusCache) prune() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k := range c.Entries {
+	for k, en := range c.Entries {
 		if !c.used[k] {
 			delete(c.Entries, k)
+			c.dirty = true
+			continue
+		}
+		// Sets of kernels no longer in the tree go too.
+		kept := slices.DeleteFunc(slices.Clone(en.Sets), func(s recordSet) bool { return !c.usedSets[k+"\x00"+s.Values] })
+		if len(kept) != len(en.Sets) {
+			en.Sets = kept
+			c.Entries[k] = en
 			c.dirty = true
 		}
 	}
@@ -93,8 +130,15 @@ func (c *statusCache) prune() {
 	}
 }
 
+// cacheEntry is what is known of one conf chain: the variables it reads,
+// and the records it produced for each set of their values (kernels whose
+// values are the same share one).
 type cacheEntry struct {
-	Refs    []string
+	Refs []string
+	Sets []recordSet
+}
+
+type recordSet struct {
 	Values  string
 	Records []dkmsconf.Record
 }
@@ -106,7 +150,7 @@ const (
 
 func (e *Engine) loadStatusCache() *statusCache {
 	c := &statusCache{path: e.L.DKMSTree + "/" + cacheName, root: e.L.DKMSTree, used: map[string]bool{}, usedDirs: map[string]bool{},
-		now: time.Now()}
+		usedSets: map[string]bool{}, now: time.Now()}
 	if b, err := os.ReadFile(c.path); err == nil && c.decode(b) == nil {
 		return c
 	}
@@ -134,19 +178,23 @@ func (c *statusCache) save() {
 	os.Remove(dir + "/" + oldCacheName)
 }
 
-// confKey is the cache key of a line's conf read: the module, version,
-// kernel and arch, and the identity of every file of the evaluation chain
-// that exists (the chain's names follow from the first four, so absent
-// files need no mention). It also reports whether a file changed too
+// confKey is the cache key of a line's conf read: the module and version
+// (and the kernel and arch when /etc/dkms has override files for the
+// module), and the identity of every file of the evaluation chain that
+// exists (the chain's names follow from those, so absent files need no
+// mention). What else the read depends on is in the variables it reads,
+// whose values select a record set of the entry. It also reports whether a file changed too
 // recently to be trusted later. The override files of /etc/dkms are looked
 // up in one listing of that directory, taken once per run.
 func (e *Engine) confKey(ro dkmsconf.ReadOptions, now time.Time) (string, bool) {
 	b := make([]byte, 0, 256)
-	for _, s := range []string{ro.Module, ro.Version, ro.Kernel, ro.Arch} {
+	for _, s := range []string{ro.Module, ro.Version} {
 		b = append(append(b, s...), 0)
 	}
 	b, racy := e.memoStatID(b, ro.Path, now)
 	if e.etcMentions(ro.Module) {
+		// Override files may be named for the kernel and arch.
+		b = append(append(append(append(b, ro.Kernel...), 0), ro.Arch...), 0)
 		etc := e.L.EtcDir() + "/"
 		for _, f := range dkmsconf.Candidates(ro)[1:] {
 			if strings.HasPrefix(f, etc) && !e.etcNames[f[len(etc):]] {
@@ -307,15 +355,16 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 		}
 		return vm
 	}
-	if ent, ok := c.entry(key); ok && ent.Values == e.refValues(ent.Refs, vars) {
-		return ent.Records, true
+	values := func(refs []string) string { return e.refValues(refs, vars) }
+	if recs, ok := c.records(key, values); ok {
+		return recs, true
 	}
 	conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
 	if err != nil {
 		return nil, false
 	}
 	if refs, pure := dkmsconf.Pure(dkmsconf.Candidates(ro)); pure && !racy {
-		c.putEntry(key, cacheEntry{Refs: refs, Values: e.refValues(refs, vars), Records: conf.Records})
+		c.putRecords(key, refs, values(refs), conf.Records)
 	}
 	return conf.Records, true
 }

@@ -12,7 +12,7 @@ import (
 
 func newTestCache(now time.Time) *statusCache {
 	return &statusCache{Entries: map[string]cacheEntry{}, Diffs: map[string]bool{}, Dirs: map[string]*dirListing{},
-		used: map[string]bool{}, usedDirs: map[string]bool{}, now: now}
+		used: map[string]bool{}, usedDirs: map[string]bool{}, usedSets: map[string]bool{}, now: now}
 }
 
 // TestListingRacy: a listing is kept for later runs only once the
@@ -52,8 +52,9 @@ func TestListingRacy(t *testing.T) {
 func TestCacheFileRoundTrip(t *testing.T) {
 	t.Parallel()
 	c := newTestCache(time.Now())
-	c.Entries["k1"] = cacheEntry{Refs: []string{"kernelver", "arch"}, Values: "vals",
-		Records: []dkmsconf.Record{{BuiltName: "a", BuiltLocation: "src/", DestName: "a2", DestLocation: "/updates", Strip: true}, {DestName: "b"}}}
+	c.Entries["k1"] = cacheEntry{Refs: []string{"kernelver", "arch"}, Sets: []recordSet{{Values: "vals",
+		Records: []dkmsconf.Record{{BuiltName: "a", BuiltLocation: "src/", DestName: "a2", DestLocation: "/updates", Strip: true}, {DestName: "b"}}},
+		{Values: "other"}}}
 	c.Entries["k2"] = cacheEntry{}
 	c.Diffs["d1"], c.Diffs["d2"] = true, false
 	c.Dirs["/x/y"] = &dirListing{ID: fileID{Dev: 1, Ino: 1 << 40, Size: 4096, Mtime: 1700000000123456789, Ctime: 1700000000987654321},
@@ -82,7 +83,7 @@ func TestCacheFileRoundTrip(t *testing.T) {
 // bytes must decode or be refused without a panic or a huge allocation.
 func FuzzCacheDecode(f *testing.F) {
 	c := newTestCache(time.Now())
-	c.Entries["k"] = cacheEntry{Refs: []string{"r"}, Records: []dkmsconf.Record{{DestName: "m"}}}
+	c.Entries["k"] = cacheEntry{Refs: []string{"r"}, Sets: []recordSet{{Records: []dkmsconf.Record{{DestName: "m"}}}}}
 	c.Diffs["d"] = true
 	c.Dirs["/d"] = &dirListing{Names: []string{"n"}, Kinds: []byte{kindDir}}
 	f.Add(c.encode())
