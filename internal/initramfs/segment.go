@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/klauspost/compress/gzip"
@@ -62,9 +63,12 @@ func detect(b []byte) (Compression, bool) {
 	return "", false
 }
 
-// decoders holds decoders reused across segments and module files.
+// decoders holds decoders and hash state reused across segments and
+// files.
 type decoders struct {
 	zstd *zstd.Decoder
+	sha  hash.Hash
+	buf  []byte
 }
 
 func (d *decoders) close() {
