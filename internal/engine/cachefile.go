@@ -11,7 +11,7 @@ import (
 // reads it on every run, and decoding JSON of a large tree cost more than
 // the walk it saves. Strings are a uvarint length and the bytes; a file
 // that does not decode completely is ignored as a whole.
-const cacheMagic = "dkms-status-cache-4\n"
+const cacheMagic = "dkms-status-cache-5\n"
 
 var errCacheFormat = errors.New("status cache: unknown or damaged format")
 
@@ -63,6 +63,9 @@ func (c *statusCache) encode() []byte {
 		for i, n := range l.Names {
 			str(n)
 			b = append(b, l.Kinds[i])
+			if l.Kinds[i] == kindLink {
+				str(l.Targets[i])
+			}
 		}
 	}
 	return b
@@ -176,6 +179,12 @@ func (c *statusCache) decode(b []byte) error {
 		for i := range ne {
 			l.Names[i] = r.str()
 			l.Kinds[i] = r.byte()
+			if l.Kinds[i] == kindLink {
+				if l.Targets == nil {
+					l.Targets = make([]string, ne)
+				}
+				l.Targets[i] = r.str()
+			}
 		}
 		if r.bad {
 			return errCacheFormat

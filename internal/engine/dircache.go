@@ -53,6 +53,10 @@ type dirListing struct {
 	ID    fileID
 	Names []string // hidden entries excluded, byte order
 	Kinds []byte
+	// Targets of the symlink entries ("" for others; nil when there are
+	// none). A symlink cannot be retargeted in place, only replaced, which
+	// changes the directory.
+	Targets []string
 }
 
 func (l *dirListing) kind(name string) (byte, bool) {
@@ -61,6 +65,22 @@ func (l *dirListing) kind(name string) (byte, bool) {
 		return l.Kinds[i], true
 	}
 	return 0, false
+}
+
+// link returns the target of a symlink entry; ok is false when the entry
+// is absent or not a symlink, known false when the listing cannot tell.
+func (l *dirListing) link(name string) (target string, ok, known bool) {
+	i := sort.SearchStrings(l.Names, name)
+	if i == len(l.Names) || l.Names[i] != name {
+		return "", false, true
+	}
+	switch l.Kinds[i] {
+	case kindLink:
+		return l.Targets[i], true, true
+	case kindCheck:
+		return "", false, false
+	}
+	return "", false, true
 }
 
 // listDir returns dir's listing, from this run's memo, the status cache
@@ -111,6 +131,20 @@ func (c *statusCache) listing(dir string) *dirListing {
 			k = kindLink
 		case t&os.ModeType == os.ModeIrregular:
 			k = kindCheck
+		}
+		if k == kindLink {
+			target, err := os.Readlink(dir + "/" + n)
+			if err != nil {
+				k = kindCheck // replaced while we looked
+			} else {
+				if l.Targets == nil {
+					l.Targets = make([]string, len(l.Names), cap(l.Names))
+				}
+				l.Targets = append(l.Targets, target)
+			}
+		}
+		if k != kindLink && l.Targets != nil {
+			l.Targets = append(l.Targets, "")
 		}
 		l.Names = append(l.Names, n)
 		l.Kinds = append(l.Kinds, k)

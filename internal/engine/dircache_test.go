@@ -28,7 +28,8 @@ func TestListingRacy(t *testing.T) {
 
 	c := newTestCache(time.Now())
 	l := c.listing(dir)
-	if l == nil || !reflect.DeepEqual(l.Names, []string{"a", "f", "l"}) || string(l.Kinds) != "dol" {
+	if l == nil || !reflect.DeepEqual(l.Names, []string{"a", "f", "l"}) || string(l.Kinds) != "dol" ||
+		!reflect.DeepEqual(l.Targets, []string{"", "", "a"}) {
 		t.Fatalf("listing: %+v", l)
 	}
 	if len(c.Dirs) != 0 {
@@ -58,7 +59,7 @@ func TestCacheFileRoundTrip(t *testing.T) {
 	c.Entries["k2"] = cacheEntry{}
 	c.Diffs["d1"], c.Diffs["d2"] = true, false
 	c.Dirs["/x/y"] = &dirListing{ID: fileID{Dev: 1, Ino: 1 << 40, Size: 4096, Mtime: 1700000000123456789, Ctime: 1700000000987654321},
-		Names: []string{"1.0", "source"}, Kinds: []byte{kindDir, kindLink}}
+		Names: []string{"1.0", "source"}, Kinds: []byte{kindDir, kindLink}, Targets: []string{"", "/usr/src/x-1.0"}}
 	c.Dirs["/empty"] = &dirListing{Names: []string{}, Kinds: []byte{}}
 	b := c.encode()
 	d := newTestCache(time.Now())
@@ -85,7 +86,7 @@ func FuzzCacheDecode(f *testing.F) {
 	c := newTestCache(time.Now())
 	c.Entries["k"] = cacheEntry{Refs: []string{"r"}, Sets: []recordSet{{Records: []dkmsconf.Record{{DestName: "m"}}}}}
 	c.Diffs["d"] = true
-	c.Dirs["/d"] = &dirListing{Names: []string{"n"}, Kinds: []byte{kindDir}}
+	c.Dirs["/d"] = &dirListing{Names: []string{"n", "s"}, Kinds: []byte{kindDir, kindLink}, Targets: []string{"", "t"}}
 	f.Add(c.encode())
 	f.Add([]byte(cacheMagic + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -99,8 +99,18 @@ func (e *Engine) isInstalled(m, v, k, a string) bool {
 
 func (e *Engine) linkActive(m, v, k, a string) bool {
 	link := e.L.KernelLink(m, k, a)
-	target, err := os.Readlink(link)
-	if err != nil {
+	target, ok, known := "", false, false
+	if e.lists != nil {
+		if l := e.listDir(e.L.ModuleDir(m)); l != nil {
+			target, ok, known = l.link("kernel-" + k + "-" + a)
+		}
+	}
+	if !known {
+		var err error
+		target, err = os.Readlink(link)
+		ok = err == nil
+	}
+	if !ok {
 		return false // absent, or not a symlink: never "installed"
 	}
 	// Fast path for a link as dkms writes it (a clean relative path such as
