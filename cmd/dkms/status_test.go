@@ -218,6 +218,15 @@ func TestStatusCacheFollowsTree(t *testing.T) {
 			os.WriteFile(e.dkms+"/foo/1.0/6.3.0-test/i386/module/foo.ko", []byte("x"), 0o644)
 		}, "foo/1.0, 6.3.0-test, i386", "foo/1.0, 6.3.0-test, i386: built"},
 		{"module dir removed", func() { os.RemoveAll(e.dkms + "/foo/1.0/6.3.0-test/i386/module") }, "foo/1.0, 6.3.0-test, i386", ""},
+		{"installed copy changed", func() {
+			os.WriteFile(e.inst+"/6.1.0-test/updates/dkms/fake.ko", []byte("module fake 1.0 rebuilt\n"), 0o644)
+		}, "fake/1.0", "fake/1.0, 6.1.0-test, x86_64: installed (Differences between built and installed modules)"},
+		{"installed copy restored", func() {
+			os.WriteFile(e.inst+"/6.1.0-test/updates/dkms/fake.ko", []byte("module fake 1.0\n"), 0o644)
+		}, "fake/1.0", "fake/1.0, 6.1.0-test, x86_64: installed"},
+		{"built module changed", func() {
+			os.WriteFile(e.dkms+"/fake/1.0/6.1.0-test/x86_64/module/fake.ko", []byte("module fake 1.0 again\n"), 0o644)
+		}, "fake/1.0", "fake/1.0, 6.1.0-test, x86_64: installed (Differences between built and installed modules)"},
 		{"kernel link retargeted", func() {
 			os.Remove(e.dkms + "/fake/kernel-6.1.0-test-x86_64")
 			os.Symlink("9.9/6.1.0-test/x86_64", e.dkms+"/fake/kernel-6.1.0-test-x86_64")

@@ -277,12 +277,22 @@ func appendID(b []byte, id fileID) []byte {
 // installedDiffers is the check behind "(Differences between built and
 // installed modules)": the installed copy (§7.6 B) is missing or differs
 // byte-wise from the built one. Remembered by the identity of the built file
-// (builtID, already stat'ed by the caller) and of every candidate location.
+// (builtID, already stat'ed by the caller) and of the candidate locations
+// in order: when the first candidate is the installed copy, the answer
+// depends on those two files alone and is remembered under them, so the
+// other candidates need no stat next time.
 func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built string, builtID fileID) bool {
-	key := appendID(append([]byte(nil), built...), builtID)
+	cands := e.installedCandidates(r, k, built)
+	key := appendID(append(make([]byte, 0, 256), built...), builtID)
 	racy := builtID.racy(c.now)
-	for _, p := range e.installedCandidates(r, k, built) {
-		var rp bool
+	var rp bool
+	key, _, rp = appendStatID(key, cands[0], c.now)
+	racy = racy || rp
+	firstKey := hashKey(append(key, "first"...))
+	if d, ok := c.diff(firstKey); ok {
+		return d
+	}
+	for _, p := range cands[1:] {
 		key, _, rp = appendStatID(key, p, c.now)
 		racy = racy || rp
 	}
@@ -292,7 +302,11 @@ func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built st
 	}
 	inst := e.installedCopy(r, k, built)
 	d := inst == "" || !sameFile(inst, built)
-	if !racy {
+	switch {
+	case racy:
+	case inst == cands[0]:
+		c.putDiff(firstKey, d)
+	default:
 		c.putDiff(id, d)
 	}
 	return d
@@ -339,15 +353,53 @@ func lookupEnv(env []string, name string) (string, bool) {
 // statusRecords returns the records of a module's conf for status,
 // from the cache when its fingerprint and inputs are unchanged.
 func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a string) ([]dkmsconf.Record, bool) {
-	if c == nil || len(e.O.Directives) > 0 || e.O.ConfPath != "" || hasDirectiveEnv(e.Env) {
+	if !e.confCacheable(c) {
 		conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
 		if err != nil {
 			return nil, false
 		}
 		return conf.Records, true
 	}
-	ro := dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(), Module: m, Version: v, Kernel: k, Arch: a}
-	key, racy := e.confKey(ro, c.now)
+	q := e.confQuery(c, m, v, k, a)
+	if recs, ok := c.records(q.key, q.values); ok {
+		return recs, true
+	}
+	conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+	if err != nil {
+		return nil, false
+	}
+	if refs, pure := dkmsconf.Pure(dkmsconf.Candidates(q.ro)); pure && !q.racy {
+		c.putRecords(q.key, refs, q.values(refs), conf.Records)
+	}
+	return conf.Records, true
+}
+
+// cachedRecords returns the records of a module's conf only when the
+// cache has them: it never evaluates the conf.
+func (e *Engine) cachedRecords(c *statusCache, m, v, k, a string) ([]dkmsconf.Record, bool) {
+	if !e.confCacheable(c) {
+		return nil, false
+	}
+	q := e.confQuery(c, m, v, k, a)
+	return c.records(q.key, q.values)
+}
+
+// confCacheable: directives and -c change what a read prints or reads.
+func (e *Engine) confCacheable(c *statusCache) bool {
+	return c != nil && len(e.O.Directives) == 0 && e.O.ConfPath == "" && !hasDirectiveEnv(e.Env)
+}
+
+type confQuery struct {
+	ro     dkmsconf.ReadOptions
+	key    string
+	racy   bool
+	values func(refs []string) string
+}
+
+func (e *Engine) confQuery(c *statusCache, m, v, k, a string) confQuery {
+	q := confQuery{ro: dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(),
+		Module: m, Version: v, Kernel: k, Arch: a}}
+	q.key, q.racy = e.confKey(q.ro, c.now)
 	var vm map[string]string
 	vars := func() map[string]string {
 		if vm == nil {
@@ -355,18 +407,8 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 		}
 		return vm
 	}
-	values := func(refs []string) string { return e.refValues(refs, vars) }
-	if recs, ok := c.records(key, values); ok {
-		return recs, true
-	}
-	conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
-	if err != nil {
-		return nil, false
-	}
-	if refs, pure := dkmsconf.Pure(dkmsconf.Candidates(ro)); pure && !racy {
-		c.putRecords(key, refs, values(refs), conf.Records)
-	}
-	return conf.Records, true
+	q.values = func(refs []string) string { return e.refValues(refs, vars) }
+	return q
 }
 
 func hasDirectiveEnv(env []string) bool {

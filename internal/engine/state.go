@@ -262,12 +262,22 @@ type pair struct{ K, A string }
 // builtPairs lists the (k,a) a module/version is built for, in glob order.
 func (e *Engine) builtPairs(m, v string) []pair {
 	var out []pair
+	for _, p := range e.kernelArchDirs(m, v) {
+		if isDir(e.L.BuiltModules(m, v, p.K, p.A)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// kernelArchDirs lists the <k>/<a> directories of a module/version, built
+// or not, in glob order.
+func (e *Engine) kernelArchDirs(m, v string) []pair {
+	var out []pair
 	vd := e.L.VersionDir(m, v)
 	for _, k := range e.subdirsOf(vd, kernelDirName) {
 		for _, a := range e.subdirsOf(vd+"/"+k, nil) {
-			if isDir(vd + "/" + k + "/" + a + "/module") {
-				out = append(out, pair{k, a})
-			}
+			out = append(out, pair{k, a})
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/dkms-project/dkms/internal/dkmsconf"
 	"github.com/dkms-project/dkms/internal/ui"
 )
 
@@ -100,10 +101,19 @@ func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.B
 		return
 	}
 	var pairs []pair
-	for _, p := range e.builtPairs(m, v) {
-		if (k == "" || p.K == k) && (a == "" || p.A == a) {
-			pairs = append(pairs, p)
+	var facts []lineFacts
+	for _, p := range e.kernelArchDirs(m, v) {
+		if (k != "" && p.K != k) || (a != "" && p.A != a) {
+			continue
 		}
+		f := e.knownFacts(cache, m, v, p.K, p.A)
+		// A built module found through <k>/<a>/module proves that module
+		// is a directory; only otherwise is it checked on its own.
+		if f.ko == "" && !isDir(e.L.BuiltModules(m, v, p.K, p.A)) {
+			continue
+		}
+		pairs = append(pairs, p)
+		facts = append(facts, f)
 	}
 	if k != "" && len(pairs) == 0 {
 		// A kernel given literally may not match the kernel-name glob.
@@ -121,7 +131,8 @@ func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.B
 		buf.WriteString(m + "/" + v + ": added\n")
 		return
 	}
-	for _, p := range pairs {
+	facts = append(facts, make([]lineFacts, len(pairs)-len(facts))...)
+	for i, p := range pairs {
 		installed := e.linkActive(m, v, p.K, p.A)
 		st := "built"
 		if installed {
@@ -134,22 +145,51 @@ func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.B
 			e.P.Stdout().Write(buf.Bytes())
 			buf.Reset()
 		}
-		buf.WriteString(e.statusSuffixes(ctx, cache, m, v, p.K, p.A, installed))
+		buf.WriteString(e.statusSuffixes(ctx, cache, m, v, p.K, p.A, installed, facts[i]))
 		buf.WriteString("\n")
 	}
 }
 
-func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k, a string, installed bool) string {
+// lineFacts are what is known of a status line before it is printed: its
+// conf's records when the cache has them, and where the first record's
+// built module is.
+type lineFacts struct {
+	recs     []dkmsconf.Record
+	haveRecs bool
+	ko       string
+	koID     fileID
+}
+
+func (e *Engine) knownFacts(cache *statusCache, m, v, k, a string) lineFacts {
+	recs, ok := e.cachedRecords(cache, m, v, k, a)
+	if !ok || len(recs) == 0 {
+		return lineFacts{}
+	}
+	f := lineFacts{recs: recs, haveRecs: true}
+	f.ko, f.koID = findKoID(e.L.BuiltModules(m, v, k, a), recs[0].DestName)
+	return f
+}
+
+func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k, a string, installed bool, f lineFacts) string {
 	var s strings.Builder
 	if e.plainDir(e.L.ModuleDir(m)+"/original_module") && exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
 	}
-	records, ok := e.statusRecords(ctx, cache, m, v, k, a)
+	records, ok := f.recs, f.haveRecs
+	if !ok {
+		records, ok = e.statusRecords(ctx, cache, m, v, k, a)
+	}
 	if !ok {
 		return s.String()
 	}
-	for _, r := range records {
-		built, id := findKoID(e.L.BuiltModules(m, v, k, a), r.DestName)
+	for i, r := range records {
+		var built string
+		var id fileID
+		if i == 0 && f.haveRecs {
+			built, id = f.ko, f.koID
+		} else {
+			built, id = findKoID(e.L.BuiltModules(m, v, k, a), r.DestName)
+		}
 		if built == "" {
 			s.WriteString(" (Built modules are missing in the kernel modules folder)")
 			break
