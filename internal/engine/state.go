@@ -38,45 +38,32 @@ func exists(p string) bool {
 
 // state classifies <dkms_tree>/<m>/<v>.
 func (e *Engine) state(m, v string) State {
-	if e.lists != nil {
-		return e.stateListed(m, v)
-	}
-	if !isDir(e.L.VersionDir(m, v)) {
-		return NotPresent
-	}
+	// In a read-only run with a cache, the version directory's listing
+	// says whether it exists and what kind of entry source is.
 	src := e.L.SourceLink(m, v)
-	if isSymlink(src) {
+	link := false
+	if e.lists != nil {
+		l := e.listDir(e.L.VersionDir(m, v))
+		if l == nil {
+			return NotPresent
+		}
+		switch k, _ := l.kind("source"); k {
+		case kindLink:
+			link = true
+		case kindCheck:
+			link = isSymlink(src)
+		}
+	} else {
+		if !isDir(e.L.VersionDir(m, v)) {
+			return NotPresent
+		}
+		link = isSymlink(src)
+	}
+	if link {
 		if isDir(src) {
 			return Added
 		}
 		return Broken
-	}
-	if isDir(e.L.SourceDir(m, v)) {
-		return Broken
-	}
-	return NotPresent
-}
-
-// stateListed is state answered from the version directory's listing.
-func (e *Engine) stateListed(m, v string) State {
-	l := e.listDir(e.L.VersionDir(m, v))
-	if l == nil {
-		return NotPresent
-	}
-	switch k, _ := l.kind("source"); k {
-	case kindLink:
-		if isDir(e.L.SourceLink(m, v)) {
-			return Added
-		}
-		return Broken
-	case kindCheck:
-		src := e.L.SourceLink(m, v)
-		if isSymlink(src) {
-			if isDir(src) {
-				return Added
-			}
-			return Broken
-		}
 	}
 	if isDir(e.L.SourceDir(m, v)) {
 		return Broken
