@@ -66,7 +66,12 @@ var cpioMagic = []byte("07070")
 func List(r io.Reader, fn func(Entry) error) error {
 	d := &decoders{}
 	defer d.close()
-	s := newSource(r)
+	// The image is read ahead on a goroutine of its own too, which keeps
+	// the read system calls off the decompressing goroutine, the slowest
+	// stage of the pipeline.
+	ra := newPrefetch(readProducer{r})
+	defer ra.stop()
+	s := newSource(ra)
 	for seg := 0; ; seg++ {
 		if !s.skipZeros() {
 			if s.err != io.EOF {

@@ -63,9 +63,6 @@ func newPrefetch(pr producer) *prefetch {
 		p.xxh = new(xxh64)
 		p.xxh.reset()
 	}
-	for range prefetchDepth + 2 {
-		p.free <- make([]byte, prefetchChunk)
-	}
 	p.wg.Add(1)
 	go p.run(pr)
 	return p
@@ -73,12 +70,23 @@ func newPrefetch(pr producer) *prefetch {
 
 func (p *prefetch) run(pr producer) {
 	defer p.wg.Done()
-	for {
+	for made := 0; ; {
+		// Buffers are made only when none is free, so that a small image,
+		// or a reader that keeps up, costs one or two.
 		var b []byte
 		select {
 		case b = <-p.free:
-		case <-p.done:
-			return
+		default:
+			if made < prefetchDepth+2 {
+				b = make([]byte, prefetchChunk)
+				made++
+				break
+			}
+			select {
+			case b = <-p.free:
+			case <-p.done:
+				return
+			}
 		}
 		n, ends, err := pr.produce(b)
 		select {
