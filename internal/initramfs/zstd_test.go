@@ -122,13 +122,18 @@ func TestListZstdFrames(t *testing.T) {
 	}
 }
 
-// TestListStopsItsGoroutines checks that no decompression goroutine
+// TestListStopsItsGoroutines checks that no read-ahead or decompression goroutine
 // outlives List, whether the walk ends normally, on a callback error, on
 // a truncated image or on a checksum mismatch. It does not run in
 // parallel so that no other List is under way when it counts.
 func TestListStopsItsGoroutines(t *testing.T) {
 	arc, _ := bigArchive(t)
 	frame := zstdFrame(t, arc, true)
+	// Incompressible content larger than all prefetch buffers together,
+	// so that the goroutines are blocked mid-stream when List returns.
+	noise := make([]byte, 3*(prefetchDepth+2)*prefetchChunk)
+	rand.NewChaCha8([32]byte{5, 6}).Read(noise)
+	huge := mkCPIO(t, file{name: "first", body: []byte("1")}, file{name: "noise", body: noise})
 	stop := errors.New("stop")
 	tests := []struct {
 		name string
@@ -147,6 +152,8 @@ func TestListStopsItsGoroutines(t *testing.T) {
 		{name: "bad checksum", data: corruptSum(frame)},
 		{name: "gzip truncated", data: compress(t, Gzip, arc)[:20000]},
 		{name: "xz callback error", data: compress(t, XZ, arc), fn: func(Entry) error { return stop }},
+		{name: "large uncompressed, callback error", data: huge, fn: func(Entry) error { return stop }},
+		{name: "large zstd, callback error", data: zstdFrame(t, huge, true), fn: func(Entry) error { return stop }},
 	}
 	for _, tt := range tests {
 		fn := tt.fn
@@ -158,7 +165,7 @@ func TestListStopsItsGoroutines(t *testing.T) {
 			t.Errorf("%s: error %v, want the callback's", tt.name, err)
 		}
 		if n := decodeGoroutines(); n != 0 {
-			t.Errorf("%s: %d decompression goroutines still running after List returned", tt.name, n)
+			t.Errorf("%s: %d goroutines reading or decompressing still running after List returned", tt.name, n)
 		}
 	}
 }
