@@ -146,7 +146,7 @@ func (d *decoders) walkArchive(s *source, c Compression, seg int, fn func(Entry)
 		e := Entry{Path: hdr.Name, Segment: seg, Compression: c, Mode: fi.Mode(), Linkname: hdr.Linkname}
 		if e.Mode.IsRegular() {
 			e.Size = hdr.Size
-			e.Hash, err = d.hashContent(hdr.Name, io.LimitReader(cr, hdr.Size), hdr.Size)
+			e.Hash, err = d.hashContent(hdr.Name, cr, hdr.Size)
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", hdr.Name, err)
 			}
@@ -157,35 +157,39 @@ func (d *decoders) walkArchive(s *source, c Compression, seg int, fn func(Entry)
 	}
 }
 
-// hashContent hashes size bytes of r; compressed module files are hashed
-// decompressed. The hash state and copy buffer are reused from file to
-// file: a fresh 32 KiB buffer per file was most of what the walk
-// allocated, and the garbage collections it caused slowed decompression.
+// hashContent hashes the size bytes of r; compressed module files are
+// hashed decompressed, and all size bytes must be there even when the
+// compressed stream ends before them. The hash state and copy buffer are
+// reused from file to file: a fresh 32 KiB buffer per file was most of
+// what the walk allocated, and the garbage collections it caused slowed
+// decompression.
 func (d *decoders) hashContent(name string, r io.Reader, size int64) (string, error) {
 	if d.sha == nil {
 		d.sha, d.buf = sha256.New(), make([]byte, 32<<10)
 	}
 	h := d.sha
 	h.Reset()
+	lr := &io.LimitedReader{R: r, N: size}
 	var err error
 	switch {
 	case strings.HasSuffix(name, ".ko.xz"):
-		err = hashXZ(h, r)
+		err = hashXZ(h, lr)
 	case strings.HasSuffix(name, ".ko.zst"):
-		err = hashZstd(h, r)
+		err = hashZstd(h, lr)
 	case strings.HasSuffix(name, ".ko.gz"):
-		err = hashGzip(h, r)
+		err = hashGzip(h, lr)
 	default:
-		var n int64
-		n, err = io.CopyBuffer(h, r, d.buf)
-		if err == nil && n != size {
-			err = io.ErrUnexpectedEOF
-		}
+		_, err = io.CopyBuffer(h, lr, d.buf)
+	}
+	if err == nil {
+		_, err = io.CopyBuffer(io.Discard, lr, d.buf)
+	}
+	if err == nil && lr.N != 0 {
+		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
 		return "", err
 	}
-	// Whatever the decompressor left unread is discarded by cpio.Reader.
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])), nil
 }

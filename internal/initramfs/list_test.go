@@ -132,6 +132,9 @@ func TestListErrors(t *testing.T) {
 		{name: "truncated header", data: arc[:50], wantErr: io.ErrUnexpectedEOF},
 		{name: "truncated name", data: arc[:115], wantErr: io.ErrUnexpectedEOF},
 		{name: "truncated body", data: arc[:400], wantErr: io.ErrUnexpectedEOF},
+		// The archive ends right after the xz stream header of a module,
+		// which the xz reader takes for a whole stream: no entry for it.
+		{name: "truncated compressed module", data: mkCPIO(t, file{name: "m.ko.xz", body: compress(t, XZ, moduleELF)})[:120+12], wantErr: io.ErrUnexpectedEOF},
 		{name: "no trailer", data: arc[:bytes.LastIndex(arc, []byte("070701"))], wantErr: io.ErrUnexpectedEOF, entries: 1},
 		{name: "odc cpio", data: []byte("070707" + strings.Repeat("0", 120)), wantErr: cpio.ErrHeader},
 		{name: "huge name size", data: []byte("070701" + strings.Repeat("0", 88) + "FFFFFFFF" + strings.Repeat("0", 20)), wantErr: cpio.ErrHeader},
