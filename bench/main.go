@@ -45,6 +45,7 @@ type bench struct {
 	res   results
 
 	loadStart  string // /proc/loadavg when the run started
+	rev        string // git describe when the run started (the report and plot it writes would make it dirty)
 	upSweepMax int    // largest status sweep size upstream ran at
 }
 
@@ -116,7 +117,7 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{w: w, reps: o.Reps, small: o.Small, cores: runtime.NumCPU(), log: log, loadStart: loadavg()}
+	b := &bench{w: w, reps: o.Reps, small: o.Small, cores: runtime.NumCPU(), log: log, loadStart: loadavg(), rev: gitRev()}
 	b.logf("upstream dkms %s, kernel %s, %d cores, %d repetitions, scratch %s", w.upVersion, o.Kernel, b.cores, o.Reps, work)
 	scenarios := []struct {
 		id  string
