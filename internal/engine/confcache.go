@@ -183,9 +183,10 @@ func (c *statusCache) save() {
 // module), and the identity of every file of the evaluation chain that
 // exists (the chain's names follow from those, so absent files need no
 // mention). What else the read depends on is in the variables it reads,
-// whose values select a record set of the entry. It also reports whether a file changed too
-// recently to be trusted later. The override files of /etc/dkms are looked
-// up in one listing of that directory, taken once per run.
+// whose values select a record set of the entry. It also reports whether
+// a file changed too recently to be trusted later. The override files of
+// /etc/dkms are looked up in one listing of that directory, taken once per
+// run.
 func (e *Engine) confKey(ro dkmsconf.ReadOptions, now time.Time) (string, bool) {
 	b := make([]byte, 0, 256)
 	for _, s := range []string{ro.Module, ro.Version} {
@@ -234,7 +235,7 @@ func (e *Engine) memoStatID(b []byte, f string, now time.Time) ([]byte, bool) {
 		return append(b, m.id...), m.racy
 	}
 	start := len(b)
-	b, _, r := appendStatID(b, f, now)
+	b, r := appendStatID(b, f, now)
 	if e.lockFile == nil {
 		if e.statMemo == nil {
 			e.statMemo = map[string]memoID{}
@@ -251,13 +252,14 @@ type memoID struct {
 
 // appendStatID appends what identifies a file's content cheaply (device,
 // inode, size, modification and change times; "-" when absent) and
-// reports whether it exists and whether it changed too recently to trust.
-func appendStatID(b []byte, f string, now time.Time) ([]byte, bool, bool) {
+// reports whether it changed too recently to trust.
+func appendStatID(b []byte, f string, now time.Time) ([]byte, bool) {
 	var st syscall.Stat_t
 	if syscall.Stat(f, &st) != nil {
-		return append(append(b, f...), ":-;"...), false, false
+		return append(append(b, f...), ":-;"...), false
 	}
-	return appendID(append(b, f...), idOf(&st)), true, idOf(&st).racy(now)
+	id := idOf(&st)
+	return appendID(append(b, f...), id), id.racy(now)
 }
 
 func appendID(b []byte, id fileID) []byte {
@@ -286,14 +288,14 @@ func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built st
 	key := appendID(append(make([]byte, 0, 256), built...), builtID)
 	racy := builtID.racy(c.now)
 	var rp bool
-	key, _, rp = appendStatID(key, cands[0], c.now)
+	key, rp = appendStatID(key, cands[0], c.now)
 	racy = racy || rp
 	firstKey := hashKey(append(key, "first"...))
 	if d, ok := c.diff(firstKey); ok {
 		return d
 	}
 	for _, p := range cands[1:] {
-		key, _, rp = appendStatID(key, p, c.now)
+		key, rp = appendStatID(key, p, c.now)
 		racy = racy || rp
 	}
 	id := hashKey(key)
@@ -317,8 +319,6 @@ func hashKey(b []byte) string {
 	h := sha256.Sum256(b)
 	return string(h[:16])
 }
-
-func hashString(s string) string { return hashKey([]byte(s)) }
 
 // refValues renders the current values of the variables a pure conf reads.
 // vars is called only when there are refs: most confs read none.

@@ -113,11 +113,26 @@ func (c *statusCache) listing(dir string) *dirListing {
 	if ok && l.ID == id {
 		return l
 	}
+	if l = readListing(dir, id, true); l == nil {
+		return nil
+	}
+	if dir != c.root && !id.racy(c.now) {
+		c.mu.Lock()
+		c.Dirs[dir] = l
+		c.dirty = true
+		c.mu.Unlock()
+	}
+	return l
+}
+
+// readListing reads dir into a listing with identity id; withTargets
+// also reads the target of every symlink (for listings kept in the cache).
+func readListing(dir string, id fileID, withTargets bool) *dirListing {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	l = &dirListing{ID: id, Names: make([]string, 0, len(ents)), Kinds: make([]byte, 0, len(ents))}
+	l := &dirListing{ID: id, Names: make([]string, 0, len(ents)), Kinds: make([]byte, 0, len(ents))}
 	for _, de := range ents { // os.ReadDir sorts by name
 		n := de.Name()
 		if strings.HasPrefix(n, ".") {
@@ -132,7 +147,7 @@ func (c *statusCache) listing(dir string) *dirListing {
 		case t&os.ModeType == os.ModeIrregular:
 			k = kindCheck
 		}
-		if k == kindLink {
+		if k == kindLink && withTargets {
 			target, err := os.Readlink(dir + "/" + n)
 			if err != nil {
 				k = kindCheck // replaced while we looked
@@ -149,25 +164,14 @@ func (c *statusCache) listing(dir string) *dirListing {
 		l.Names = append(l.Names, n)
 		l.Kinds = append(l.Kinds, k)
 	}
-	if dir != c.root && !id.racy(c.now) {
-		c.mu.Lock()
-		c.Dirs[dir] = l
-		c.dirty = true
-		c.mu.Unlock()
-	}
 	return l
 }
 
-// subdirsOf is subdirs through the listing cache of a read-only run. keep,
-// when not nil, filters names before any stat.
-func (e *Engine) subdirsOf(dir string, keep func(string) bool) []string {
-	if e.lists == nil {
-		return subdirs(dir, keep)
-	}
-	l := e.listDir(dir)
-	if l == nil {
-		return nil
-	}
+// subdirs returns the names of the listing's entries that are directories
+// (following symlinks, like the shell's -d test), in byte order. keep,
+// when not nil, filters names before any stat; the entry's type saves a
+// stat for all but symlinks and unknown types.
+func (l *dirListing) subdirs(dir string, keep func(string) bool) []string {
 	var out []string
 	for i, n := range l.Names {
 		if keep != nil && !keep(n) {
@@ -183,6 +187,21 @@ func (e *Engine) subdirsOf(dir string, keep func(string) bool) []string {
 		}
 	}
 	return out
+}
+
+// subdirsOf lists the subdirectories of dir (dirListing.subdirs), through
+// the listing cache in a read-only run with one.
+func (e *Engine) subdirsOf(dir string, keep func(string) bool) []string {
+	l := (*dirListing)(nil)
+	if e.lists != nil {
+		l = e.listDir(dir)
+	} else {
+		l = readListing(dir, fileID{}, false)
+	}
+	if l == nil {
+		return nil
+	}
+	return l.subdirs(dir, keep)
 }
 
 // listedPlainDir answers plainDir from a listing of p's parent. Inside

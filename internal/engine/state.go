@@ -178,34 +178,6 @@ func readDirNames(dir string) []string {
 	return names
 }
 
-// subdirs returns the names of entries of dir that are directories
-// (following symlinks, like the shell's -d test), hidden ones excluded, in
-// byte order. keep, when not nil, filters names first. The directory
-// entry's type saves a stat for all but symlinks.
-func subdirs(dir string, keep func(string) bool) []string {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, de := range ents {
-		n := de.Name()
-		if strings.HasPrefix(n, ".") || keep != nil && !keep(n) {
-			continue
-		}
-		switch t := de.Type(); {
-		case t.IsDir():
-			out = append(out, n)
-		case t&os.ModeSymlink != 0 || t&os.ModeType == os.ModeIrregular:
-			if isDir(dir + "/" + n) {
-				out = append(out, n)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // modules lists module names (or just m when given and present).
 func (e *Engine) modules(m string) []string {
 	if m != "" {

@@ -162,11 +162,10 @@ type lineFacts struct {
 
 func (e *Engine) knownFacts(cache *statusCache, m, v, k, a string) lineFacts {
 	recs, ok := e.cachedRecords(cache, m, v, k, a)
-	if !ok || len(recs) == 0 {
-		return lineFacts{}
+	f := lineFacts{recs: recs, haveRecs: ok}
+	if ok && len(recs) > 0 {
+		f.ko, f.koID = findKoID(e.L.BuiltModules(m, v, k, a), recs[0].DestName)
 	}
-	f := lineFacts{recs: recs, haveRecs: true}
-	f.ko, f.koID = findKoID(e.L.BuiltModules(m, v, k, a), recs[0].DestName)
 	return f
 }
 
@@ -206,12 +205,8 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k
 
 // findKo returns dir/<name>.ko or dir/<name>.ko.<ext> when present.
 func findKo(dir, name string) string {
-	for _, ext := range []string{".ko", ".ko.zst", ".ko.xz", ".ko.gz"} {
-		if p := dir + "/" + name + ext; isRegular(p) {
-			return p
-		}
-	}
-	return ""
+	p, _ := findKoID(dir, name)
+	return p
 }
 
 // findKoID is findKo that also returns the file's identity.
