@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
-	"strings"
 
 	"github.com/dkms-project/dkms/internal/cli"
 )
@@ -69,4 +68,3 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 	return nil
 }
 
-var _ = strings.TrimSpace
