@@ -67,4 +67,3 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 	e.P.Out("%s", cli.Usage(e.Prog))
 	return nil
 }
-
