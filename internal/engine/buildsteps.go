@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -175,5 +174,3 @@ func (e *Engine) anyVersionInstalled(dep, k, a string) bool {
 	}
 	return false
 }
-
-var _ = filepath.Join

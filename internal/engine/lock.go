@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 )
@@ -101,5 +100,3 @@ func (e *Engine) rpmSafeCancel(m, v string) bool {
 	}
 	return false
 }
-
-var _ = strconv.Itoa
