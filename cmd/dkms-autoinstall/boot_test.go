@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // notifySocket listens where systemd would (a unixgram socket named by
@@ -45,15 +47,15 @@ func notifySocket(t *testing.T) (path string, collect func() []string) {
 // that does not; the unit reports the failure in its exit status.
 func TestBootNotifyRealModules(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
-	k := debianKernel(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
+	k := testenv.DebianKernel(t)
 	m := newMachine(t, "")
 	m.realKernel(k)
 	m.realModule("mod-good", "")
 	m.realModule("mod-broken", "this does not compile;\n")
 	sock, collect := notifySocket(t)
-	_, errOut, code := m.exec([]string{"NOTIFY_SOCKET=" + sock}, binary(t), "--boot", "-k", k, "-j", "1")
+	_, errOut, code := m.exec([]string{"NOTIFY_SOCKET=" + sock}, testenv.Binary(t, ".", "dkms-autoinstall"), "--boot", "-k", k, "-j", "1")
 	msgs := collect()
 	if code != 11 {
 		t.Errorf("exit %d, want 11 (the unit shows the failure)\n%s", code, errOut)
@@ -74,7 +76,7 @@ func TestBootNotifyRealModules(t *testing.T) {
 	}
 	// The next boot has nothing left but the broken module.
 	sock2, collect2 := notifySocket(t)
-	m.exec([]string{"NOTIFY_SOCKET=" + sock2}, binary(t), "--boot", "-k", k)
+	m.exec([]string{"NOTIFY_SOCKET=" + sock2}, testenv.Binary(t, ".", "dkms-autoinstall"), "--boot", "-k", k)
 	if got := collect2(); len(got) != 2 || got[0] != "STATUS=building mod-broken/1.0 for "+k+" (1/1)" {
 		t.Errorf("second boot: %q", got)
 	}
@@ -85,8 +87,8 @@ func TestBootNotifyRealModules(t *testing.T) {
 // modprobe it finds in PATH; a hook run for the same kernel does not.
 func TestBootLoadsForHardware(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		t.Fatal(err)
@@ -113,7 +115,7 @@ func TestBootLoadsForHardware(t *testing.T) {
 				args = []string{"--hook", "postinst", "-k", running}
 			}
 			extra := []string{"DKMS_SYSFS_ROOT=" + m.root, "PATH=" + m.root + "/fakebin:" + os.Getenv("PATH")}
-			_, errOut, code := m.exec(extra, binary(t), args...)
+			_, errOut, code := m.exec(extra, testenv.Binary(t, ".", "dkms-autoinstall"), args...)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, errOut)
 			}
@@ -134,14 +136,14 @@ func TestBootLoadsForHardware(t *testing.T) {
 // subprocess (make, modinfo, depmod and modprobe in PATH would say so).
 func TestBootNothingToDo(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	m := newMachine(t, "")
 	m.fakeKernel(fk)
 	for _, name := range []string{"one", "two", "three"} {
 		m.fakeModule(name)
 	}
-	if _, errOut, code := m.exec(nil, binary(t), "--boot", "-k", fk); code != 0 {
+	if _, errOut, code := m.exec(nil, testenv.Binary(t, ".", "dkms-autoinstall"), "--boot", "-k", fk); code != 0 {
 		t.Fatalf("first boot: %d\n%s", code, errOut)
 	}
 	for _, name := range []string{"one", "two", "three"} {
@@ -153,7 +155,7 @@ func TestBootNothingToDo(t *testing.T) {
 	}
 	sock, collect := notifySocket(t)
 	start := time.Now()
-	out, errOut, code := m.exec([]string{"PATH=" + m.root + "/fakebin", "NOTIFY_SOCKET=" + sock}, binary(t), "--boot", "-k", fk)
+	out, errOut, code := m.exec([]string{"PATH=" + m.root + "/fakebin", "NOTIFY_SOCKET=" + sock}, testenv.Binary(t, ".", "dkms-autoinstall"), "--boot", "-k", fk)
 	took := time.Since(start)
 	if code != 0 || out != "" || errOut != "" {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -171,7 +173,7 @@ func TestBootNothingToDo(t *testing.T) {
 // ExecStart exists, so the unit is verified pointing at the test binary.
 func TestUnitVerify(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "systemd-analyze")
+	testenv.RequireTools(t, "systemd-analyze")
 	unit, err := os.ReadFile(repo + "/systemd/dkms-autoinstall.service")
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +183,7 @@ func TestUnitVerify(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := dir + "/dkms-autoinstall.service"
-	if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(unit), "/usr/sbin/dkms-autoinstall", binary(t))), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(unit), "/usr/sbin/dkms-autoinstall", testenv.Binary(t, ".", "dkms-autoinstall"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// --man=no: the dkms(8) page is not installed where tests run.

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // hookRun is one way a kernel package or kernel-install calls us.
@@ -24,8 +26,8 @@ var installHooks = []hookRun{
 // make.log, stdout stays clean for debconf; strict mode makes it fatal.
 func TestHookFailingModule(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	for _, h := range installHooks {
 		for _, strict := range []string{"", "autoinstall_strict=yes\n"} {
 			t.Run(h.name+"/"+strings.TrimSpace(strict), func(t *testing.T) {
@@ -69,8 +71,8 @@ func TestHookFailingModule(t *testing.T) {
 // away, preinst.d the AUTOINSTALL ones; all exit 0.
 func TestHookRemoval(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	for _, h := range []hookRun{
 		{"prerm.d", "kernel-prerm.d/dkms", []string{fk, "/boot/vmlinuz-" + fk}},
 		{"preinst.d", "kernel-preinst.d/dkms", []string{fk, "/boot/vmlinuz-" + fk}},
@@ -130,7 +132,7 @@ func TestHookEdges(t *testing.T) {
 // TestHookScriptsShellcheck: the scripts are POSIX sh and lint clean.
 func TestHookScriptsShellcheck(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "shellcheck")
+	testenv.RequireTools(t, "shellcheck")
 	scripts := []string{"kernel-postinst.d/dkms", "kernel-preinst.d/dkms", "kernel-prerm.d/dkms",
 		"kernel-install/40-dkms.install", "dkms_autoinstaller"}
 	for _, s := range scripts {

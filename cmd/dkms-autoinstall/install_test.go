@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // installedFiles maps each Debian path `make install` creates to its source in
@@ -55,7 +57,7 @@ func regularFiles(t *testing.T, dir string) []string {
 // path with its mode; `make uninstall` removes all of them again, and an
 // edited framework.conf survives both a reinstall and the uninstall.
 func TestMakeInstall(t *testing.T) {
-	requireTool(t, "make", "install", "go")
+	testenv.RequireTools(t, "make", "install", "go")
 	dest := t.TempDir()
 	runMake(t, "install", "DESTDIR="+dest)
 	for _, f := range installedFiles {

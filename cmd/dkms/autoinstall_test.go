@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // realModule writes a small real module m (one .c file) to the source tree.
@@ -42,9 +44,9 @@ func autoinstallTree(t *testing.T, k string) *testEnv {
 }
 
 func TestAutoinstallRealModules(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
-	k := debianKernel(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
+	k := testenv.DebianKernel(t)
 	e := autoinstallTree(t, k)
 	out, errOut, code := e.run("autoinstall", "-k", k)
 	out = undot(out)
@@ -90,9 +92,9 @@ func TestAutoinstallRealModules(t *testing.T) {
 // TestParallelAutoinstall runs the dkms-autoinstall engine path (modules in
 // parallel under one jobserver) on the same tree: same outcome.
 func TestParallelAutoinstall(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
-	k := debianKernel(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
+	k := testenv.DebianKernel(t)
 	e := autoinstallTree(t, k)
 	e.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\nparallel_jobs=2\n")
 	out, errOut, code := e.runAutoinstall("-k", k, "--strict")
@@ -126,9 +128,9 @@ func TestParallelAutoinstall(t *testing.T) {
 // TestConcurrentAutoinstall: two autoinstalls at the same moment both
 // finish, each module is built once, the tree is consistent.
 func TestConcurrentAutoinstall(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
-	k := debianKernel(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
+	k := testenv.DebianKernel(t)
 	e := newEnv(t)
 	e.realKernel(k)
 	e.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n")

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 const helloConf = `PACKAGE_NAME="dkms-hello"
@@ -40,9 +42,9 @@ func undot(s string) string { return dots.ReplaceAllString(s, "...$1") }
 // Debian kernel with real make and gcc, signs it with a generated MOK key,
 // installs it into a temporary module tree and takes it out again.
 func TestRealModuleLifecycle(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "make", "gcc", "openssl", "modinfo")
-	k := debianKernel(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc", "openssl", "modinfo")
+	k := testenv.DebianKernel(t)
 	e := newEnv(t)
 	e.realKernel(k)
 	e.module("dkms-hello", "1.0", helloConf, exampleFiles(t))
@@ -135,9 +137,9 @@ func TestRealModuleLifecycle(t *testing.T) {
 // TestBuildFailureKeepsTree: a compile error gives die 10, keeps build/
 // with its make.log for inspection, and leaves the module "added".
 func TestBuildFailureKeepsTree(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
-	k := debianKernel(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
+	k := testenv.DebianKernel(t)
 	e := newEnv(t)
 	e.realKernel(k)
 	files := exampleFiles(t)

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // matchTree: foo and bar installed for tarK1, baz only built for it, and
@@ -27,8 +29,8 @@ func matchTree(t *testing.T) *testEnv {
 
 func TestMatchInstallsTemplateModules(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	e := matchTree(t)
 	out, errOut, code := e.run("match", "--templatekernel="+tarK1, "-k", tarK2)
 	if code != 0 || errOut != "" {
@@ -62,8 +64,8 @@ func TestMatchInstallsTemplateModules(t *testing.T) {
 
 func TestMatchModuleFilterAndFailures(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	e := matchTree(t)
 	// A third kernel without headers: the build fails, install is skipped.
 	os.MkdirAll(e.inst+"/6.3.0-test", 0o755)
@@ -120,8 +122,8 @@ func TestMatchModuleFilterAndFailures(t *testing.T) {
 // the status of the match is that build's.
 func TestMatchSkipsInstallAfterFailedBuild(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	e := emptyTree(t, tarK1, tarK2)
 	e.module("foo", "1.0", fakeFooConf+"BUILD_EXCLUSIVE_KERNEL=\"^6\\.1\\.\"\n", fakeBuildFiles("foo"))
 	if out, errOut, code := e.run("install", "foo/1.0", "-k", tarK1); code != 0 {

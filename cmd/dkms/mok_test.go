@@ -5,11 +5,13 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestGenerateMOK(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "openssl")
+	testenv.RequireTools(t, "openssl")
 	tests := []struct {
 		name      string
 		framework string // framework.conf; <root> is replaced

@@ -8,12 +8,14 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestMkPackage(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "dpkg-deb")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "dpkg-deb")
 	e := fakeTree(t, true, tarK1)
 
 	out, errOut, code := e.run("mkdeb", "-m", "foo", "-v", "1.0")
@@ -100,7 +102,7 @@ func dpkgDeb(t *testing.T, e *testEnv, what, deb string) string {
 
 // buildStaticDkms builds this command without cgo, so it runs in a
 // chroot that has no C library.
-func buildStaticDkms(t *testing.T) string { return staticBinary(t, ".", "dkms") }
+func buildStaticDkms(t *testing.T) string { return testenv.Binary(t, ".", "dkms") }
 
 // TestDebInstallsWithRealDkms installs a package made by mkdeb, carrying
 // a module prebuilt for the chroot's running kernel, with dpkg --root into
@@ -109,8 +111,8 @@ func buildStaticDkms(t *testing.T) string { return staticBinary(t, ".", "dkms") 
 // again through the prerm.
 func TestDebInstallsWithRealDkms(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "dpkg", "busybox")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "dpkg", "busybox")
 	e := fakeTree(t, true, tarK1)
 	if _, errOut, code := e.run("mkdeb", "foo/1.0", "-k", tarK1); code != 0 {
 		t.Fatalf("mkdeb: %d %s", code, errOut)

@@ -15,9 +15,8 @@ func statusTree(t *testing.T) *testEnv {
 		return "PACKAGE_NAME=" + m + "\nPACKAGE_VERSION=" + v + "\nBUILT_MODULE_NAME[0]=" + m + "\nDEST_MODULE_LOCATION[0]=/updates\n"
 	}
 	add := func(m, v string) {
-		src := e.module(m, v, conf(m, v), map[string]string{"Makefile": "all:\n"})
+		e.r.AddSource(m, v, e.module(m, v, conf(m, v), map[string]string{"Makefile": "all:\n"}))
 		os.MkdirAll(e.dkms+"/"+m+"/"+v+"/build", 0o755)
-		os.Symlink(src, e.dkms+"/"+m+"/"+v+"/source")
 	}
 	built := func(m, v, k, a string) {
 		dir := e.dkms + "/" + m + "/" + v + "/" + k + "/" + a

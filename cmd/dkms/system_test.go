@@ -6,18 +6,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // TestSystemInstall installs the example module into the machine's real
 // /lib/modules/<k> (with real depmod), then removes it. It needs root and
 // cleans up after itself; the dkms and source trees stay temporary.
 func TestSystemInstall(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "make", "gcc", "depmod", "modinfo")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc", "depmod", "modinfo")
 	if os.Getenv("DKMS_SKIP_SYSTEM_TESTS") != "" {
 		t.Skip("DKMS_SKIP_SYSTEM_TESTS is set")
 	}
-	k := debianKernel(t)
+	k := testenv.DebianKernel(t)
 	installed := "/lib/modules/" + k + "/updates/dkms/dkms_hello.ko"
 	if _, err := os.Stat(installed); err == nil {
 		t.Skip(installed + " exists already (make demo?); not touching it")
@@ -34,7 +36,7 @@ func TestSystemInstall(t *testing.T) {
 	sys := func(args ...string) (string, string, int) {
 		args = append(args, "--dkmstree", e.dkms, "--sourcetree", e.src)
 		var out, errb strings.Builder
-		env := append(cleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
+		env := append(testenv.CleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
 		code := runWithRoot(t.Context(), append([]string{"dkms"}, args...), env, &out, &errb, e.root)
 		return e.norm(out.String()), e.norm(errb.String()), code
 	}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 const (
@@ -116,8 +118,8 @@ func treeListing(t *testing.T, root string) string {
 
 func TestMkTarballLdTarballRoundTrip(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	a := fakeTree(t, true, tarK1, tarK2)
 	out, errOut, code := a.run("mktarball", "foo/1.0", "-k", tarK1, "-k", tarK2)
 	if code != 0 {
@@ -166,8 +168,8 @@ func TestMkTarballLdTarballRoundTrip(t *testing.T) {
 
 func TestMkTarballVariants(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	a := fakeTree(t, true, tarK1)
 	out, errOut, code := a.run("mktarball", "foo/1.0", "-k", tarK1, "--binaries-only")
 	if code != 0 {
@@ -234,8 +236,8 @@ func TestMkTarballVariants(t *testing.T) {
 
 func TestTarballErrors(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	a := fakeTree(t, true, tarK1)
 	plain := writeTar(t, []tarEnt{{name: "./pkg/"}, {name: "./pkg/dkms.conf", body: strings.ReplaceAll(fakeFooConf, "foo", "bar")},
 		{name: "./pkg/Makefile", body: "all:\n"}})
@@ -338,7 +340,7 @@ func writeTar(t *testing.T, ents []tarEnt) string {
 // anywhere in the system root (trees, temp dir).
 func TestLdTarballRefusesHostileArchives(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	conf := func(name string) tarEnt {
 		return tarEnt{name: name, body: fakeFooConf}
 	}
@@ -407,8 +409,8 @@ func TestLdTarballRefusesHostileArchives(t *testing.T) {
 // and an archive GNU tar made the way upstream's mktarball does loads.
 func TestTarballInteropWithGNUTar(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "tar")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "tar")
 	a := fakeTree(t, true, tarK1)
 	if _, errOut, code := a.run("mktarball", "foo/1.0", "-k", tarK1, "--archive=ours.tar.gz"); code != 0 {
 		t.Fatalf("mktarball: %d %s", code, errOut)
@@ -458,9 +460,9 @@ func TestTarballInteropWithGNUTar(t *testing.T) {
 // Debian kernel in one tree, ships it with mktarball, and installs it in
 // two other trees: one with the source, one with binaries only.
 func TestRealModuleTarballRoundTrip(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "make", "gcc", "modinfo")
-	k := debianKernel(t)
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc", "modinfo")
+	k := testenv.DebianKernel(t)
 	a := newEnv(t)
 	a.realKernel(k)
 	a.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestSuffix(t *testing.T) {
@@ -171,13 +173,6 @@ func TestDefaultOpts(t *testing.T) {
 	}
 }
 
-func needTool(t *testing.T, tool string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not installed: %v", tool, err)
-	}
-}
-
 // payload is compressible but not trivial.
 func payload() []byte {
 	var b bytes.Buffer
@@ -206,7 +201,7 @@ func TestCompressRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.tool+"/"+tt.opts.Gzip+tt.opts.Xz+tt.opts.Zstd, func(t *testing.T) {
 			t.Parallel()
-			needTool(t, tt.tool)
+			testenv.RequireTools(t, tt.tool)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			dir := t.TempDir()
@@ -280,7 +275,7 @@ func TestCompressFailureKeepsFile(t *testing.T) {
 				}
 				_, err = run(ctx, fake, nil, file, tt.suffix)
 			} else {
-				needTool(t, tt.tool)
+				testenv.RequireTools(t, tt.tool)
 				_, err = Compress(ctx, file, tt.suffix, tt.opts)
 			}
 			if err == nil {

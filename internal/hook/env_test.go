@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/dkms-project/dkms/internal/cli"
 	"github.com/dkms-project/dkms/internal/engine"
+	"github.com/dkms-project/dkms/internal/testenv"
 	"github.com/dkms-project/dkms/internal/ui"
 )
 
@@ -22,38 +22,24 @@ import (
 // behind it; the modules of these tests build with their own Makefiles.
 const fk = "6.1.0-hooktest"
 
-// system is a throw-away machine root: /etc/os-release, /etc/dkms and the
-// three dkms trees.
+// system is a throw-away machine root (testenv.Root) with headers of the
+// fake kernel fk.
 type system struct {
 	t                     *testing.T
+	r                     *testenv.Root
 	root, dkms, src, inst string
 }
 
 func newSystem(t *testing.T, framework string) *system {
 	t.Helper()
-	root := t.TempDir()
-	s := &system{t: t, root: root, dkms: root + "/var/lib/dkms", src: root + "/usr/src", inst: root + "/lib/modules"}
-	for _, d := range []string{s.dkms, s.src, s.inst + "/" + fk + "/build/include", root + "/etc/dkms/framework.conf.d", root + "/tmp"} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.write("/etc/os-release", "ID=debian\nNAME=\"Debian GNU/Linux\"\n")
+	r := testenv.NewRoot(t)
+	r.FakeKernel(fk)
+	s := &system{t: t, r: r, root: r.Dir, dkms: r.DKMS, src: r.Src, inst: r.Inst}
 	s.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n"+framework)
 	return s
 }
 
-func (s *system) write(rel, content string) string {
-	s.t.Helper()
-	p := s.root + rel
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	return p
-}
+func (s *system) write(rel, content string) string { return s.r.Write(rel, content, 0o644) }
 
 // module writes <src>/<m>-1.0 with the given Makefile (run as "make all")
 // and extra files, one BUILT_MODULE_NAME per name, and adds it to the dkms
@@ -62,7 +48,7 @@ func (s *system) module(m, makefile string, names []string, files map[string]str
 	s.t.Helper()
 	conf := "PACKAGE_NAME=" + m + "\nPACKAGE_VERSION=1.0\nAUTOINSTALL=yes\nMAKE[0]=\"make all\"\n"
 	for i, n := range names {
-		conf += "BUILT_MODULE_NAME[" + itoa(i) + "]=" + n + "\nDEST_MODULE_LOCATION[" + itoa(i) + "]=/updates\n"
+		conf += "BUILT_MODULE_NAME[" + strconv.Itoa(i) + "]=" + n + "\nDEST_MODULE_LOCATION[" + strconv.Itoa(i) + "]=/updates\n"
 	}
 	dir := "/usr/src/" + m + "-1.0"
 	s.write(dir+"/dkms.conf", conf)
@@ -70,15 +56,8 @@ func (s *system) module(m, makefile string, names []string, files map[string]str
 	for name, content := range files {
 		s.write(dir+"/"+name, content)
 	}
-	if err := os.MkdirAll(s.dkms+"/"+m+"/1.0", 0o755); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.Symlink(s.root+dir, s.dkms+"/"+m+"/1.0/source"); err != nil {
-		s.t.Fatal(err)
-	}
+	s.r.AddSource(m, "1.0", s.root+dir)
 }
-
-func itoa(i int) string { return string(rune('0' + i)) }
 
 // fakeModule is a module whose build writes a stand-in name.ko.
 func (s *system) fakeModule(m string) {
@@ -142,20 +121,4 @@ func (r run) messages() string {
 		b.WriteString(en.Level.String() + ": " + en.Message + "\n")
 	}
 	return b.String()
-}
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to install modules (CI runs as root)")
-	}
-}
-
-func requireTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			t.Skip(n + " not installed (make deps installs it)")
-		}
-	}
 }

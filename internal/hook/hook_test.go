@@ -7,14 +7,16 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // TestRunPolicy: which exit status each caller gets when a module fails,
 // and that the failure names the module and its make.log.
 func TestRunPolicy(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	cases := []struct {
 		name      string
 		framework string
@@ -70,8 +72,8 @@ func TestRunNoHeaders(t *testing.T) {
 // fields that apply to it, so `journalctl MODULE=x` works.
 func TestRunFields(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	s := newSystem(t, "")
 	s.fakeModule("good")
 	s.brokenModule("bad")
@@ -108,8 +110,8 @@ func TestRunFields(t *testing.T) {
 // TestRunNotify: the boot unit's sd_notify messages, in order.
 func TestRunNotify(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	cases := []struct {
 		name    string
 		modules []string
@@ -154,8 +156,8 @@ func TestRunNotify(t *testing.T) {
 // unreadable here), which is what keeps it at a few milliseconds.
 func TestRunFastPath(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	s := newSystem(t, "")
 	s.fakeModule("good")
 	s.fakeModule("other")
@@ -185,8 +187,8 @@ func TestRunFastPath(t *testing.T) {
 // TestRunTimeout: build_timeout kills a hung build and says so.
 func TestRunTimeout(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "sleep")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "sleep")
 	s := newSystem(t, "build_timeout=1\n")
 	s.module("slow", "all:\n\tsleep 60\n", []string{"slow"}, nil)
 	s.fakeModule("quick")
@@ -208,8 +210,8 @@ func TestRunTimeout(t *testing.T) {
 // AUTOINSTALL ones; both leave nothing of the kernel in the dkms tree.
 func TestRunRemove(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	for _, o := range []Options{{Hook: "prerm", Remove: true}, {Hook: "preinst", Preinst: true}} {
 		t.Run(o.Hook, func(t *testing.T) {
 			t.Parallel()

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // oldImage is an uncompressed newc initramfs holding an older copy of the
@@ -34,8 +36,8 @@ func oldImage(t *testing.T) []byte {
 // initramfs hook that runs after them; initramfs_check=off is silent.
 func TestInitramfsCheck(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
 	const warning = "warning: the initramfs holds other copies of DKMS modules; they load first (see dkms initramfs-check -k " + fk + ")\n"
 	cases := []struct {
 		name      string

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/dkms-project/dkms/internal/engine"
 	"github.com/dkms-project/dkms/internal/paths"
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // hardware is a module package whose modules carry the alias patterns real
@@ -49,7 +51,7 @@ func hardwareSystem(t *testing.T, framework string) (*system, string) {
 		names = append(names, h.module)
 		c := ""
 		for i, a := range append([]string{"license=GPL"}, aliasRecords(h.aliases)...) {
-			c += "__attribute__((section(\".modinfo\"), used, aligned(1))) static const char r" + itoa(i) + "[] = \"" + a + "\";\n"
+			c += "__attribute__((section(\".modinfo\"), used, aligned(1))) static const char r" + strconv.Itoa(i) + "[] = \"" + a + "\";\n"
 		}
 		files[h.module+".c"] = c
 		mk += "\tgcc -c -o " + h.module + ".ko " + h.module + ".c\n"
@@ -85,8 +87,8 @@ func aliasRecords(aliases []string) []string {
 // pointed at the install tree; hook runs and the switches load nothing.
 func TestLoadForHardware(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
 	var want []string
 	for _, h := range hardware {
 		if h.device != "" {
@@ -141,8 +143,8 @@ func TestLoadForHardware(t *testing.T) {
 // loaded, whatever the options say.
 func TestLoadOnlyRunningKernel(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
 	s, rec := hardwareSystem(t, "")
 	r := s.run(Options{Boot: true, Load: ptr(true), Kernels: []string{fk}}, func(r *Runner) {
 		r.E.CurrentKern = "6.1.0-other"
@@ -162,7 +164,7 @@ func TestLoadOnlyRunningKernel(t *testing.T) {
 // modules are still loaded.
 func TestLoadFailureIsLogged(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "gcc")
+	testenv.RequireTools(t, "gcc")
 	dir := t.TempDir()
 	sys := dir + "/sys/devices/pci0000:00/0000:00:02.0"
 	if err := os.MkdirAll(sys, 0o755); err != nil {
@@ -257,8 +259,8 @@ func TestLoadWanted(t *testing.T) {
 // matching device: systemd-modules-load ran before the module existed.
 func TestLoadListedForBoot(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
-	requireTool(t, "make", "gcc")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make", "gcc")
 	s, rec := hardwareSystem(t, "")
 	s.write("/etc/modules-load.d/extra.conf", "# comment\n; other comment\nnoalias\nnot-a-dkms-module\n")
 	s.write("/etc/modules", "absent\n")

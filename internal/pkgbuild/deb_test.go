@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/dkms-project/dkms/internal/tarball"
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestBuildDebReadByDpkgDeb(t *testing.T) {
 	t.Parallel()
-	needTool(t, "dpkg-deb")
+	testenv.RequireTools(t, "dpkg-deb")
 	tests := []struct {
 		name         string
 		binaries     bool
@@ -77,7 +78,7 @@ func TestBuildDebReadByDpkgDeb(t *testing.T) {
 			if !strings.Contains(string(sums), "  usr/src/foo-1.0/dkms.conf\n") {
 				t.Errorf("md5sums:\n%s", sums)
 			}
-			needTool(t, "md5sum")
+			testenv.RequireTools(t, "md5sum")
 			cmdOut := run(t, "sh", "-c", "cd "+x+" && md5sum -c "+filepath.Join(ctl, "md5sums"))
 			if strings.Contains(cmdOut, "FAILED") {
 				t.Errorf("md5sum -c: %s", cmdOut)

@@ -57,22 +57,6 @@ func builtDir(t testing.TB, module, kernel, arch string) Binary {
 	return Binary{Kernel: kernel, Arch: arch, Dir: dir}
 }
 
-func needTool(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed: %v", tool, err)
-		}
-	}
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (dpkg --root runs maintainer scripts in a chroot)")
-	}
-}
-
 // run runs a command and returns its combined output, failing the test on
 // error.
 func run(t *testing.T, name string, args ...string) string {

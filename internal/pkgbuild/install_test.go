@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // fakeDkms records its arguments in /dkms.log inside the chroot; the exit
@@ -102,8 +104,8 @@ func dpkg(root string, args ...string) (string, error) {
 
 func TestDebInstallRunsDkms(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
-	needTool(t, "dpkg", "dpkg-deb")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "dpkg", "dpkg-deb")
 	srcOnly := []string{
 		"build -m foo -v 1.0 -k 6.1.0-hdr2",
 		"install -m foo -v 1.0 -k 6.1.0-hdr2",

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestBuildRPMReadByRpm(t *testing.T) {
 	t.Parallel()
-	needTool(t, "rpm")
+	testenv.RequireTools(t, "rpm")
 	tests := []struct {
 		name     string
 		version  string
@@ -90,8 +92,8 @@ func contains(list []string, s string) bool {
 // --root, where %post and %preun run against the fake dkms.
 func TestRPMInstallRunsDkms(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
-	needTool(t, "rpm")
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "rpm")
 	root := chrootRoot(t, nil)
 	s := Spec{Module: "foo", Version: "1.0", SourceDir: moduleSource(t, "foo", "1.0"),
 		Binaries: []Binary{builtDir(t, "foo", "6.1.0-pre", "x86_64")}}

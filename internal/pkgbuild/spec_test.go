@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestValidateRefusesBadSpecs(t *testing.T) {
@@ -115,7 +117,7 @@ func TestPackageNameAndQuoting(t *testing.T) {
 
 func TestScriptsAreValidShell(t *testing.T) {
 	t.Parallel()
-	needTool(t, "sh")
+	testenv.RequireTools(t, "sh")
 	s := Spec{Module: "it's", Version: "1.0", Binaries: []Binary{{Kernel: "6.1.0-1", Arch: "x86_64"}}}
 	for name, body := range map[string]string{"postinst": postinst(s), "prerm": prerm(s), "post": rpmPost(s), "preun": rpmPreun(s)} {
 		p := filepath.Join(t.TempDir(), name)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // suffixes lists every compression GNU tar picks by suffix, with the
@@ -27,18 +29,6 @@ var suffixes = []struct {
 	{".unknown", "", codecNone},
 }
 
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if tool == "" {
-			continue
-		}
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed: %v", tool, err)
-		}
-	}
-}
-
 func TestCreateThenGNUTarExtracts(t *testing.T) {
 	t.Parallel()
 	src := sampleTree(t)
@@ -46,7 +36,7 @@ func TestCreateThenGNUTarExtracts(t *testing.T) {
 	for _, s := range suffixes {
 		t.Run(s.suffix, func(t *testing.T) {
 			t.Parallel()
-			needTools(t, "tar", s.program)
+			testenv.RequireTools(t, "tar", s.program)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			out := filepath.Join(t.TempDir(), "foo-1.0"+s.suffix)
@@ -96,7 +86,7 @@ func TestGNUTarThenExtract(t *testing.T) {
 	for _, s := range suffixes {
 		t.Run(s.suffix, func(t *testing.T) {
 			t.Parallel()
-			needTools(t, "tar", s.program)
+			testenv.RequireTools(t, "tar", s.program)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			out := filepath.Join(t.TempDir(), "foo-1.0"+s.suffix)
@@ -167,7 +157,7 @@ func TestOwnRoundTrip(t *testing.T) {
 	for _, s := range suffixes {
 		t.Run(s.suffix, func(t *testing.T) {
 			t.Parallel()
-			needTools(t, s.program)
+			testenv.RequireTools(t, s.program)
 			out := filepath.Join(t.TempDir(), "x"+s.suffix)
 			if err := Create(context.Background(), src, out); err != nil {
 				t.Fatal(err)

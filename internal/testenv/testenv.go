@@ -1,0 +1,172 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Root is a throw-away machine root under t.TempDir(): /etc/os-release of
+// a Debian system, /etc/dkms/framework.conf.d, /tmp, and the dkms, source
+// and install trees at their usual places inside it.
+type Root struct {
+	T                    *testing.T
+	Dir, DKMS, Src, Inst string
+}
+
+// NewRoot makes a Root.
+func NewRoot(t *testing.T) *Root {
+	t.Helper()
+	dir := t.TempDir()
+	r := &Root{T: t, Dir: dir, DKMS: dir + "/var/lib/dkms", Src: dir + "/usr/src", Inst: dir + "/lib/modules"}
+	for _, d := range []string{r.DKMS, r.Src, r.Inst, dir + "/etc/dkms/framework.conf.d", dir + "/tmp"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Write("/etc/os-release", "ID=debian\nNAME=\"Debian GNU/Linux\"\n", 0o644)
+	return r
+}
+
+// Write writes content to rel (a path inside the root), making parents,
+// and returns the full path.
+func (r *Root) Write(rel, content string, mode os.FileMode) string {
+	r.T.Helper()
+	p := r.Dir + rel
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.T.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		r.T.Fatal(err)
+	}
+	return p
+}
+
+// FakeKernel makes <inst>/<k>/build/include: headers as far as dkms looks,
+// with no compiler behind them.
+func (r *Root) FakeKernel(k string) {
+	r.T.Helper()
+	if err := os.MkdirAll(r.Inst+"/"+k+"/build/include", 0o755); err != nil {
+		r.T.Fatal(err)
+	}
+}
+
+// RealKernel links <inst>/<k>/build to the machine's installed headers of
+// k, or skips the test when there are none.
+func (r *Root) RealKernel(k string) {
+	r.T.Helper()
+	target, err := filepath.EvalSymlinks("/lib/modules/" + k + "/build")
+	if err != nil {
+		r.T.Skip("no headers for " + k)
+	}
+	if err := os.MkdirAll(r.Inst+"/"+k, 0o755); err != nil {
+		r.T.Fatal(err)
+	}
+	if err := os.Symlink(target, r.Inst+"/"+k+"/build"); err != nil {
+		r.T.Fatal(err)
+	}
+}
+
+// AddSource makes <dkms>/<m>/<v> with its source symlink to src, as
+// `dkms add` leaves a module.
+func (r *Root) AddSource(m, v, src string) {
+	r.T.Helper()
+	if err := os.MkdirAll(r.DKMS+"/"+m+"/"+v, 0o755); err != nil {
+		r.T.Fatal(err)
+	}
+	if err := os.Symlink(src, r.DKMS+"/"+m+"/"+v+"/source"); err != nil {
+		r.T.Fatal(err)
+	}
+}
+
+// Norm replaces the root's path in s by <root>, for comparisons.
+func (r *Root) Norm(s string) string { return strings.ReplaceAll(s, r.Dir, "<root>") }
+
+// DebianKernel is the kernel whose headers CI installs
+// (linux-headers-amd64); tests that need real headers skip without it.
+func DebianKernel(t *testing.T) string {
+	t.Helper()
+	matches, _ := filepath.Glob("/lib/modules/*/build/include")
+	for _, p := range matches {
+		if k := strings.Split(p, "/")[3]; strings.HasSuffix(k, "-amd64") {
+			return k
+		}
+	}
+	t.Skip("no Debian kernel headers installed (make deps installs linux-headers-amd64)")
+	return ""
+}
+
+// RequireRoot skips a test that must run as root (CI does).
+func RequireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CI runs as root)")
+	}
+}
+
+// RequireTools skips a test when one of the named programs is not
+// installed; empty names are ignored.
+func RequireTools(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("%s not installed (make deps installs it): %v", n, err)
+		}
+	}
+}
+
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var binaries sync.Map // package dir -> *builtBinary
+
+// Binary builds the command in package dir (relative to the test's
+// package) with CGO_ENABLED=0, as make build does, once per test binary,
+// and returns the path of the program, named name.
+func Binary(t *testing.T, dir, name string) string {
+	t.Helper()
+	v, _ := binaries.LoadOrStore(dir, &builtBinary{})
+	b := v.(*builtBinary)
+	b.once.Do(func() {
+		tmp, err := os.MkdirTemp("", "dkms-test-bin")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = tmp + "/" + name
+		cmd := exec.Command("go", "build", "-o", b.path, dir)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("building %s: %v: %s", dir, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// CleanEnv is the test process's environment without what an outer make
+// (make test) passes down, so module builds print the same under make as
+// from a shell.
+func CleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch strings.SplitN(kv, "=", 2)[0] {
+		case "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
