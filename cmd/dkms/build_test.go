@@ -18,18 +18,6 @@ DEST_MODULE_LOCATION[0]="/updates"
 AUTOINSTALL="yes"
 `
 
-func exampleFiles(t *testing.T) map[string]string {
-	files := map[string]string{}
-	for _, n := range []string{"Makefile", "dkms_hello.c"} {
-		b, err := os.ReadFile("../../examples/dkms-hello/" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[n] = string(b)
-	}
-	return files
-}
-
 var (
 	timeLine = regexp.MustCompile(`(?m)^# elapsed time: \d\d:\d\d:\d\d$`)
 	dots     = regexp.MustCompile(`\.\.\.\.+( done\.|\(bad exit)`)
@@ -47,7 +35,7 @@ func TestRealModuleLifecycle(t *testing.T) {
 	k := testenv.DebianKernel(t)
 	e := newEnv(t)
 	e.realKernel(k)
-	e.module("dkms-hello", "1.0", helloConf, exampleFiles(t))
+	e.module("dkms-hello", "1.0", helloConf, testenv.ExampleModule(t))
 
 	out, errOut, code := e.run("add", "dkms-hello/1.0", "-k", k)
 	if code != 0 || out != "Creating symlink <root>/var/lib/dkms/dkms-hello/1.0/source -> <root>/usr/src/dkms-hello-1.0\n" {
@@ -142,7 +130,7 @@ func TestBuildFailureKeepsTree(t *testing.T) {
 	k := testenv.DebianKernel(t)
 	e := newEnv(t)
 	e.realKernel(k)
-	files := exampleFiles(t)
+	files := testenv.ExampleModule(t)
 	files["dkms_hello.c"] = "this is not C\n"
 	e.module("dkms-hello", "1.0", helloConf, files)
 	e.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n")

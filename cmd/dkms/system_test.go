@@ -31,7 +31,7 @@ func TestSystemInstall(t *testing.T) {
 		}
 	})
 	e := newEnv(t)
-	e.module("dkms-hello", "1.0", helloConf, exampleFiles(t))
+	e.module("dkms-hello", "1.0", helloConf, testenv.ExampleModule(t))
 	e.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n")
 	sys := func(args ...string) (string, string, int) {
 		args = append(args, "--dkmstree", e.dkms, "--sourcetree", e.src)

@@ -466,7 +466,7 @@ func TestRealModuleTarballRoundTrip(t *testing.T) {
 	a := newEnv(t)
 	a.realKernel(k)
 	a.write("/etc/dkms/framework.conf", "sign_file=/nonexistent\n")
-	a.module("dkms-hello", "1.0", helloConf, exampleFiles(t))
+	a.module("dkms-hello", "1.0", helloConf, testenv.ExampleModule(t))
 	if out, errOut, code := a.run("build", "dkms-hello/1.0", "-k", k); code != 0 {
 		t.Fatalf("build: %d\n%s\n%s", code, out, errOut)
 	}

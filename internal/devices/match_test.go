@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 var matchTests = []struct {
@@ -175,7 +177,7 @@ func TestMatchAgainstGlibc(t *testing.T) {
 	}
 	// Patterns from the real modules.alias against strings derived from them,
 	// so that both matches and near misses occur.
-	if f, err := os.Open("/lib/modules/6.1.0-56-amd64/modules.alias"); err == nil {
+	if f, err := os.Open("/lib/modules/" + testenv.DebianKernelName() + "/modules.alias"); err == nil {
 		sc := bufio.NewScanner(f)
 		n := 0
 		for sc.Scan() {

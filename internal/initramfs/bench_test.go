@@ -3,9 +3,11 @@ package initramfs
 import (
 	"os"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
-const debianKernel = "6.1.0-56-amd64"
+var debianKernel = testenv.DebianKernelName()
 
 // BenchmarkScanDebianInitramfs lists the installed Debian kernel's own
 // initramfs (about 31 MB of zstd, 750 modules), the case the issue sets a

@@ -8,11 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// debianKernel is the Debian kernel whose headers the test machines carry;
-// the running kernel may be anything.
-const debianKernel = "6.1.0-56-amd64"
+	"github.com/dkms-project/dkms/internal/testenv"
+)
 
 // TestKbuildUnderServer builds the bundled example module with the real
 // kernel headers the way dkms runs make under the shared jobserver (no -j
@@ -20,26 +18,8 @@ const debianKernel = "6.1.0-56-amd64"
 // inherited pipe instead of warning and falling back.
 func TestKbuildUnderServer(t *testing.T) {
 	t.Parallel()
-	kdir := filepath.Join("/lib/modules", debianKernel, "build")
-	if _, err := os.Stat(filepath.Join(kdir, "Makefile")); err != nil {
-		t.Skipf("kernel headers for %s not installed: %v", debianKernel, err)
-	}
-	for _, tool := range []string{"make", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	src := filepath.Join("..", "..", "examples", "dkms-hello")
-	dir := t.TempDir()
-	for _, f := range []string{"Makefile", "dkms_hello.c"} {
-		data, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	kdir := testenv.KernelBuildDir(t)
+	dir := testenv.ExampleModuleDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s, err := New(2)
@@ -47,7 +27,7 @@ func TestKbuildUnderServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	cmd := exec.CommandContext(ctx, "make", "KERNELRELEASE="+debianKernel, "-C", kdir, "M="+dir, "modules")
+	cmd := exec.CommandContext(ctx, "make", "KERNELRELEASE="+testenv.DebianKernel(t), "-C", kdir, "M="+dir, "modules")
 	cmd.Dir = dir
 	cmd.WaitDelay = time.Second
 	out, err := runCombined(ctx, s, cmd)

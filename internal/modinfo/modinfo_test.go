@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/dkms-project/dkms/internal/compress"
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
-const debianKernel = "6.1.0-56-amd64"
+var debianKernel = testenv.DebianKernelName()
 
 func TestParseSection(t *testing.T) {
 	t.Parallel()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestSignToolInvocation(t *testing.T) {
@@ -64,30 +66,14 @@ func TestSignMissingTool(t *testing.T) {
 	}
 }
 
-const debianKernel = "6.1.0-56-amd64"
+var debianKernel = testenv.DebianKernelName()
 
 // buildHello compiles examples/dkms-hello against the installed Debian
 // kernel headers in a temporary directory and returns the module path.
 func buildHello(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	kdir := filepath.Join("/lib/modules", debianKernel, "build")
-	if _, err := os.Stat(filepath.Join(kdir, "Makefile")); err != nil {
-		t.Skipf("headers of %s not installed: %v", debianKernel, err)
-	}
-	for _, tool := range []string{"make", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	src := filepath.Join("..", "..", "examples", "dkms-hello")
-	dir := t.TempDir()
-	for _, name := range []string{"Makefile", "dkms_hello.c"} {
-		data, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		put(t, filepath.Join(dir, name), string(data), 0o644)
-	}
+	kdir := testenv.KernelBuildDir(t)
+	dir := testenv.ExampleModuleDir(t)
 	cmd := exec.CommandContext(ctx, "make", "-C", kdir, "M="+dir, "modules")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the example module: %v\n%s", err, out)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/kver"
 )
 
 // Root is a throw-away machine root under t.TempDir(): /etc/os-release of
@@ -86,22 +88,40 @@ func (r *Root) AddSource(m, v, src string) {
 // Norm replaces the root's path in s by <root>, for comparisons.
 func (r *Root) Norm(s string) string { return strings.ReplaceAll(s, r.Dir, "<root>") }
 
-// DebianKernel is the kernel whose headers CI installs
-// (linux-headers-amd64); tests that need real headers skip without it.
-func DebianKernel(t *testing.T) string {
-	t.Helper()
-	matches, _ := filepath.Glob("/lib/modules/*/build/include")
-	for _, p := range matches {
-		if k := strings.Split(p, "/")[3]; strings.HasSuffix(k, "-amd64") {
-			return k
+// DebianKernelName is the Debian kernel the project's scripts install
+// (linux-headers-amd64 and linux-image-amd64): the newest -amd64 release in
+// /lib/modules with headers, else the newest with modules; "" when there is
+// none. Tests must not name a release: a new Debian kernel ABI would turn
+// them into silent skips.
+func DebianKernelName() string {
+	for _, probe := range []string{"build/include", "modules.dep"} {
+		matches, _ := filepath.Glob("/lib/modules/*-amd64/" + probe)
+		best := ""
+		for _, p := range matches {
+			if k := strings.Split(p, "/")[3]; best == "" || kver.CompareV(k, best) > 0 {
+				best = k
+			}
+		}
+		if best != "" {
+			return best
 		}
 	}
-	t.Skip("no Debian kernel headers installed (make deps installs linux-headers-amd64)")
 	return ""
 }
 
+// DebianKernel is DebianKernelName for tests that need it: they skip when
+// there is none.
+func DebianKernel(t testing.TB) string {
+	t.Helper()
+	k := DebianKernelName()
+	if k == "" {
+		t.Skip("no Debian kernel installed (make deps installs linux-headers-amd64 and linux-image-amd64)")
+	}
+	return k
+}
+
 // RequireRoot skips a test that must run as root (CI does).
-func RequireRoot(t *testing.T) {
+func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CI runs as root)")
@@ -110,7 +130,7 @@ func RequireRoot(t *testing.T) {
 
 // RequireTools skips a test when one of the named programs is not
 // installed; empty names are ignored.
-func RequireTools(t *testing.T, names ...string) {
+func RequireTools(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if n == "" {
@@ -169,4 +189,67 @@ func CleanEnv() []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// KernelBuildDir is the build directory of DebianKernel's headers, for
+// tests that compile a module; they skip without headers, make or gcc.
+func KernelBuildDir(t testing.TB) string {
+	t.Helper()
+	kdir := "/lib/modules/" + DebianKernel(t) + "/build"
+	if _, err := os.Stat(kdir + "/Makefile"); err != nil {
+		t.Skipf("kernel headers not installed: %v", err)
+	}
+	RequireTools(t, "make", "gcc")
+	return kdir
+}
+
+// exampleFiles are the sources of the bundled example module.
+var exampleFiles = []string{"Makefile", "dkms_hello.c"}
+
+// ExampleModule returns the sources of the bundled example module
+// (examples/dkms-hello) by file name.
+func ExampleModule(t testing.TB) map[string]string {
+	t.Helper()
+	dir := repoRoot(t) + "/examples/dkms-hello/"
+	files := map[string]string{}
+	for _, n := range exampleFiles {
+		b, err := os.ReadFile(dir + n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[n] = string(b)
+	}
+	return files
+}
+
+// ExampleModuleDir copies the example module's sources into a fresh
+// temporary directory and returns it.
+func ExampleModuleDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for n, content := range ExampleModule(t) {
+		if err := os.WriteFile(dir+"/"+n, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// repoRoot is the directory of go.mod above the test's package.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(dir + "/go.mod"); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
 }
