@@ -106,11 +106,19 @@ func copyFile(src, dst string, perm os.FileMode) error {
 
 // scenarioPrelude installs the stage and the example module's source in the
 // guest. say prints a marker line the host asserts on.
+//
+// The guest sees the host's root, so it first empties its own view of the
+// DKMS state: whatever the host has registered or installed (make demo leaves
+// dkms-hello there, for one) must not decide the scenario. The signing key is
+// kept; the overlay makes all of this invisible to the host.
 func scenarioPrelude(t *testing.T) string {
 	stage := dkmsStage(t)
 	return fmt.Sprintf(`set -u
 K=$(uname -r)
 say() { echo "scenario: $*"; }
+for d in /var/lib/dkms/*/; do [ -d "$d" ] && rm -rf "$d"; done
+rm -f /var/lib/dkms/.status-cache
+rm -rf /lib/modules/$K/updates /usr/src/dkms-hello-1.0 /usr/src/dkms-broken-1.0
 cp -a %s/. / || exit 1
 mkdir -p /usr/src/dkms-hello-1.0
 cp %s/* /usr/src/dkms-hello-1.0/ || exit 1
