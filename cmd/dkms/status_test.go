@@ -289,3 +289,35 @@ func TestStatusCacheKernelDependentConf(t *testing.T) {
 		t.Errorf("a run that changed nothing rewrote the cache (%v, %v)", stamps[1], stamps[2])
 	}
 }
+
+// TestStatusGlobOrder: module/versions come in the order of the shell glob
+// <dkms_tree>/*/* and kernel/arches in that of <k>/<a> (§5.3), which sorts
+// whole paths: "a-b/1" before "a/1" ('-' < '/'), "6.1.0-1/x86_64" before
+// "6.1.0/x86_64".
+func TestStatusGlobOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, mv := range []string{"a/1", "a/1-rc", "a-b/1", "a.b/1", "A/1"} {
+		m, v, _ := strings.Cut(mv, "/")
+		src := e.module(m, v, "PACKAGE_NAME="+m+"\nPACKAGE_VERSION="+v+"\nBUILT_MODULE_NAME[0]=x\nDEST_MODULE_LOCATION[0]=/updates\n", nil)
+		os.MkdirAll(e.dkms+"/"+m+"/"+v, 0o755)
+		os.Symlink(src, e.dkms+"/"+m+"/"+v+"/source")
+	}
+	for _, ka := range []string{"6.1.0/x86_64", "6.1.0-1/x86_64", "6.1.0/i386"} {
+		os.MkdirAll(e.dkms+"/a-b/1/"+ka+"/module", 0o755)
+		os.WriteFile(e.dkms+"/a-b/1/"+ka+"/module/x.ko", []byte("x"), 0o644)
+	}
+	want := "A/1: added\n" +
+		"a-b/1, 6.1.0-1, x86_64: built\n" +
+		"a-b/1, 6.1.0, i386: built\n" +
+		"a-b/1, 6.1.0, x86_64: built\n" +
+		"a.b/1: added\n" +
+		"a/1: added\n" +
+		"a/1-rc: added\n"
+	settle()
+	for i := range 2 { // cold and warm status cache
+		if out, _, _ := e.run("status"); out != want {
+			t.Errorf("run %d:\n%s\nwant:\n%s", i, out, want)
+		}
+	}
+}

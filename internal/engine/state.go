@@ -239,5 +239,22 @@ func (e *Engine) kernelArchDirs(m, v string) []pair {
 			out = append(out, pair{k, a})
 		}
 	}
+	// The glob sorts whole "<k>/<a>" paths: "6.1.0-1/x" before "6.1.0/x".
+	sort.SliceStable(out, func(i, j int) bool { return out[i].K+"/"+out[i].A < out[j].K+"/"+out[j].A })
+	return out
+}
+
+// moduleVersions lists the module/version directories (mod and ver
+// restrict them when not empty) in the order of the shell glob
+// <dkms_tree>/<m or *>/<v or *> (§5.3), which sorts whole "<m>/<v>" paths:
+// "a-b/1" comes before "a/1".
+func (e *Engine) moduleVersions(mod, ver string) [][2]string {
+	var out [][2]string
+	for _, m := range e.modules(mod) {
+		for _, v := range e.versions(m, ver) {
+			out = append(out, [2]string{m, v})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i][0]+"/"+out[i][1] < out[j][0]+"/"+out[j][1] })
 	return out
 }
