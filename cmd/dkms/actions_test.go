@@ -100,6 +100,15 @@ func TestBuildPaths(t *testing.T) {
 		{"no source", "", nil, func(e *testEnv) { os.RemoveAll(e.src + "/foo-1.0") },
 			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 2, "",
 				"\nError! Could not find module source directory.\nDirectory: <root>/usr/src/foo-1.0 does not exist.\n"}}},
+		{"clang config adds LLVM=1", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/build/.config", "CONFIG_X=y\nCONFIG_CC_IS_CLANG=y \n")
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk, "-j", "3", "--verbose"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" +
+			"The kernel is built without module signing facility, modules won't be signed\n\nmake -j3 KERNELRELEASE=6.1.0-test all LLVM=1\n done.\n", ""}}},
+		{"vmlinux hides the config from the LLVM check", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/build/.config", "CONFIG_CC_IS_CLANG=y\n")
+			e.write("/lib/modules/"+fk+"/build/vmlinux", "not an ELF file\n")
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk, "-j", "3", "--verbose"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" +
+			"The kernel is built without module signing facility, modules won't be signed\n\nmake -j3 KERNELRELEASE=6.1.0-test all\n done.\n", ""}}},
 		{"pair isolation", "", nil, nil,
 			[]step{{[]string{"build", "foo/1.0", "-k", "9.9-nokernel", "-k", fk}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
 				"\nError! Your kernel headers for kernel 9.9-nokernel cannot be found at <root>/lib/modules/9.9-nokernel/build or <root>/lib/modules/9.9-nokernel/source.\n" +

@@ -209,7 +209,12 @@ func (e *Engine) makeCommand(c *dkmsconf.Conf, pc *pairCtx) string {
 	if cmd == "" {
 		cmd = "make -C " + ks + " M=" + e.L.BuildDir(pc.m, pc.v)
 	}
-	if vmlinuxIsClang(ks+"/vmlinux") || configHas(e.kernelConfig(pc.k), "CONFIG_CC_IS_CLANG=y") {
+	// The config is only consulted when there is no vmlinux (§4.7 step 4).
+	if _, err := os.Stat(ks + "/vmlinux"); err == nil {
+		if vmlinuxIsClang(ks + "/vmlinux") {
+			cmd += " LLVM=1"
+		}
+	} else if configHas(e.kernelConfig(pc.k), "CONFIG_CC_IS_CLANG=y") {
 		cmd += " LLVM=1"
 	}
 	if strings.HasPrefix(cmd, "make") {
@@ -238,7 +243,8 @@ func vmlinuxIsClang(p string) bool {
 	return err == nil && strings.Contains(string(b), "clang")
 }
 
-func configHas(path, line string) bool {
+// configHas reports whether a line of the file contains text (grep -q).
+func configHas(path, text string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
@@ -247,7 +253,7 @@ func configHas(path, line string) bool {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		if sc.Text() == line {
+		if strings.Contains(sc.Text(), text) {
 			return true
 		}
 	}
