@@ -104,8 +104,10 @@ func Read(ctx context.Context, o ReadOptions) (*Conf, error) {
 		vals = res
 		if o.Strict {
 			for _, name := range deprecated {
+				// Set at all counts (an empty value, or only X[1]), as
+				// upstream's (( ${#X[@]} )); CLEAN needs a non-true value.
 				v := vals[name].Index(0)
-				if v == "" || (name == "CLEAN" && (v == "true" || v == "/bin/true" || v == "/usr/bin/true")) {
+				if !vals[name].Set || (name == "CLEAN" && (v == "" || v == "true" || v == "/bin/true" || v == "/usr/bin/true")) {
 					continue
 				}
 				fmt.Fprintf(stderr, "Deprecated feature: %s (%s)\n", name, file)

@@ -57,6 +57,8 @@ func TestValidationMessages(t *testing.T) {
 		{"deprecations strict", okBody + "CLEAN=true\nREMAKE_INITRD=yes\nMODULES_CONF[0]=x\n", true,
 			"Deprecated feature: REMAKE_INITRD (@)\nDeprecated feature: MODULES_CONF (@)\n", true},
 		{"clean deprecated", okBody + "CLEAN='make clean'\n", true, "Deprecated feature: CLEAN (@)\n", true},
+		{"deprecated when set at all", okBody + "CLEAN=\nREMAKE_INITRD=\nMODULES_CONF[1]=x\n", true,
+			"Deprecated feature: REMAKE_INITRD (@)\nDeprecated feature: MODULES_CONF (@)\n", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
