@@ -149,6 +149,18 @@ func TestInstallPaths(t *testing.T) {
 			{[]string{"autoinstall", "-k", fk}, 0, "", ""},
 			{[]string{"kernel_postinst", "-k", fk}, 0, "", ""},
 		}, nil},
+		{"duplicates caught on a cached strict read", "", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+			conf, _ := os.ReadFile(e.src + "/foo-1.0/dkms.conf")
+			e.write("/usr/src/foo-1.0/dkms.conf", string(conf)+"BUILT_MODULE_NAME[1]=foo\nDEST_MODULE_LOCATION[1]=/kernel/drivers\n")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk, "--force"}, 8, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\n" +
+				"Module foo.ko was not found within <root>/lib/modules/6.1.0-test/\nRunning depmod... done.\n\n",
+				"dkms.conf: Error! Duplicate module 'foo' in 'BUILT_MODULE_NAME[1]'.\ndkms.conf: Error! Duplicate module 'foo' in 'DEST_MODULE_NAME[1]'.\n" +
+					"\nError! Bad conf file.\nFile:  does not represent a valid dkms.conf file.\n"},
+		}, nil},
 		{"add errors", "", nil, nil, []step{
 			{[]string{"add", "foo/1.0"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n", ""},
 			{[]string{"add", "foo/1.0"}, 3, "", "\nError! DKMS tree already contains: foo/1.0\nYou cannot add the same module/version combo more than once.\n"},

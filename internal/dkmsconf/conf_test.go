@@ -54,6 +54,8 @@ func TestValidationMessages(t *testing.T) {
 		{"zero modules not strict", "PACKAGE_NAME=p\nPACKAGE_VERSION=1\n", false, "", true},
 		{"duplicates strict", "PACKAGE_NAME=p\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME=(a a)\nBUILT_MODULE_LOCATION=(x x/)\nDEST_MODULE_LOCATION=(/extra /extra)\n", true,
 			"dkms.conf: Error! Duplicate module 'x/a' in 'BUILT_MODULE_NAME[1]'.\ndkms.conf: Error! Duplicate module 'a' in 'DEST_MODULE_NAME[1]'.\n", false},
+		{"duplicate built names before duplicate dest names", "PACKAGE_NAME=p\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME=(a b b)\nDEST_MODULE_NAME=(x x y)\nDEST_MODULE_LOCATION=(/extra /extra /extra)\n", true,
+			"dkms.conf: Error! Duplicate module 'b' in 'BUILT_MODULE_NAME[2]'.\ndkms.conf: Error! Duplicate module 'x' in 'DEST_MODULE_NAME[1]'.\n", false},
 		{"deprecations strict", okBody + "CLEAN=true\nREMAKE_INITRD=yes\nMODULES_CONF[0]=x\n", true,
 			"Deprecated feature: REMAKE_INITRD (@)\nDeprecated feature: MODULES_CONF (@)\n", true},
 		{"clean deprecated", okBody + "CLEAN='make clean'\n", true, "Deprecated feature: CLEAN (@)\n", true},

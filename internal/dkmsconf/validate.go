@@ -58,25 +58,37 @@ func validate(c *Conf, vals map[string]shconf.Var, strict bool, w io.Writer) boo
 			fail("Unsupported %s value '%s'", b.name, v)
 		}
 	}
-	if !strict {
-		return ok
+	if strict && !c.CheckStrict(w) {
+		ok = false
 	}
+	return ok
+}
+
+// CheckStrict runs §4.5's extra checks of a strict read: the zero-modules
+// warning, then the duplicate built names, then the duplicate dest names.
+// They run on every strict read, also one the caller answers from its
+// cache. It reports whether the conf passed.
+func (c *Conf) CheckStrict(w io.Writer) bool {
 	if len(c.Records) == 0 {
 		fmt.Fprintln(w, "dkms.conf: Warning! Zero modules specified.")
 	}
+	ok := true
 	built := map[string]bool{}
+	for i, r := range c.Records {
+		key := r.BuiltLocation + r.BuiltName
+		if built[key] {
+			fmt.Fprintf(w, "dkms.conf: Error! Duplicate module '%s' in 'BUILT_MODULE_NAME[%d]'.\n", key, i)
+			ok = false
+		}
+		built[key] = true
+	}
 	dest := map[string]bool{}
 	for i, r := range c.Records {
-		if key := r.BuiltLocation + r.BuiltName; built[key] {
-			fail("Duplicate module '%s' in 'BUILT_MODULE_NAME[%d]'.", key, i)
-		} else {
-			built[key] = true
-		}
 		if dest[r.DestName] {
-			fail("Duplicate module '%s' in 'DEST_MODULE_NAME[%d]'.", r.DestName, i)
-		} else {
-			dest[r.DestName] = true
+			fmt.Fprintf(w, "dkms.conf: Error! Duplicate module '%s' in 'DEST_MODULE_NAME[%d]'.\n", r.DestName, i)
+			ok = false
 		}
+		dest[r.DestName] = true
 	}
 	return ok
 }

@@ -74,8 +74,8 @@ func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, erro
 	}
 	key := strings.Join([]string{r.m, r.v, r.k, r.a, canon}, "\x00")
 	if e.cached != nil && e.cacheKey == key {
-		if r.strict && len(e.cached.Records) == 0 {
-			e.P.Stderr().Write([]byte("dkms.conf: Warning! Zero modules specified.\n"))
+		if r.strict && !e.cached.CheckStrict(e.P.Stderr()) {
+			return nil, e.P.Die(8, "Bad conf file.", "File: "+shown+" does not represent a valid dkms.conf file.")
 		}
 		return e.cached, nil
 	}
