@@ -219,3 +219,47 @@ func TestParallelDepmodOnce(t *testing.T) {
 		t.Errorf("serial: depmod ran %d times, want 2:\n%s", n, out)
 	}
 }
+
+// TestAutoinstallPreparesKernelLazily: the kernel preparation (signing
+// lines and their empty line) comes just before the first module that has
+// to be built, not before an already built one (§6.7 step 5.2); without
+// headers the built module is still installed before the die 21.
+func TestAutoinstallPreparesKernelLazily(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fakeKernel(fk, "")
+	for _, m := range []string{"aa", "bb"} {
+		e.module(m, "1.0", "PACKAGE_NAME="+m+"\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]="+m+"\nDEST_MODULE_LOCATION[0]=/updates\nMAKE[0]=\"make all\"\nAUTOINSTALL=yes\n", fakeBuildFiles(m))
+		if _, errOut, code := e.run("add", m+"/1.0"); code != 0 {
+			t.Fatal(errOut)
+		}
+	}
+	if _, errOut, code := e.run("build", "aa/1.0", "-k", fk); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, errOut, code := e.run("autoinstall", "-k", fk)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	want := "Autoinstall of module aa/1.0 for kernel " + fk + " (x86_64)\n" +
+		"Installing <root>/lib/modules/" + fk + "/updates/dkms/aa.ko\nRunning depmod... done.\n\n" +
+		"Kernel config <root>/lib/modules/" + fk + "/build/.config not found, modules won't be signed\n\n" +
+		"Autoinstall of module bb/1.0 for kernel " + fk + " (x86_64)\n"
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("output:\n%s\nwant prefix:\n%s", out, want)
+	}
+	// Again without headers: aa is installed, then bb's preparation dies 21.
+	for _, m := range []string{"aa", "bb"} {
+		e.run("uninstall", m+"/1.0", "-k", fk)
+	}
+	e.run("unbuild", "bb/1.0", "-k", fk)
+	if err := os.RemoveAll(e.inst + "/" + fk + "/build"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = e.run("autoinstall", "-k", fk)
+	if code != 21 || out != "Autoinstall of module aa/1.0 for kernel "+fk+" (x86_64)\n"+
+		"Installing <root>/lib/modules/"+fk+"/updates/dkms/aa.ko\nRunning depmod... done.\n\n" ||
+		!strings.HasPrefix(errOut, "\nError! Your kernel headers for kernel "+fk+" cannot be found") {
+		t.Errorf("without headers: exit %d\n%q\n%q", code, out, errOut)
+	}
+}

@@ -149,6 +149,10 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	if err := e.lock(); err != nil {
 		return results, err
 	}
+	// One kernel, serially: upstream's order, the kernel is prepared just
+	// before the first module that has to be built (§6.7 step 5.2) and a
+	// failure ends the run there. Otherwise it is prepared up front.
+	lazy := ao.Parallel <= 1 && len(pairs) == 1
 	var jobs []sched.Job
 	byID := map[string]candidate{}
 	done := map[string]bool{}
@@ -171,7 +175,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		}
 		base := &pairCtx{k: pr.K, a: pr.A}
 		for _, q := range queue {
-			if !e.isBuilt(q.m, q.v, pr.K, pr.A) {
+			if !lazy && !e.isBuilt(q.m, q.v, pr.K, pr.A) {
 				if err := e.prepareKernel(ctx, base); err != nil {
 					if len(pairs) == 1 {
 						return results, err
@@ -213,12 +217,21 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	header := func(q candidate) string {
 		return "Autoinstall of module " + q.m + "/" + q.v + " for kernel " + q.k + " (" + q.a + ")"
 	}
-	runs := sched.Run(ctx, jobs, sched.Options{
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var prepErr error
+	runs := sched.Run(runCtx, jobs, sched.Options{
 		Parallel: ao.Parallel,
 		Done:     done,
 		OnStart: func(j sched.Job) {
-			started++
 			q := byID[j.ID]
+			if lazy && !e.isBuilt(q.m, q.v, q.k, q.a) {
+				if prepErr = e.prepareKernel(ctx, q.base); prepErr != nil {
+					cancel()
+					return
+				}
+			}
+			started++
 			if ao.Progress != nil {
 				ao.Progress(ProgressEvent{Module: q.m, Version: q.v, Kernel: q.k, Index: started, Total: len(jobs)})
 			}
@@ -227,6 +240,9 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 			}
 		},
 		Run: func(ctx context.Context, j sched.Job) int {
+			if prepErr != nil {
+				return 1
+			}
 			q := byID[j.ID]
 			if ao.JobTimeout > 0 {
 				var cancel context.CancelFunc
@@ -286,6 +302,9 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		if depmodDue[pr.K] {
 			e.depmodStep(ctx, pr.K)
 		}
+	}
+	if prepErr != nil {
+		return results, prepErr
 	}
 	missing := map[string][]string{}
 	for _, r := range runs {
