@@ -82,3 +82,20 @@ func TestNoOSRelease(t *testing.T) {
 		t.Errorf("got %d %q", code, errOut)
 	}
 }
+
+// TestTempProbe: the temp-space probe (§1 step 6) runs before
+// framework.conf is read (step 8), so its warning names ${TMPDIR:-/tmp}
+// whatever tmp_location framework.conf sets, and a failed probe ends the
+// run before framework.conf can print anything.
+func TestTempProbe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.write("/etc/dkms/framework.conf", "tmp_location=/elsewhere\nif then\n")
+	e.extraEnv = []string{"TMPDIR=" + e.root + "/nonexistent"}
+	out, errOut, code := e.run("status")
+	want := "\nError! Unable to make temporary file.\n" +
+		"Warning: dkms will not function properly without some free space in $TMPDIR (<root>/nonexistent).\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr:\n%q\nwant:\n%q", code, out, errOut, want)
+	}
+}

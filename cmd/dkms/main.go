@@ -33,7 +33,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 func runWithRoot(ctx context.Context, args, env []string, stdout, stderr io.Writer, root string) int {
 	p := ui.New(stdout, stderr)
 	prog := args[0]
-	e, err := engine.New(ctx, p, root, env)
+	e, err := engine.Begin(p, root, env)
 	if err != nil {
 		return ui.Code(err)
 	}
@@ -41,6 +41,7 @@ func runWithRoot(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	if !tempSpaceOK(e.TmpLocation, p) {
 		return 1
 	}
+	e.ReadFramework(ctx)
 	o, res := cli.Parse(args[1:], p)
 	switch res.Event {
 	case cli.ExitVersion:
@@ -62,9 +63,10 @@ func runWithRoot(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	return ui.Code(e.Dispatch(ctx))
 }
 
-// tempSpaceOK is the temp-space probe of §1 step 6.
+// tempSpaceOK is the temp-space probe of §1 step 6; tmp is the default
+// tmp_location, ${TMPDIR:-/tmp}, where mktemp creates its file.
 func tempSpaceOK(tmp string, p *ui.Printer) bool {
-	f, err := os.CreateTemp(os.Getenv("TMPDIR"), "dkms.")
+	f, err := os.CreateTemp(tmp, "dkms.")
 	if err != nil {
 		p.ErrorBlock("Unable to make temporary file.")
 		p.Warning("dkms will not function properly without some free space in $TMPDIR (" + tmp + ").")

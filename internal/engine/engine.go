@@ -83,8 +83,21 @@ type Config struct {
 	Stdout *os.File
 }
 
-// New performs the start-up sequence of §1 up to reading framework.conf.
+// New performs the start-up sequence of §1 up to reading framework.conf,
+// without the temp-space probe: Begin, then ReadFramework.
 func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine, error) {
+	e, err := Begin(p, root, env)
+	if err != nil {
+		return nil, err
+	}
+	e.ReadFramework(ctx)
+	return e, nil
+}
+
+// Begin performs the start-up sequence of §1 up to the defaults (steps 1-5
+// and 7); the caller runs the temp-space probe (step 6) and then
+// ReadFramework (step 8).
+func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	e := &Engine{P: p, euid: os.Geteuid()}
 	e.L.Root = root
 	for _, kv := range env {
@@ -112,8 +125,13 @@ func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine
 	}
 	e.Compress = compress.DefaultOpts()
 	e.AddonDir = getenv(env, "ADDON_MODULES_DIR")
+	return e, nil
+}
 
-	fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), frameworkNames, "", e.Env, p.Stderr())
+// ReadFramework reads the start-up variables of framework.conf (§1 step 8,
+// §3.2) over the defaults.
+func (e *Engine) ReadFramework(ctx context.Context) {
+	fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), frameworkNames, "", e.Env, e.P.Stderr())
 	if err != nil {
 		e.reportEvalError(err)
 	}
@@ -142,7 +160,6 @@ func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine
 		e.Compress.Zstd = v
 	}
 	e.PostTrans = fw["post_transaction"]
-	return e, nil
 }
 
 func getenv(env []string, name string) string {
