@@ -120,6 +120,21 @@ func TestInstallPaths(t *testing.T) {
 				t.Errorf("dkms tree must hold foo.ko.xz: %v", err)
 			}
 		}},
+		// §7.3: the suffix is never cleared in the main context, but each
+		// pair's kernel is still searched, and its own compressed modules win.
+		{"compression suffix per kernel in one uninstall", "", nil, func(e *testEnv) {
+			e.fakeKernel("6.2.0-test", "")
+			e.write("/lib/modules/"+fk+"/kernel/fs/other.ko.xz", "x")
+			e.write("/lib/modules/6.2.0-test/kernel/fs/other.ko.zst", "x")
+			e.run("install", "foo/1.0", "-k", fk, "-k", "6.2.0-test")
+		}, []step{
+			{[]string{"uninstall", "foo/1.0", "--all"}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko.xz\nRunning depmod... done.\n\n" +
+				"Module foo/1.0 for kernel 6.2.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.2.0-test/updates/dkms/foo.ko.zst\nRunning depmod... done.\n", ""},
+		}, nil},
 		{"kernel_preinst keeps non-autoinstall", "", nil, func(e *testEnv) {
 			e.run("install", "foo/1.0", "-k", fk)
 		}, []step{

@@ -42,10 +42,11 @@ func (e *Engine) newPair(k, a string) *pairCtx {
 
 // mainPair is a pair processed in the main context (uninstall, unbuild,
 // remove loops): as upstream's, the compression suffix found for one pair
-// stays set for the following ones (§7.3 quirk).
+// stays set for the following ones (§7.3 quirk), unless the next pair's
+// kernel has compressed modules of its own.
 func (e *Engine) mainPair(k, a string) *pairCtx {
 	pc := e.newPair(k, a)
-	pc.suffix, pc.suffixDone = e.mainSuffix, e.mainSuffix != ""
+	pc.suffix = e.mainSuffix
 	e.lastMain = pc
 	return pc
 }
