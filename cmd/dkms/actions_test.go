@@ -160,8 +160,12 @@ func TestTerminalScripts(t *testing.T) {
 		{[]string{"add", "foo/1.0"}, 0, "Creating symlink " + src + " -> <root>/usr/src/foo-1.0\nRunning the post_add script:\n" +
 			src + "/s.sh post_add\n" + src + "\n", "to stderr post_add\n"},
 	})
-	out, errOut, code := e.run("install", "foo/1.0", "-k", fk)
-	if code != 0 || !strings.Contains(out, "Running the post_install script:\n"+src+"/s.sh post_install\n") || errOut != "to stderr post_install\n" {
+	// Glob patterns in the value expand in the script's directory, not
+	// in dkms's own working directory (this package, full of *.go).
+	e.write("/usr/src/foo-1.0/x.go", "")
+	e.write("/usr/src/foo-1.0/.hidden.go", "")
+	out, errOut, code := e.run("install", "foo/1.0", "-k", fk, "--directive", "POST_INSTALL=s.sh *.go n*.none")
+	if code != 0 || !strings.Contains(out, "Running the post_install script:\n"+src+"/s.sh x.go n*.none\n") || errOut != "to stderr x.go\n" {
 		t.Errorf("install: %d\n%s\n%s", code, out, errOut)
 	}
 	out, _, code = e.run("uninstall", "foo/1.0", "-k", fk)

@@ -40,11 +40,7 @@ func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) 
 	e.P.Line("Running the " + typ + " script:")
 	var expanded []string
 	for _, a := range args {
-		if m, err := filepath.Glob(a); err == nil && len(m) > 0 {
-			expanded = append(expanded, m...)
-		} else {
-			expanded = append(expanded, a)
-		}
+		expanded = append(expanded, globIn(dir, a)...)
 	}
 	cmd := exec.CommandContext(ctx, prog, expanded...)
 	cmd.Dir = dir
@@ -54,6 +50,46 @@ func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) 
 	cmd.Stdout = e.P.Stdout()
 	cmd.Stderr = e.P.Stderr()
 	return ui.ExitStatus(cmd.Run())
+}
+
+// globIn expands pattern as the shell does in working directory dir: the
+// sorted matches, relative patterns giving relative names, hidden files
+// only for a component that starts with a dot; no match leaves the word.
+func globIn(dir, pattern string) []string {
+	if !strings.ContainsAny(pattern, "*?[") {
+		return []string{pattern}
+	}
+	abs := pattern
+	if !filepath.IsAbs(pattern) {
+		abs = dir + "/" + pattern
+	}
+	matches, err := filepath.Glob(abs)
+	var out []string
+	for _, m := range matches {
+		rel := m
+		if !filepath.IsAbs(pattern) {
+			rel = strings.TrimPrefix(m, dir+"/")
+		}
+		if !hiddenMatch(pattern, rel) {
+			out = append(out, rel)
+		}
+	}
+	if err != nil || len(out) == 0 {
+		return []string{pattern}
+	}
+	return out
+}
+
+// hiddenMatch reports whether match has a dot file component that the
+// pattern's component did not spell with a leading dot.
+func hiddenMatch(pattern, match string) bool {
+	pc, mc := strings.Split(pattern, "/"), strings.Split(match, "/")
+	for i := range min(len(pc), len(mc)) {
+		if strings.HasPrefix(mc[i], ".") && !strings.HasPrefix(pc[i], ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // runLoggedScript runs pre_build/post_build through the invoke helper with
