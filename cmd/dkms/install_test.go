@@ -68,6 +68,10 @@ func TestInstallPaths(t *testing.T) {
 			{[]string{"install", "foo/1.0", "-k", fk}, 6, created + noSign + "Building module(s)... done.\n",
 				"\nModule has been obsoleted due to being included in kernel 5.10.\nWe will avoid installing for future kernels above 5.10.\nYou may override by specifying --force.\n\nError! Installation aborted.\n"},
 		}, nil},
+		{"obsolete compares VER with the dashes removed afterwards", "OBSOLETE_BY=6.1.0-100\nBUILD_EXCLUSIVE_KERNEL_MAX=99\n", nil, nil, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 6, created + noSign + "Building module(s)... done.\n",
+				"\nModule has been obsoleted due to being included in kernel 6.1.0-100.\nWe will avoid installing for future kernels above 6.1.0-100.\nYou may override by specifying --force.\n\nError! Installation aborted.\n"},
+		}, nil},
 		{"post_transaction", "", nil, func(e *testEnv) {
 			e.write("/etc/dkms/framework.conf", "post_transaction=\"echo transaction for $kernelver; exit 3\"\n")
 		}, []step{
@@ -106,6 +110,21 @@ func TestInstallPaths(t *testing.T) {
 		}, func(t *testing.T, e *testEnv) {
 			if _, err := os.Stat(e.dkms + "/foo/kernel-" + fk + "-x86_64"); !os.IsNotExist(err) {
 				t.Errorf("kernel link left behind")
+			}
+		}},
+		// §6.8: kernel_prerm finds a broken module by its built directory
+		// and kernel link; its uninstall fails in the conf read.
+		{"kernel_prerm broken module", "", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+			os.RemoveAll(e.src + "/foo-1.0")
+		}, []step{
+			{[]string{"kernel_prerm", "-k", fk}, 14, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n\n",
+				"dkms: removing module foo/1.0 for kernel 6.1.0-test (x86_64)\n" +
+					"\nError! Could not locate dkms.conf file.\nFile: <root>/var/lib/dkms/foo/1.0/source/dkms.conf does not exist.\n" +
+					"\nError! dkms kernel_prerm for kernel 6.1.0-test (x86_64) failed for module(s) foo/1.0(4).\n"},
+		}, func(t *testing.T, e *testEnv) {
+			if _, err := os.Stat(e.inst + "/" + fk + "/updates/dkms/foo.ko"); err != nil {
+				t.Errorf("the installed module must stay: %v", err)
 			}
 		}},
 		{"compression follows the kernel", "", nil, func(e *testEnv) {
@@ -175,6 +194,24 @@ func TestInstallPaths(t *testing.T) {
 				"Module foo.ko was not found within <root>/lib/modules/6.1.0-test/\nRunning depmod... done.\n\n",
 				"dkms.conf: Error! Duplicate module 'foo' in 'BUILT_MODULE_NAME[1]'.\ndkms.conf: Error! Duplicate module 'foo' in 'DEST_MODULE_NAME[1]'.\n" +
 					"\nError! Bad conf file.\nFile:  does not represent a valid dkms.conf file.\n"},
+		}, nil},
+		// §6.1 step 7: ln -s into an existing source directory makes the link
+		// inside it; over a dangling link it fails and the add carries on.
+		{"add over a source directory", "", nil, func(e *testEnv) {
+			e.write("/var/lib/dkms/foo/1.0/source/foo.ko", "binary\n")
+		}, []step{
+			{[]string{"add", "foo/1.0"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if l, err := os.Readlink(e.dkms + "/foo/1.0/source/foo-1.0"); err != nil || l != e.src+"/foo-1.0" {
+				t.Errorf("link inside source/: %q %v", l, err)
+			}
+		}},
+		{"add over a dangling link", "", nil, func(e *testEnv) {
+			os.MkdirAll(e.dkms+"/foo/1.0", 0o755)
+			os.Symlink("/nonexistent", e.dkms+"/foo/1.0/source")
+		}, []step{
+			{[]string{"add", "foo/1.0"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n",
+				"ln: failed to create symbolic link '<root>/var/lib/dkms/foo/1.0/source': File exists\n"},
 		}, nil},
 		{"add errors", "", nil, nil, []step{
 			{[]string{"add", "foo/1.0"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n", ""},

@@ -132,8 +132,14 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if err := os.MkdirAll(e.L.BuildDir(m, v), 0o755); err != nil {
 		return e.P.Die(1, "Could not create "+e.L.BuildDir(m, v)+": "+err.Error())
 	}
-	if err := os.Symlink(src, link); err != nil {
-		e.P.Stderr().Write([]byte("ln: failed to create symbolic link '" + link + "': File exists\n"))
+	// As `ln -s src link`: over an existing directory (a binaries-only
+	// tree's source/) the link is made inside it.
+	at := link
+	if isDir(link) {
+		at = link + "/" + filepath.Base(src)
+	}
+	if err := os.Symlink(src, at); err != nil {
+		e.P.Stderr().Write([]byte("ln: failed to create symbolic link '" + at + "': File exists\n"))
 	}
 	code := e.runTerminalScript(ctx, "post_add", c.PostAdd, link)
 	if implicit {
