@@ -33,6 +33,10 @@ type pairCtx struct {
 	js              *jobserver.Server // shared jobserver of a parallel autoinstall
 	batchDepmod     bool              // leave depmod to the caller (once per kernel)
 	depmodDue       bool              // set when an install left depmod to the caller
+	// linkOnly: "installed" is the built directory and the kernel link,
+	// whatever the source link, as kernel_prerm tests it (§6.8): a broken
+	// module then fails in its conf read instead of being skipped.
+	linkOnly bool
 }
 
 func (e *Engine) newPair(k, a string) *pairCtx {

@@ -51,7 +51,7 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 			}
 			fmt.Fprintf(e.P.Stderr(), "dkms: removing module %s/%s for kernel %s (%s)\n", m, v, k, a)
 			child := e.child(nil)
-			pc := &pairCtx{m: m, v: v, k: k, a: a}
+			pc := &pairCtx{m: m, v: v, k: k, a: a, linkOnly: true}
 			if code := ui.Code(child.unbuildStep(ctx, pc, true)); code != 0 {
 				failed += fmt.Sprintf(" %s/%s(%d)", m, v, code)
 			}

@@ -44,7 +44,11 @@ func (e *Engine) removalGates(action string, root bool) error {
 
 // uninstallStep prints the skip line or runs the uninstall body.
 func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
-	if !e.isInstalled(pc.m, pc.v, pc.k, pc.a) {
+	installed := e.isInstalled(pc.m, pc.v, pc.k, pc.a)
+	if pc.linkOnly {
+		installed = isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) && e.linkActive(pc.m, pc.v, pc.k, pc.a)
+	}
+	if !installed {
 		e.P.Line("Module " + pc.m + "/" + pc.v + " is not installed for kernel " + pc.k + " (" + pc.a + "). Skipping...")
 		return nil
 	}
