@@ -163,7 +163,9 @@ func stripDashes(s string) string { return strings.ReplaceAll(s, "-", "") }
 func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf, r dkmsconf.Record, dkmsFile, suffix string) bool {
 	k := pc.k
 	if c.ObsoleteBy != "" && !pc.force {
-		kk, oo := kver.Key(stripDashes(k)), kver.Key(stripDashes(c.ObsoleteBy))
+		// Upstream turns the dashes into blanks before VER, which drops
+		// them after padding: 5.10.0-13 is 005.010.000013 < 5.10.1.
+		kk, oo := stripDashes(kver.Key(k)), stripDashes(kver.Key(c.ObsoleteBy))
 		if kk >= oo {
 			e.P.Stderr().Write([]byte("\nModule has been obsoleted due to being included in kernel " + c.ObsoleteBy +
 				".\nWe will avoid installing for future kernels above " + c.ObsoleteBy +
