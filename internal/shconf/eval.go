@@ -197,6 +197,11 @@ func (ev *evaluation) run(ctx context.Context, abs string) (map[string]Var, erro
 		}
 	}
 	copyBack.WriteString(directiveLines(child.Vars))
+	if copyBack.Len() == 0 {
+		// Nothing is copied back (the file unset every name): the values
+		// stay as they were. (A runner that never ran has no Vars.)
+		return ev.presetOnly(), nil
+	}
 
 	parent, err := ev.newRunner(ctx, cancel, base, io.Discard)
 	if err != nil {
