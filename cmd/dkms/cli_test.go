@@ -99,3 +99,15 @@ func TestTempProbe(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr:\n%q\nwant:\n%q", code, out, errOut, want)
 	}
 }
+
+// TestFrameworkErrorShownOnce: a framework.conf that fails to evaluate is
+// reported once on stderr (as bash's own message is, §3.1) and skipped.
+func TestFrameworkErrorShownOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.write("/etc/dkms/framework.conf", "if then\n")
+	out, errOut, code := e.run("status")
+	if code != 0 || out != "" || strings.Count(errOut, "framework.conf:1:") != 1 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

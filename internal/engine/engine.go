@@ -131,10 +131,8 @@ func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 // ReadFramework reads the start-up variables of framework.conf (§1 step 8,
 // §3.2) over the defaults.
 func (e *Engine) ReadFramework(ctx context.Context) {
-	fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), frameworkNames, "", e.Env, e.P.Stderr())
-	if err != nil {
-		e.reportEvalError(err)
-	}
+	// Failures have been printed; the files that evaluated still count.
+	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), frameworkNames, "", e.Env, e.P.Stderr())
 	e.FW = fw
 	if v, ok := fw["source_tree"]; ok {
 		e.L.SourceTree = v
@@ -169,15 +167,6 @@ func getenv(env []string, name string) string {
 		}
 	}
 	return ""
-}
-
-// reportEvalError prints a shell evaluation error (a blocked command, a
-// syntax error, a deadline) naming file and line.
-func (e *Engine) reportEvalError(err error) {
-	if err == nil {
-		return
-	}
-	e.P.Warning(err.Error())
 }
 
 // ApplyOptions merges the command line into the engine (§3.3 precedence)

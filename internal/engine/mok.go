@@ -14,10 +14,7 @@ import (
 // arguments are accepted but not used.
 func (e *Engine) GenerateMOK(ctx context.Context) error {
 	k, _ := e.firstPair()
-	fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"mok_signing_key", "mok_certificate"}, k, e.Env, e.P.Stderr())
-	if err != nil {
-		e.reportEvalError(err)
-	}
+	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"mok_signing_key", "mok_certificate"}, k, e.Env, e.P.Stderr())
 	_, _, ok := sign.PrepareMOK(ctx, sign.Config{
 		Kernel: k, KernelConfig: e.kernelConfig(k), InstallTree: e.L.InstallTree, Distro: e.Distro,
 		Key: fw["mok_signing_key"], Cert: fw["mok_certificate"],
