@@ -286,7 +286,14 @@ func TestInterruptedInstallRepaired(t *testing.T) {
 	}
 	built, _ := os.ReadFile(e.dkms + "/foo/1.0/" + fk + "/x86_64/module/foo.ko")
 	e.write("/lib/modules/"+fk+"/updates/dkms/foo.ko", string(built)) // the copy of the interrupted run
-	out, _, code := e.run("install", "foo/1.0", "-k", fk)
+	// The version check (§7.5 rule 5) refuses a byte-identical copy, also
+	// one modinfo cannot read; the user is told to use --force.
+	_, errOut, code := e.run("install", "foo/1.0", "-k", fk)
+	if want := "Module <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko already installed (unversioned module), override by specifying --force\n" +
+		"\nError! Installation aborted.\n"; code != 6 || errOut != want {
+		t.Errorf("identical copy: exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	out, _, code := e.run("install", "foo/1.0", "-k", fk, "--force")
 	if code != 0 || strings.Contains(out, "Found pre-existing") {
 		t.Errorf("own leftover treated as an original: %d\n%s", code, out)
 	}

@@ -178,13 +178,10 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 		return true
 	}
 	kernelCopy := copies[0]
-	ki, err1 := modinfo.Read(kernelCopy)
-	di, err2 := modinfo.Read(dkmsFile)
-	if err1 != nil || err2 != nil {
-		return true
-	}
-	vk, vd := ki.Version(), di.Version()
-	sk, sd := ki.SrcVersion(), di.SrcVersion()
+	// A file modinfo cannot read has neither version nor srcversion, as
+	// upstream's empty modinfo output gives.
+	vk, sk := versionInfo(kernelCopy)
+	vd, sd := versionInfo(dkmsFile)
 	if pc.force {
 		return true
 	}
@@ -206,6 +203,16 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 		return false
 	}
 	return true
+}
+
+// versionInfo returns a module's version: and srcversion:, "" for a file
+// that is no readable module.
+func versionInfo(path string) (string, string) {
+	info, err := modinfo.Read(path)
+	if err != nil {
+		return "", ""
+	}
+	return info.Version(), info.SrcVersion()
 }
 
 // archiveOriginal is §7.6 A.
