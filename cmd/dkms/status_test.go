@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // statusTree builds a tree by hand (no builds needed for status, §5).
@@ -319,5 +324,28 @@ func TestStatusGlobOrder(t *testing.T) {
 		if out, _, _ := e.run("status"); out != want {
 			t.Errorf("run %d:\n%s\nwant:\n%s", i, out, want)
 		}
+	}
+}
+
+// TestStatusRelativeTree: "installed" needs the kernel link to resolve to
+// the literal <dkms_tree>/<m>/<v>/<k>/<a>; the resolved path is absolute,
+// so a relative --dkmstree never shows "installed" (§5.2).
+func TestStatusRelativeTree(t *testing.T) {
+	t.Parallel()
+	e := statusTree(t)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, e.dkms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	args := []string{"/usr/sbin/dkms", "status", "fake", "--dkmstree", rel, "--sourcetree", e.src, "--installtree", e.inst}
+	env := append(testenv.CleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
+	code := runWithRoot(context.Background(), args, env, &out, &errb, e.root)
+	if want := "fake/1.0, 6.1.0-test, x86_64: built\n"; code != 0 || out.String() != want {
+		t.Errorf("exit %d, stdout %q, want %q; stderr %q", code, out.String(), want, errb.String())
 	}
 }

@@ -119,7 +119,12 @@ func (e *Engine) linkActive(m, v, k, a string) bool {
 			return e.L.ModuleDir(m)+"/"+target == e.L.BuiltDir(m, v, k, a)
 		}
 	}
+	// As `readlink -f`, the resolved path is absolute: a relative tree
+	// never matches.
 	real, err := filepath.EvalSymlinks(link)
+	if err == nil && !filepath.IsAbs(real) {
+		real, err = filepath.Abs(real)
+	}
 	return err == nil && real == e.L.BuiltDir(m, v, k, a)
 }
 
