@@ -14,6 +14,18 @@ import (
 // modes, ownership, times and symlinks are kept, same-named files are
 // overwritten and unrelated files in dst stay.
 func copyTree(src, dst string) error {
+	// A directory's times and mode are set once everything below it has
+	// been written, as writing into it would change them again.
+	type dirMeta struct {
+		path string
+		info os.FileInfo
+	}
+	var dirs []dirMeta
+	defer func() {
+		for i := len(dirs) - 1; i >= 0; i-- {
+			keepMeta(dirs[i].path, dirs[i].info)
+		}
+	}()
 	return filepath.WalkDir(src, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -29,7 +41,7 @@ func copyTree(src, dst string) error {
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				return err
 			}
-			defer keepMeta(target, info)
+			dirs = append(dirs, dirMeta{target, info})
 			return nil
 		case info.Mode()&os.ModeSymlink != 0:
 			link, err := os.Readlink(p)
