@@ -44,6 +44,7 @@ install: build
 	install -D -m 0755 hooks/kernel-prerm.d/dkms $(DESTDIR)/etc/kernel/prerm.d/dkms
 	install -D -m 0755 hooks/kernel-install/40-dkms.install $(DESTDIR)$(PREFIX)/lib/kernel/install.d/40-dkms.install
 	install -D -m 0755 hooks/dkms_autoinstaller $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller
+	install -D -m 0755 hooks/common.postinst $(DESTDIR)$(PREFIX)/lib/dkms/common.postinst
 	install -D -m 0644 systemd/dkms-autoinstall.service $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
 	install -D -m 0644 systemd/80-dkms.preset $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/80-dkms.preset
 
@@ -52,7 +53,7 @@ uninstall:
 	rm -f $(DESTDIR)/etc/kernel/postinst.d/dkms $(DESTDIR)/etc/kernel/header_postinst.d/dkms
 	rm -f $(DESTDIR)/etc/kernel/preinst.d/dkms $(DESTDIR)/etc/kernel/prerm.d/dkms
 	rm -f $(DESTDIR)$(PREFIX)/lib/kernel/install.d/40-dkms.install
-	rm -f $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller
+	rm -f $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller $(DESTDIR)$(PREFIX)/lib/dkms/common.postinst
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/80-dkms.preset
 	# framework.conf goes only when unedited; empty directories go with it.

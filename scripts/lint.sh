@@ -9,5 +9,5 @@ if [ -n "$out" ]; then
 fi
 if command -v shellcheck >/dev/null; then
 	shellcheck -s sh hooks/kernel-postinst.d/dkms hooks/kernel-prerm.d/dkms hooks/kernel-preinst.d/dkms \
-		hooks/kernel-install/40-dkms.install hooks/dkms_autoinstaller scripts/*.sh
+		hooks/kernel-install/40-dkms.install hooks/dkms_autoinstaller hooks/common.postinst scripts/*.sh
 fi

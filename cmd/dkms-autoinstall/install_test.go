@@ -26,6 +26,7 @@ var installedFiles = []struct {
 	{"/etc/kernel/prerm.d/dkms", "hooks/kernel-prerm.d/dkms", 0o755},
 	{"/usr/lib/kernel/install.d/40-dkms.install", "hooks/kernel-install/40-dkms.install", 0o755},
 	{"/usr/lib/dkms/dkms_autoinstaller", "hooks/dkms_autoinstaller", 0o755},
+	{"/usr/lib/dkms/common.postinst", "hooks/common.postinst", 0o755},
 	{"/usr/lib/systemd/system/dkms-autoinstall.service", "systemd/dkms-autoinstall.service", 0o644},
 	{"/usr/lib/systemd/system-preset/80-dkms.preset", "systemd/80-dkms.preset", 0o644},
 }
