@@ -313,3 +313,44 @@ func TestInterruptedInstallRepaired(t *testing.T) {
 		t.Errorf("second run must do nothing: %q", out)
 	}
 }
+
+// TestBuildDependsRebuild: installing a new version of a dependency
+// rebuilds the modules recorded against the old one (§7.9), in the same
+// process, so the kernel preparation is not printed a second time.
+func TestBuildDependsRebuild(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fakeKernel(fk, "")
+	conf := func(m, v, extra string) string {
+		return "PACKAGE_NAME=" + m + "\nPACKAGE_VERSION=" + v + "\nMAKE[0]=\"make all\"\nDEST_MODULE_LOCATION[0]=/extra\n" + extra
+	}
+	e.module("dkms_test", "1.0", conf("dkms_test", "1.0", ""), fakeBuildFiles("dkms_test"))
+	v2 := fakeBuildFiles("dkms_test")
+	v2["Makefile"] = strings.ReplaceAll(v2["Makefile"], "fake module", "fake module v2")
+	e.module("dkms_test", "2.0", conf("dkms_test", "2.0", ""), v2)
+	dep := "dkms_dependencies_rebuild_test"
+	e.module(dep, "1.0", conf(dep, "1.0", "BUILD_DEPENDS[0]=dkms_test\nBUILD_DEPENDS_REBUILD=yes\n"), fakeBuildFiles(dep))
+	for _, mv := range []string{"dkms_test/1.0", dep + "/1.0"} {
+		if _, errOut, code := e.run("install", mv, "-k", fk); code != 0 {
+			t.Fatalf("install %s: %d %s", mv, code, errOut)
+		}
+	}
+	depFile := e.dkms + "/" + dep + "/1.0/" + fk + "/x86_64/.dep_dkms_test"
+	if b, err := os.ReadFile(depFile); err != nil || string(b) != "1.0\n" {
+		t.Fatalf(".dep_dkms_test = %q %v", b, err)
+	}
+	runSteps(t, e, []step{
+		{[]string{"install", "dkms_test/2.0", "-k", fk}, 0, "Creating symlink <root>/var/lib/dkms/dkms_test/2.0/source -> <root>/usr/src/dkms_test-2.0\n\n" + noSign +
+			"Building module(s)... done.\n" +
+			"Installing <root>/lib/modules/6.1.0-test/updates/dkms/dkms_test.ko\nRunning depmod... done.\n\n" +
+			"Rebuilding module " + dep + "/1.0 due to updated dependencies\n\n" +
+			"Module " + dep + "/1.0 for kernel 6.1.0-test (x86_64):\n" +
+			"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+			"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/" + dep + ".ko\nRunning depmod... done.\n" +
+			"Building module(s)... done.\n" +
+			"Installing <root>/lib/modules/6.1.0-test/updates/dkms/" + dep + ".ko\nRunning depmod... done.\n", ""},
+	})
+	if b, err := os.ReadFile(depFile); err != nil || string(b) != "2.0\n" {
+		t.Errorf(".dep_dkms_test after the rebuild = %q %v", b, err)
+	}
+}

@@ -136,7 +136,10 @@ func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
 		e.P.Line("")
 		e.P.Line("Rebuilding module " + t.m + "/" + t.v + " due to updated dependencies")
 		e.P.Line("")
-		sub := &pairCtx{m: t.m, v: t.v, k: k, a: a}
+		// Same pair and process: the kernel is prepared at most once
+		// (§6.2 step 7), so the rebuild prints no second preparation.
+		sub := &pairCtx{m: t.m, v: t.v, k: k, a: a,
+			prepared: pc.prepared, signer: pc.signer, buildEnv: pc.buildEnv, cc: pc.cc}
 		if err := e.uninstallBody(ctx, sub, false); err != nil {
 			return err
 		}
@@ -144,7 +147,9 @@ func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
 		if kd := e.L.KernelDir(t.m, t.v, k); !hasSubdir(kd) {
 			os.RemoveAll(kd)
 		}
-		if err := e.installPair(ctx, sub); err != nil {
+		err := e.installPair(ctx, sub)
+		pc.prepared, pc.signer, pc.buildEnv, pc.cc = sub.prepared, sub.signer, sub.buildEnv, sub.cc
+		if err != nil {
 			return err
 		}
 	}
