@@ -87,6 +87,16 @@ func TestBuildPaths(t *testing.T) {
 		{"wrong built name", "BUILT_MODULE_NAME[0]=other\nDEST_MODULE_NAME[0]=foo\n", nil, nil,
 			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 7, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
 				"\nError! Build of other.ko failed for: 6.1.0-test (x86_64)\nMake sure the name and location of the generated module are correct,\nor consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}},
+		// Steps 11 and 14 test existence as the shell's -e does: a dangling
+		// symlink does not exist.
+		{"built module is a dangling link", "", map[string]string{"Makefile": "all:\n\tln -s nowhere foo.ko\n"}, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 7, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
+				"\nError! Build of foo.ko failed for: 6.1.0-test (x86_64)\nMake sure the name and location of the generated module are correct,\nor consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}},
+		{"patch is a dangling link", "PATCH[0]=x.patch\n", nil, func(e *testEnv) {
+			os.MkdirAll(e.src+"/foo-1.0/patches", 0o755)
+			os.Symlink("nowhere", e.src+"/foo-1.0/patches/x.patch")
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk}, 5, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
+			"\nError! Patch x.patch as specified in dkms.conf cannot be\nfound in <root>/var/lib/dkms/foo/1.0/build/patches/.\n"}}},
 		{"leftover kernel dir", "", nil, func(e *testEnv) {
 			e.run("add", "foo/1.0")
 			os.MkdirAll(e.dkms+"/foo/1.0/"+fk+"/x86_64/log", 0o755)

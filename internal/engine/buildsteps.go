@@ -61,7 +61,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		if strings.Contains("patches/"+patch, "/../") {
 			return p.Die(5, "Patch "+patch+" as specified in dkms.conf contains '..' path component.")
 		}
-		if !exists(build + "/patches/" + patch) {
+		if !existsFollow(build + "/patches/" + patch) {
 			return p.Die(5, "Patch "+patch+" as specified in dkms.conf cannot be",
 				"found in "+build+"/patches/.")
 		}
@@ -84,7 +84,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		return p.Die(10, "Bad return status for module build on kernel: "+k+" ("+a+")", consult)
 	}
 	for _, r := range c.Records {
-		if !exists(build + "/" + r.BuiltLocation + r.BuiltName + ".ko") {
+		if !existsFollow(build + "/" + r.BuiltLocation + r.BuiltName + ".ko") {
 			return p.Die(7, "Build of "+r.BuiltLocation+r.BuiltName+".ko failed for: "+k+" ("+a+")",
 				"Make sure the name and location of the generated module are correct,",
 				"or consult "+logPath+" for more information.")
@@ -152,6 +152,12 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		}
 	}
 	return nil
+}
+
+// existsFollow is the shell's -e: a dangling symlink does not exist.
+func existsFollow(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // renameReplace renames a staging directory onto dst, replacing an empty
