@@ -51,7 +51,7 @@ func (p *Printer) Invoke(ctx context.Context, s Step) int {
 		if err == nil {
 			logf = f
 			sink = f
-			fmt.Fprintf(f, "\n%s\n# command: %s\n", s.Desc, s.Cmd)
+			fmt.Fprint(f, EchoE("\n"+s.Desc+"\n# command: "+s.Cmd))
 		}
 	} else if s.Verbose {
 		sink = out
@@ -99,6 +99,89 @@ func (p *Printer) Invoke(ctx context.Context, s Step) int {
 		fmt.Fprintf(out, "(bad exit status: %d)\nFailed command:\n%s\n", code, s.Cmd)
 	}
 	return code
+}
+
+// EchoE returns what bash's `echo -e s` prints: s with its backslash
+// escapes interpreted, and a newline, unless \c ends the output early.
+func EchoE(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch e := s[i]; e {
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'c':
+			return b.String()
+		case 'e', 'E':
+			b.WriteByte(0x1b)
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'v':
+			b.WriteByte('\v')
+		case '\\':
+			b.WriteByte('\\')
+		case '0', 'x', 'u', 'U':
+			base, max := 8, 3
+			switch e {
+			case 'x':
+				base, max = 16, 2
+			case 'u':
+				base, max = 16, 4
+			case 'U':
+				base, max = 16, 8
+			}
+			n, v := 0, 0
+			for n < max && i+1+n < len(s) {
+				d := digitVal(s[i+1+n])
+				if d < 0 || d >= base {
+					break
+				}
+				v = v*base + d
+				n++
+			}
+			if n == 0 && e != '0' {
+				b.WriteByte('\\')
+				b.WriteByte(e)
+				continue
+			}
+			i += n
+			if e == 'u' || e == 'U' {
+				b.WriteRune(rune(v))
+			} else {
+				b.WriteByte(byte(v))
+			}
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(e)
+		}
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+func digitVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
 
 // RunShell runs a command line through /bin/sh with output to w and returns
