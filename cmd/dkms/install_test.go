@@ -53,6 +53,9 @@ func TestInstallPaths(t *testing.T) {
 			{[]string{"install", "foo/1.0", "-k", fk}, 101, built + "Running the pre_install script:\nrefusing\n",
 				"\nError! pre_install failed, aborting install.\nYou may override by specifying --force.\n"},
 		}, nil},
+		{"script without #! line runs as a bash script", "POST_ADD=\"s.sh x\"\n", map[string]string{"s.sh": "echo \"no interpreter line $1\"\nexit 3\n"}, nil, []step{
+			{[]string{"add", "foo/1.0"}, 3, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\nRunning the post_add script:\nno interpreter line x\n", ""},
+		}, nil},
 		{"script not executable", "POST_INSTALL=missing.sh\n", nil, nil, []step{
 			{[]string{"install", "foo/1.0", "-k", fk}, 0, built + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\n\nRunning depmod... done.\n",
 				"Warning: The post_install script is not executable.\n"},
@@ -139,20 +142,25 @@ func TestInstallPaths(t *testing.T) {
 				t.Errorf("dkms tree must hold foo.ko.xz: %v", err)
 			}
 		}},
-		// §7.3: the suffix is never cleared in the main context, but each
-		// pair's kernel is still searched, and its own compressed modules win.
+		// §7.3: the suffix is never cleared in the main context (6.3.0-test
+		// has plain modules), but each pair's kernel is still searched, and
+		// its own compressed modules win.
 		{"compression suffix per kernel in one uninstall", "", nil, func(e *testEnv) {
 			e.fakeKernel("6.2.0-test", "")
+			e.fakeKernel("6.3.0-test", "")
 			e.write("/lib/modules/"+fk+"/kernel/fs/other.ko.xz", "x")
 			e.write("/lib/modules/6.2.0-test/kernel/fs/other.ko.zst", "x")
-			e.run("install", "foo/1.0", "-k", fk, "-k", "6.2.0-test")
+			e.run("install", "foo/1.0", "-k", fk, "-k", "6.2.0-test", "-k", "6.3.0-test")
 		}, []step{
 			{[]string{"uninstall", "foo/1.0", "--all"}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
 				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
 				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko.xz\nRunning depmod... done.\n\n" +
 				"Module foo/1.0 for kernel 6.2.0-test (x86_64):\n" +
 				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
-				"Deleting <root>/lib/modules/6.2.0-test/updates/dkms/foo.ko.zst\nRunning depmod... done.\n", ""},
+				"Deleting <root>/lib/modules/6.2.0-test/updates/dkms/foo.ko.zst\nRunning depmod... done.\n\n" +
+				"Module foo/1.0 for kernel 6.3.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.3.0-test/updates/dkms/foo.ko.zst\nRunning depmod... done.\n", ""},
 		}, nil},
 		{"kernel_preinst keeps non-autoinstall", "", nil, func(e *testEnv) {
 			e.run("install", "foo/1.0", "-k", fk)
