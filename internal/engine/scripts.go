@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/dkms-project/dkms/internal/ui"
 )
@@ -42,14 +44,23 @@ func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) 
 	for _, a := range args {
 		expanded = append(expanded, globIn(dir, a)...)
 	}
-	cmd := exec.CommandContext(ctx, prog, expanded...)
-	cmd.Dir = dir
-	// The shell that upstream starts scripts from has cd'ed through the
-	// source link: the script's logical working directory is the link.
-	cmd.Env = append(e.scriptEnv(), "PWD="+dir)
-	cmd.Stdout = e.P.Stdout()
-	cmd.Stderr = e.P.Stderr()
-	return ui.ExitStatus(cmd.Run())
+	run := func(name string, args ...string) error {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir = dir
+		// The shell that upstream starts scripts from has cd'ed through
+		// the source link: the script's logical working directory is
+		// the link.
+		cmd.Env = append(e.scriptEnv(), "PWD="+dir)
+		cmd.Stdout = e.P.Stdout()
+		cmd.Stderr = e.P.Stderr()
+		return cmd.Run()
+	}
+	err := run(prog, expanded...)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// bash's exec runs a file without #! line as a bash script.
+		err = run("bash", append([]string{prog}, expanded...)...)
+	}
+	return ui.ExitStatus(err)
 }
 
 // globIn expands pattern as the shell does in working directory dir: the
