@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func startTime(pid string) string {
 
 func (e *Engine) writeRPMSafeLock(m, v string) {
 	pp := grandparent()
-	f, err := os.CreateTemp(e.TmpLocation, "dkms_rpm_safe_upgrade_lock."+pp+".")
+	f, err := createMktemp(e.TmpLocation + "/dkms_rpm_safe_upgrade_lock." + pp + ".")
 	if err != nil {
 		return
 	}
@@ -99,4 +100,22 @@ func (e *Engine) rpmSafeCancel(m, v string) bool {
 		}
 	}
 	return false
+}
+
+// createMktemp creates a new file named prefix and six random letters or
+// digits, as mktemp's XXXXXX does.
+func createMktemp(prefix string) (*os.File, error) {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	var err error
+	for range 100 {
+		b := make([]byte, 6)
+		for i := range b {
+			b[i] = chars[rand.IntN(len(chars))]
+		}
+		var f *os.File
+		if f, err = os.OpenFile(prefix+string(b), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); !os.IsExist(err) {
+			return f, err
+		}
+	}
+	return nil, err
 }

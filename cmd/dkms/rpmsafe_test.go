@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestRPMSafeUpgrade (§7.11): add leaves a lock named after the PID of
+// dkms's grandparent, with the module and that process's start time; a
+// remove from the same process tree finds it, deletes it and cancels
+// (exit 0, nothing removed); the next remove goes ahead.
+func TestRPMSafeUpgrade(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "", nil)
+	if _, errOut, code := e.run("add", "foo/1.0", "--rpm_safe_upgrade"); code != 0 {
+		t.Fatal(errOut)
+	}
+	// The tests run dkms in-process: its parent is our parent.
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", os.Getppid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := strings.TrimSpace(regexp.MustCompile(`(?m)^PPid:(.*)$`).FindStringSubmatch(string(status))[1])
+	locks, _ := filepath.Glob(e.root + "/tmp/dkms_rpm_safe_upgrade_lock.*")
+	name := regexp.MustCompile(`^dkms_rpm_safe_upgrade_lock\.` + pp + `\.[A-Za-z0-9]{6}$`)
+	if len(locks) != 1 || !name.MatchString(filepath.Base(locks[0])) {
+		t.Fatalf("locks %v, want one dkms_rpm_safe_upgrade_lock.%s.XXXXXX", locks, pp)
+	}
+	if b, _ := os.ReadFile(locks[0]); !strings.HasPrefix(string(b), "foo-1.0\n") || strings.Count(string(b), "\n") != 2 {
+		t.Errorf("lock content %q", b)
+	}
+	runSteps(t, e, []step{
+		{[]string{"remove", "foo/1.0", "--all", "--rpm_safe_upgrade"}, 0, "",
+			"\nError! Remove cancelled because --rpm_safe_upgrade scenario detected.\n"},
+		{[]string{"status"}, 0, "foo/1.0: added\n", ""},
+		{[]string{"remove", "foo/1.0", "--all", "--rpm_safe_upgrade"}, 0, "Deleting module foo/1.0 completely from the DKMS tree.\n", ""},
+	})
+	if locks, _ := filepath.Glob(e.root + "/tmp/dkms_rpm_safe_upgrade_lock.*"); len(locks) != 0 {
+		t.Errorf("lock left: %v", locks)
+	}
+}
