@@ -42,6 +42,11 @@ func TestInstallPaths(t *testing.T) {
 				t.Errorf("original_module left behind")
 			}
 		}},
+		{"ADDON_MODULES_DIR from /etc/sysconfig/module-init-tools", "", nil, func(e *testEnv) {
+			e.write("/etc/sysconfig/module-init-tools", "ADDON_MODULES_DIR=addon\n")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, built + "Installing <root>/lib/modules/6.1.0-test/addon/foo.ko\nRunning depmod... done.\n", ""},
+		}, nil},
 		{"force reinstall", "", nil, nil, []step{
 			{[]string{"install", "foo/1.0", "-k", fk}, 0, built + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
 			{[]string{"install", "foo/1.0", "-k", fk, "--force"}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +

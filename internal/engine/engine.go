@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -94,9 +95,9 @@ func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine
 	return e, nil
 }
 
-// Begin performs the start-up sequence of §1 up to the defaults (steps 1-5
-// and 7); the caller runs the temp-space probe (step 6) and then
-// ReadFramework (step 8).
+// Begin performs the start-up sequence of §1 up to the defaults (steps
+// 1-5); the caller runs the temp-space probe (step 6) and then
+// ReadFramework (steps 7 and 8).
 func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	e := &Engine{P: p, euid: os.Geteuid()}
 	e.L.Root = root
@@ -128,9 +129,17 @@ func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	return e, nil
 }
 
-// ReadFramework reads the start-up variables of framework.conf (§1 step 8,
-// §3.2) over the defaults.
+// ReadFramework sources /etc/sysconfig/module-init-tools when the
+// environment has no ADDON_MODULES_DIR (§1 step 7), then reads the
+// start-up variables of framework.conf (step 8, §3.2) over the defaults.
 func (e *Engine) ReadFramework(ctx context.Context) {
+	if mit := e.L.Sys("/etc/sysconfig/module-init-tools"); e.AddonDir == "" && exists(mit) {
+		vals, err := shconf.EvalFile(ctx, mit, []string{"ADDON_MODULES_DIR"}, shconf.Options{Env: e.Env, Stderr: e.P.Stderr()})
+		if err != nil {
+			fmt.Fprintln(e.P.Stderr(), err)
+		}
+		e.AddonDir = vals["ADDON_MODULES_DIR"].Index(0)
+	}
 	// Failures have been printed; the files that evaluated still count.
 	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), frameworkNames, "", e.Env, e.P.Stderr())
 	e.FW = fw
