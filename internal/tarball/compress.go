@@ -27,15 +27,23 @@ const (
 	codecXz
 	codecZstd
 	codecLz4
+	codecLzip
+	codecLzop
+	codecCompress
 )
 
 func (c codec) String() string {
-	return [...]string{"none", "gzip", "bzip2", "xz", "zstd", "lz4"}[c]
+	return [...]string{"none", "gzip", "bzip2", "xz", "zstd", "lz4", "lzip", "lzop", "compress"}[c]
 }
+
+// programs are the codecs Go has no encoder or decoder for: like GNU tar,
+// we run the program, and fail when it is not installed.
+var programs = map[codec]string{codecBzip2: "bzip2", codecLzip: "lzip", codecLzop: "lzop", codecCompress: "compress"}
 
 // codecForName mirrors GNU tar's --auto-compress table: only the last
 // suffix matters, so "x.gz" is gzip just like "x.tar.gz". GNU tar 1.34 has
-// no lz4 suffix, so ".lz4" stays uncompressed as it would there.
+// no lz4 suffix, so ".lz4" stays uncompressed as it would there; Debian's
+// tar writes ".lzma" and ".tlz" in the xz format.
 func codecForName(name string) codec {
 	i := strings.LastIndexByte(name, '.')
 	if i < 0 {
@@ -46,10 +54,16 @@ func codecForName(name string) codec {
 		return codecGzip
 	case ".bz2", ".tbz", ".tbz2", ".tz2":
 		return codecBzip2
-	case ".xz", ".txz":
+	case ".xz", ".txz", ".lzma", ".tlz":
 		return codecXz
 	case ".zst", ".tzst":
 		return codecZstd
+	case ".lz":
+		return codecLzip
+	case ".lzo":
+		return codecLzop
+	case ".Z", ".taZ":
+		return codecCompress
 	}
 	return codecNone
 }
@@ -68,6 +82,12 @@ func sniff(head []byte) codec {
 		return codecZstd
 	case bytes.HasPrefix(head, []byte{0x04, 0x22, 0x4d, 0x18}):
 		return codecLz4
+	case bytes.HasPrefix(head, []byte("LZIP")):
+		return codecLzip
+	case bytes.HasPrefix(head, []byte{0x89, 'L', 'Z', 'O'}):
+		return codecLzop
+	case bytes.HasPrefix(head, []byte{0x1f, 0x9d}):
+		return codecCompress
 	}
 	return codecNone
 }
@@ -84,7 +104,11 @@ func decompressor(r io.Reader) (io.ReadCloser, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading archive header: %w", err)
 	}
-	switch sniff(head) {
+	c := sniff(head)
+	if prog, ok := programs[c]; ok && c != codecBzip2 {
+		return decompressWith(prog, br)
+	}
+	switch c {
 	case codecGzip:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -133,10 +157,11 @@ func compressor(ctx context.Context, c codec, w io.Writer) (wc io.WriteCloser, w
 			return nil, nil, fmt.Errorf("starting zstd stream: %w", err)
 		}
 		return zw, noWait, nil
-	case codecBzip2:
-		path, err := exec.LookPath("bzip2")
+	case codecBzip2, codecLzip, codecLzop, codecCompress:
+		prog := programs[c]
+		path, err := exec.LookPath(prog)
 		if err != nil {
-			return nil, nil, fmt.Errorf("bzip2 compression needs the bzip2 program: %w", err)
+			return nil, nil, fmt.Errorf("%v compression needs the %s program: %w", c, prog, err)
 		}
 		cmd := exec.CommandContext(ctx, path, "-c")
 		cmd.Stdout = w
@@ -144,14 +169,14 @@ func compressor(ctx context.Context, c codec, w io.Writer) (wc io.WriteCloser, w
 		cmd.Stderr = &stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {
-			return nil, nil, fmt.Errorf("starting bzip2: %w", err)
+			return nil, nil, fmt.Errorf("starting %s: %w", prog, err)
 		}
 		if err := cmd.Start(); err != nil {
-			return nil, nil, fmt.Errorf("starting bzip2: %w", err)
+			return nil, nil, fmt.Errorf("starting %s: %w", prog, err)
 		}
 		return in, func() error {
 			if err := cmd.Wait(); err != nil {
-				return fmt.Errorf("bzip2: %w: %s", err, strings.TrimSpace(stderr.String()))
+				return fmt.Errorf("%s: %w: %s", prog, err, strings.TrimSpace(stderr.String()))
 			}
 			return nil
 		}, nil
@@ -162,3 +187,40 @@ func compressor(ctx context.Context, c codec, w io.Writer) (wc io.WriteCloser, w
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// decompressWith runs "prog -dc" on r; the returned reader's Close reports
+// the program's failure.
+func decompressWith(prog string, r io.Reader) (io.ReadCloser, error) {
+	path, err := exec.LookPath(prog)
+	if err != nil {
+		return nil, fmt.Errorf("reading the archive needs the %s program: %w", prog, err)
+	}
+	cmd := exec.Command(path, "-dc")
+	cmd.Stdin = r
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", prog, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", prog, err)
+	}
+	return &programReader{ReadCloser: out, cmd: cmd, stderr: &stderr, prog: prog}, nil
+}
+
+// programReader reads a decompressing program's output.
+type programReader struct {
+	io.ReadCloser
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	prog   string
+}
+
+func (p *programReader) Close() error {
+	p.ReadCloser.Close()
+	if err := p.cmd.Wait(); err != nil {
+		return fmt.Errorf("%s: %w: %s", p.prog, err, strings.TrimSpace(p.stderr.String()))
+	}
+	return nil
+}

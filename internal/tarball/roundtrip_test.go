@@ -25,6 +25,11 @@ var suffixes = []struct {
 	{".tar.xz", "xz", codecXz},
 	{".tar.bz2", "bzip2", codecBzip2},
 	{".tar.zst", "zstd", codecZstd},
+	{".tar.lzma", "xz", codecXz}, // Debian's tar writes xz for the lzma suffixes
+	{".tlz", "xz", codecXz},
+	{".tar.lz", "lzip", codecLzip},
+	{".tar.lzo", "lzop", codecLzop},
+	{".tar.Z", "compress", codecCompress},
 	{".dkms.tar.gz", "gzip", codecGzip},
 	{".unknown", "", codecNone},
 }
@@ -170,5 +175,25 @@ func TestOwnRoundTrip(t *testing.T) {
 				t.Errorf("tree:\n%s\nwant:\n%s", got, want)
 			}
 		})
+	}
+}
+
+// TestCreateWithoutProgram: a suffix whose compressor is a program that
+// is not installed fails, as GNU tar does ("lzip: not found"), instead of
+// writing an uncompressed archive under a compressed name.
+func TestCreateWithoutProgram(t *testing.T) {
+	t.Parallel()
+	for _, s := range []struct{ suffix, program string }{{".tar.lz", "lzip"}, {".tar.lzo", "lzop"}, {".tar.Z", "compress"}} {
+		if _, err := exec.LookPath(s.program); err == nil {
+			continue
+		}
+		out := filepath.Join(t.TempDir(), "foo-1.0"+s.suffix)
+		err := Create(context.Background(), sampleTree(t), out)
+		if err == nil || !strings.Contains(err.Error(), s.program) {
+			t.Errorf("%s: error %v, want one naming %s", s.suffix, err, s.program)
+		}
+		if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+			t.Errorf("%s: an archive was left behind: %v", s.suffix, serr)
+		}
 	}
 }
