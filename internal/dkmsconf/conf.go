@@ -22,7 +22,7 @@ type Conf struct {
 	Path                                                                                                             string // the dkms.conf that was read
 	PackageName, PackageVersion                                                                                      string
 	Records                                                                                                          []Record // N per §4.5 (sparse arrays allowed)
-	Make, MakeMatch, Patch, PatchMatch                                                                               []string // dense, "" for holes, length = highest index + 1
+	Make, MakeMatch, Patch, PatchMatch                                                                               []string // dense, "" for holes; MakeMatch/PatchMatch up to the highest index, Make/Patch only as long as their number of elements
 	BuildDepends                                                                                                     []string // elements in index order (non-empty ones)
 	BuildExclusiveKernel, BuildExclusiveKernelMin, BuildExclusiveKernelMax, BuildExclusiveArch, BuildExclusiveConfig string
 	ObsoleteBy                                                                                                       string
@@ -146,15 +146,27 @@ func dense(v shconf.Var) []string {
 	return out
 }
 
+// elements is dense(v) cut to the number of elements (bash's ${#X[@]}):
+// the loops over MAKE and PATCH stop there (§4.7, §4.8), so the highest
+// elements of a sparse array are never looked at.
+func elements(v shconf.Var) []string {
+	n := len(v.Elems)
+	if !v.Array && v.Set {
+		n = 1
+	}
+	d := dense(v)
+	return d[:min(n, len(d))]
+}
+
 func build(path string, vals map[string]shconf.Var) *Conf {
 	s := func(n string) string { return vals[n].Index(0) }
 	c := &Conf{
 		Path:                    path,
 		PackageName:             s("PACKAGE_NAME"),
 		PackageVersion:          s("PACKAGE_VERSION"),
-		Make:                    dense(vals["MAKE"]),
+		Make:                    elements(vals["MAKE"]),
 		MakeMatch:               dense(vals["MAKE_MATCH"]),
-		Patch:                   dense(vals["PATCH"]),
+		Patch:                   elements(vals["PATCH"]),
 		PatchMatch:              dense(vals["PATCH_MATCH"]),
 		BuildExclusiveKernel:    s("BUILD_EXCLUSIVE_KERNEL"),
 		BuildExclusiveKernelMin: s("BUILD_EXCLUSIVE_KERNEL_MIN"),

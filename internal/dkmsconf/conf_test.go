@@ -110,7 +110,8 @@ NO_WEAK_MODULES=no
 			t.Errorf("record %d = %+v, want %+v", i, c.Records[i], want[i])
 		}
 	}
-	if strings.Join(c.Make, "|") != "||make two" {
+	// MAKE has one element, so only index 0 (a hole) is looked at.
+	if len(c.Make) != 1 || c.MakeCommand("6.1.0") != "" {
 		t.Errorf("Make = %q", c.Make)
 	}
 	if strings.Join(c.BuildDepends, " ") != "dep1 dep3" {
@@ -118,6 +119,31 @@ NO_WEAK_MODULES=no
 	}
 	if !c.AutoInstall || c.NoWeakModules || c.BuildDependsRebuild {
 		t.Errorf("booleans = %v %v %v", c.AutoInstall, c.NoWeakModules, c.BuildDependsRebuild)
+	}
+}
+
+// TestSparseMakeAndPatch: the MAKE and PATCH loops run over as many
+// indices as the arrays have elements (§4.7, §4.8), so in a sparse array
+// the highest elements are never reached.
+func TestSparseMakeAndPatch(t *testing.T) {
+	t.Parallel()
+	p := writeConf(t, t.TempDir(), "dkms.conf", okBody+`MAKE[0]="make zero"
+MAKE[3]="make three"
+MAKE_MATCH[3]=.
+PATCH[0]=a.patch
+PATCH[2]=c.patch
+PATCH[1]=b.patch
+PATCH[4]=e.patch
+`)
+	c, err := Read(context.Background(), ReadOptions{Path: p, EtcDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.MakeCommand("6.1.0"); got != "make zero" {
+		t.Errorf("MakeCommand = %q, want the index-3 command unreached", got)
+	}
+	if got := strings.Join(c.Patches("6.1.0"), " "); got != "a.patch b.patch c.patch" {
+		t.Errorf("Patches = %q, want PATCH[4] unreached", got)
 	}
 }
 
