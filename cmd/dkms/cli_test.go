@@ -20,6 +20,7 @@ func TestCommandLine(t *testing.T) {
 		{"unknown option", []string{"status", "--bogus"}, 2, "Usage: /usr/sbin/dkms", "\nError! Unknown option: --bogus\n"},
 		{"attached -j", []string{"status", "-j4"}, 2, "Usage:", "Error! Unknown option: -j4\n"},
 		{"-m=x", []string{"status", "-m=x"}, 2, "Usage:", "Error! Unknown option: -m=x\n"},
+		{"--json outside initramfs-check", []string{"status", "--json"}, 2, "Usage:", "Error! Unknown option: --json\n"},
 		{"two actions", []string{"status", "build"}, 4, "", "\nError! Cannot specify more than one action.\n"},
 		{"binaries and source only", []string{"mktarball", "--binaries-only", "--source-only"}, 8, "",
 			"\nError! You have specified both --binaries-only and --source-only.\nYou cannot do this.\n"},

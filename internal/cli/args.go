@@ -193,6 +193,11 @@ func Parse(args []string, out Output) (*Options, Result) {
 				fmt.Fprintf(out.Stderr(), "Deprecated feature: %s\n", arg)
 				continue
 			}
+			if arg == "--json" && o.Action != "initramfs-check" {
+				// Ours, and only for initramfs-check: elsewhere it is an
+				// unknown option, as upstream has it.
+				return o, Result{Event: ExitUnknown, Bad: arg}
+			}
 			if f, ok := flagOpts[arg]; ok {
 				f(o)
 				if o.Quiet {
