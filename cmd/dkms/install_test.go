@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 func TestInstallPaths(t *testing.T) {
@@ -365,5 +367,26 @@ func TestBuildDependsRebuild(t *testing.T) {
 	})
 	if b, err := os.ReadFile(depFile); err != nil || string(b) != "2.0\n" {
 		t.Errorf(".dep_dkms_test after the rebuild = %q %v", b, err)
+	}
+}
+
+// TestCompressionFailure: when the compressor fails, its own messages
+// reach the terminal, as the command runs unredirected, and the plain
+// module is stored (spec 7.3).
+func TestCompressionFailure(t *testing.T) {
+	t.Parallel()
+	testenv.RequireTools(t, "xz")
+	e := fakeEnv(t, "", nil)
+	e.write("/etc/dkms/framework.conf", "compress_xz_opts=\"--bogus-option\"\n")
+	e.write("/lib/modules/"+fk+"/kernel/fs/other.ko.xz", "x")
+	out, errOut, code := e.run("build", "foo/1.0", "-k", fk)
+	if code != 0 || undot(out) != "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n"+noSign+"Building module(s)... done.\n" {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	if !strings.Contains(errOut, "xz: unrecognized option '--bogus-option'") {
+		t.Errorf("stderr lacks xz's message:\n%s", errOut)
+	}
+	if _, err := os.Stat(e.dkms + "/foo/1.0/" + fk + "/x86_64/module/foo.ko"); err != nil {
+		t.Errorf("plain module not stored: %v", err)
 	}
 }

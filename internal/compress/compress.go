@@ -107,6 +107,12 @@ func DefaultOpts() Opts {
 // partial output file is removed and file is left as it was, so the caller
 // can store the uncompressed module instead.
 func Compress(ctx context.Context, file, suffix string, o Opts) (string, error) {
+	return CompressTo(ctx, file, suffix, o, nil, nil)
+}
+
+// CompressTo is Compress with the tool's own output also written to stdout
+// and stderr (when not nil), as dkms runs the tool on the terminal.
+func CompressTo(ctx context.Context, file, suffix string, o Opts, stdout, stderr io.Writer) (string, error) {
 	var tool, opts string
 	switch suffix {
 	case Gz:
@@ -118,12 +124,16 @@ func Compress(ctx context.Context, file, suffix string, o Opts) (string, error) 
 	default:
 		return "", fmt.Errorf("compressing %s: unknown suffix %q", file, suffix)
 	}
-	return run(ctx, tool, strings.Fields(opts), file, suffix)
+	return runTo(ctx, tool, strings.Fields(opts), file, suffix, stdout, stderr)
 }
 
 // run does the work of Compress with an explicit tool, so tests can
 // substitute a misbehaving compressor.
 func run(ctx context.Context, tool string, opts []string, file, suffix string) (string, error) {
+	return runTo(ctx, tool, opts, file, suffix, nil, nil)
+}
+
+func runTo(ctx context.Context, tool string, opts []string, file, suffix string, stdout, stderr io.Writer) (string, error) {
 	if _, err := os.Lstat(file); err != nil {
 		return "", fmt.Errorf("compressing %s: %w", file, err)
 	}
@@ -140,10 +150,13 @@ func run(ctx context.Context, tool string, opts []string, file, suffix string) (
 
 	args := append(opts, "-f", file)
 	cmd := exec.CommandContext(ctx, tool, args...)
-	var output bytes.Buffer
-	cmd.Stdout = &output
-	cmd.Stderr = &output
+	// The two streams are copied by two goroutines, so each has its own
+	// buffer; the error carries both.
+	var output, errOutput bytes.Buffer
+	cmd.Stdout = io.MultiWriter(orDiscard(stdout), &output)
+	cmd.Stderr = io.MultiWriter(orDiscard(stderr), &errOutput)
 	runErr := cmd.Run()
+	output.Write(errOutput.Bytes())
 	if runErr == nil {
 		if _, err := os.Stat(out); err != nil {
 			runErr = fmt.Errorf("%s did not produce %s: %w", tool, out, err)
@@ -164,6 +177,13 @@ func run(ctx context.Context, tool string, opts []string, file, suffix string) (
 		return "", fmt.Errorf("compressing %s: %w: %s", file, runErr, msg)
 	}
 	return "", fmt.Errorf("compressing %s: %w", file, runErr)
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
 
 // keepCopy gives the data of file a second name in the same directory: a

@@ -122,7 +122,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		}
 		stored, ext := file, ".ko"
 		if pc.suffix != "" {
-			if out, err := compress.Compress(ctx, file, pc.suffix, e.Compress); err == nil {
+			if out, err := compress.CompressTo(ctx, file, pc.suffix, e.Compress, p.Stdout(), p.Stderr()); err == nil {
 				stored, ext = out, ".ko"+pc.suffix
 			}
 		}
