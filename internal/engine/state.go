@@ -191,7 +191,15 @@ func (e *Engine) modules(m string) []string {
 		}
 		return nil
 	}
-	return e.subdirsOf(e.L.DKMSTree, nil)
+	return globOrder(e.subdirsOf(e.L.DKMSTree, nil))
+}
+
+// globOrder sorts the names of directories whose subdirectories are listed
+// next in the order a shell glob such as <dkms_tree>/*/* gives (§5.3): it
+// sorts whole paths, so "a-b" comes before "a" ("a-b/1" < "a/1").
+func globOrder(names []string) []string {
+	sort.SliceStable(names, func(i, j int) bool { return names[i]+"/" < names[j]+"/" })
+	return names
 }
 
 // versions lists the version directories of a module (§5.3).
@@ -239,27 +247,10 @@ func (e *Engine) builtPairs(m, v string) []pair {
 func (e *Engine) kernelArchDirs(m, v string) []pair {
 	var out []pair
 	vd := e.L.VersionDir(m, v)
-	for _, k := range e.subdirsOf(vd, kernelDirName) {
+	for _, k := range globOrder(e.subdirsOf(vd, kernelDirName)) {
 		for _, a := range e.subdirsOf(vd+"/"+k, nil) {
 			out = append(out, pair{k, a})
 		}
 	}
-	// The glob sorts whole "<k>/<a>" paths: "6.1.0-1/x" before "6.1.0/x".
-	sort.SliceStable(out, func(i, j int) bool { return out[i].K+"/"+out[i].A < out[j].K+"/"+out[j].A })
-	return out
-}
-
-// moduleVersions lists the module/version directories (mod and ver
-// restrict them when not empty) in the order of the shell glob
-// <dkms_tree>/<m or *>/<v or *> (§5.3), which sorts whole "<m>/<v>" paths:
-// "a-b/1" comes before "a/1".
-func (e *Engine) moduleVersions(mod, ver string) [][2]string {
-	var out [][2]string
-	for _, m := range e.modules(mod) {
-		for _, v := range e.versions(m, ver) {
-			out = append(out, [2]string{m, v})
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i][0]+"/"+out[i][1] < out[j][0]+"/"+out[j][1] })
 	return out
 }

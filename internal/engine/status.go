@@ -41,8 +41,10 @@ func (e *Engine) Status(ctx context.Context) error {
 	type item struct{ m, v, k, a string }
 	var items []item
 	for _, g := range groups {
-		for _, mv := range e.moduleVersions(e.O.Module, e.O.Version) {
-			items = append(items, item{mv[0], mv[1], g.k, g.a})
+		for _, m := range e.modules(e.O.Module) {
+			for _, v := range e.versions(m, e.O.Version) {
+				items = append(items, item{m, v, g.k, g.a})
+			}
 		}
 	}
 	// A large tree is walked by two workers over contiguous halves, each
