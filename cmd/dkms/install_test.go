@@ -169,6 +169,17 @@ func TestInstallPaths(t *testing.T) {
 				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
 				"Deleting <root>/lib/modules/6.3.0-test/updates/dkms/foo.ko.zst\nRunning depmod... done.\n", ""},
 		}, nil},
+		// §6.3 step 6: the built file must be <d>.ko or <d>.ko<ext> for the
+		// suffix the kernel has now; a foo.ko.xz built while the kernel had
+		// xz modules is missing once it has none.
+		{"built with another compression", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/kernel/fs/other.ko.xz", "x")
+			e.run("build", "foo/1.0", "-k", fk)
+			os.Remove(e.inst + "/" + fk + "/kernel/fs/other.ko.xz")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 6, "",
+				"\nError! Missing module foo in <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/module\n"},
+		}, nil},
 		{"kernel_preinst keeps non-autoinstall", "", nil, func(e *testEnv) {
 			e.run("install", "foo/1.0", "-k", fk)
 		}, []step{

@@ -68,8 +68,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	}
 	modDir := e.L.BuiltModules(m, v, k, a)
 	for _, r := range c.Records {
-		if !isRegular(modDir+"/"+r.DestName+".ko") && !isRegular(modDir+"/"+r.DestName+".ko"+suffix) &&
-			findKo(modDir, r.DestName) == "" {
+		if builtFile(modDir, r.DestName, suffix) == "" {
 			return p.Die(6, "Missing module "+r.DestName+" in "+modDir)
 		}
 	}
@@ -84,7 +83,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	}
 	installed := 0
 	for _, r := range c.Records {
-		srcFile := findKo(modDir, r.DestName)
+		srcFile := builtFile(modDir, r.DestName, suffix)
 		if !e.versionSane(ctx, pc, c, r, srcFile, suffix) {
 			continue
 		}
@@ -128,6 +127,18 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		}
 	}
 	return nil
+}
+
+// builtFile is the file install takes for dest name d (§6.3 steps 6 and
+// 10.3): <d>.ko, else <d>.ko<suffix> for the kernel's current suffix; ""
+// when neither is there.
+func builtFile(modDir, d, suffix string) string {
+	for _, p := range []string{modDir + "/" + d + ".ko", modDir + "/" + d + ".ko" + suffix} {
+		if isRegular(p) {
+			return p
+		}
+	}
+	return ""
 }
 
 // forcedInstallList is §6.3 step 3.
