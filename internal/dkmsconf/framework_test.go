@@ -40,6 +40,8 @@ func TestReadFrameworkRules(t *testing.T) {
 			[]string{"TREE=/from-env"}, map[string]string{"dkms_tree": "/d", "source_tree": "/from-env"}, ""},
 		{"directive hook", map[string]string{"framework.conf": "dkms_tree=/a\n"},
 			[]string{"DKMS_DIRECTIVE_1=dkms_tree=/hooked"}, map[string]string{"dkms_tree": "/hooked"}, ""},
+		{"directive hook from the file", map[string]string{"framework.conf": "dkms_tree=/a\nDKMS_DIRECTIVE_X=source_tree=/s\n"},
+			nil, map[string]string{"dkms_tree": "/a", "source_tree": "/s"}, ""},
 		{"stdout discarded, stderr visible", map[string]string{"framework.conf": "echo out\necho err >&2\nverbose=1\n"},
 			nil, map[string]string{"verbose": "1"}, "err\n"},
 		{"kernelver empty at start-up", map[string]string{"framework.conf": "post_transaction=\"k=$kernelver\"\n"},
