@@ -1,8 +1,12 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // TestCommandLine covers §2: option parsing, immediate exits, validation.
@@ -110,5 +114,32 @@ func TestFrameworkErrorShownOnce(t *testing.T) {
 	out, errOut, code := e.run("status")
 	if code != 0 || out != "" || strings.Count(errOut, "framework.conf:1:") != 1 {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestCompilerVariablesUnset: CC, CXX, CFLAGS, CXXFLAGS and LDFLAGS are
+// removed from dkms's own environment at start-up (§1 step 2), so no
+// child sees them: the make that computes CC from .kernelvariables (§6.2
+// step 8) falls back to make's default "cc", not the caller's CC.
+func TestCompilerVariablesUnset(t *testing.T) {
+	t.Parallel()
+	testenv.RequireTools(t, "make")
+	bin := testenv.Binary(t, ".", "dkms")
+	e := newEnv(t)
+	e.fakeKernel(fk, "")
+	e.write("/lib/modules/"+fk+"/build/.kernelvariables", "ARCH=x86\n")
+	e.module("foo", "1.0", "PACKAGE_NAME=foo\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=foo\nDEST_MODULE_LOCATION[0]=/updates\nMAKE[0]=\"make all\"\n",
+		map[string]string{"Makefile": "all:\n\t@echo \"cc=$$CC cflags=$$CFLAGS\"\n\tprintf x > foo.ko\n"})
+	cmd := exec.Command(bin, "build", "foo/1.0", "-k", fk, "--dkmstree", e.dkms, "--sourcetree", e.src, "--installtree", e.inst)
+	cmd.Env = append(testenv.CleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp", "CC=bogus-cc", "CFLAGS=-Dbogus")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(e.dkms + "/foo/1.0/" + fk + "/x86_64/log/make.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\ncc=cc cflags=\n") {
+		t.Errorf("make.log:\n%s", b)
 	}
 }
