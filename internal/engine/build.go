@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"debug/elf"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -179,18 +180,13 @@ func (e *Engine) compilerEnv(ctx context.Context, k string) ([]string, string) {
 	}
 	var ld string
 	if f, err := os.Open(e.kernelConfig(k)); err == nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		clang, lld := false, false
-		for sc.Scan() {
-			line := sc.Text()
-			if mm := ccVersionText.FindStringSubmatch(line); mm != nil && lookPath(mm[1]) {
-				cc = mm[1]
-			}
-			clang = clang || line == "CONFIG_CC_IS_CLANG=y"
-			lld = lld || line == "CONFIG_LD_IS_LLD=y"
-		}
+		ccs, clang, lld := configCompilers(f)
 		f.Close()
+		for _, c := range ccs {
+			if lookPath(c) {
+				cc = c
+			}
+		}
 		if clang && lookPath("clang") {
 			cc = "clang"
 		}
@@ -205,6 +201,23 @@ func (e *Engine) compilerEnv(ctx context.Context, k string) ([]string, string) {
 		env = append(env, "LD="+ld, "KERNEL_LD="+ld)
 	}
 	return env, cc
+}
+
+// configCompilers reads a kernel config for §6.2 step 8: the first word of
+// every CONFIG_CC_VERSION_TEXT line, and whether some line contains
+// CONFIG_CC_IS_CLANG=y or CONFIG_LD_IS_LLD=y (a text search, as grep does).
+func configCompilers(r io.Reader) (ccs []string, clang, lld bool) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if mm := ccVersionText.FindStringSubmatch(line); mm != nil {
+			ccs = append(ccs, mm[1])
+		}
+		clang = clang || strings.Contains(line, "CONFIG_CC_IS_CLANG=y")
+		lld = lld || strings.Contains(line, "CONFIG_LD_IS_LLD=y")
+	}
+	return ccs, clang, lld
 }
 
 // makeCommand is §4.7.
