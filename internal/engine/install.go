@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -191,8 +192,8 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 	kernelCopy := copies[0]
 	// A file modinfo cannot read has neither version nor srcversion, as
 	// upstream's empty modinfo output gives.
-	vk, sk := versionInfo(kernelCopy)
-	vd, sd := versionInfo(dkmsFile)
+	vk, sk := e.versionInfo(ctx, kernelCopy)
+	vd, sd := e.versionInfo(ctx, dkmsFile)
 	if pc.force {
 		return true
 	}
@@ -217,10 +218,15 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 }
 
 // versionInfo returns a module's version: and srcversion:, "" for a file
-// that is no readable module.
-func versionInfo(path string) (string, string) {
+// that is no readable module. Upstream runs modinfo here and lets its
+// errors through (§7.5 rule 5), so for such a file the real modinfo is run
+// to print them, with the same wording.
+func (e *Engine) versionInfo(ctx context.Context, path string) (string, string) {
 	info, err := modinfo.Read(path)
 	if err != nil {
+		cmd := exec.CommandContext(ctx, "modinfo", path)
+		cmd.Stderr = e.P.Stderr()
+		cmd.Run() // its status is not looked at upstream either
 		return "", ""
 	}
 	return info.Version(), info.SrcVersion()
