@@ -37,6 +37,8 @@ const usage = `Usage: dkms-autoinstall [options]
 
 func main() {
 	syscall.Umask(0o022)
+	// As dkms does (§1 step 2): the caller's CC and flags reach no child.
+	engine.UnsetCompilerVariables()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()

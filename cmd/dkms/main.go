@@ -19,9 +19,7 @@ import (
 func main() {
 	syscall.Umask(0o022)
 	// §1 step 2, for every child: make, depmod, signing, compressors.
-	for _, n := range []string{"CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"} {
-		os.Unsetenv(n)
-	}
+	engine.UnsetCompilerVariables()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
 	stop()

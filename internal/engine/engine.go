@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,6 +96,18 @@ func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine
 	return e, nil
 }
 
+// CompilerVariables are the caller's variables dkms unsets at start-up
+// (§1 step 2) so that they reach neither make nor the build scripts.
+var CompilerVariables = []string{"CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"}
+
+// UnsetCompilerVariables removes CompilerVariables from the process's own
+// environment, for the children that inherit it (make, depmod, signing).
+func UnsetCompilerVariables() {
+	for _, n := range CompilerVariables {
+		os.Unsetenv(n)
+	}
+}
+
 // Begin performs the start-up sequence of §1 up to the defaults (steps
 // 1-5); the caller runs the temp-space probe (step 6) and then
 // ReadFramework (steps 7 and 8).
@@ -102,8 +115,7 @@ func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	e := &Engine{P: p, euid: os.Geteuid()}
 	e.L.Root = root
 	for _, kv := range env {
-		switch strings.SplitN(kv, "=", 2)[0] {
-		case "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS":
+		if name, _, _ := strings.Cut(kv, "="); slices.Contains(CompilerVariables, name) {
 			continue
 		}
 		e.Env = append(e.Env, kv)
