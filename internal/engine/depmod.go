@@ -16,7 +16,7 @@ import (
 // depmodStep is §7.4: always reported as done.
 func (e *Engine) depmodStep(ctx context.Context, k string) {
 	e.P.Invoke(ctx, ui.Step{
-		Desc: "Running depmod", Cmd: "do_depmod " + k, Verbose: e.Verbose,
+		Desc: "Running depmod", Cmd: "do_depmod " + k, Verbose: e.Verbose, Dots: ui.DotsFor(e.O.Module),
 		Fn: func(w io.Writer) int { e.depmod(ctx, k, w); return 0 },
 	})
 }
