@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -182,12 +181,8 @@ func (e *Engine) ReadFramework(ctx context.Context) {
 }
 
 func getenv(env []string, name string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
-			return v
-		}
-	}
-	return ""
+	v, _ := lookupEnv(env, name)
+	return v
 }
 
 // ApplyOptions merges the command line into the engine (§3.3 precedence)
@@ -230,7 +225,7 @@ func (e *Engine) ApplyOptions(o *cli.Options) error {
 	}
 	if !set || jobs == "" {
 		if st, err := os.Stat("/usr/bin/nproc"); err == nil && st.Mode()&0o111 != 0 {
-			jobs = strconv.Itoa(runtime.NumCPU())
+			jobs = strconv.Itoa(shconf.Nproc(func(name string) string { return getenv(e.Env, name) }, false))
 		} else {
 			jobs = "1"
 		}

@@ -92,17 +92,51 @@ func cmdUname(hc interp.HandlerContext, args []string) error {
 }
 
 func cmdNproc(hc interp.HandlerContext, args []string) error {
-	n := 0
-	var set unix.CPUSet
 	all := len(args) > 1 && args[1] == "--all"
-	if !all && unix.SchedGetaffinity(0, &set) == nil {
-		n = set.Count()
+	fmt.Fprintln(hc.Stdout, Nproc(func(name string) string { return hc.Env.Get(name).String() }, all))
+	return nil
+}
+
+// Nproc is what coreutils' nproc prints: the processors this process may
+// run on (all of them with all set), unless OMP_NUM_THREADS names a positive
+// count (the first of a comma-separated list), capped by OMP_THREAD_LIMIT.
+// getenv reads the environment nproc would see.
+func Nproc(getenv func(string) string, all bool) int {
+	n := 0
+	if !all {
+		n = ompCount(getenv("OMP_NUM_THREADS"), true)
 	}
 	if n == 0 {
-		n = max(1, runtimeNumCPU())
+		var set unix.CPUSet
+		if !all && unix.SchedGetaffinity(0, &set) == nil {
+			n = set.Count()
+		}
+		if n == 0 {
+			n = max(1, runtimeNumCPU())
+		}
 	}
-	fmt.Fprintln(hc.Stdout, n)
-	return nil
+	if !all {
+		if limit := ompCount(getenv("OMP_THREAD_LIMIT"), false); limit > 0 {
+			n = min(n, limit)
+		}
+	}
+	return n
+}
+
+// ompCount parses an OpenMP thread count: blanks around it allowed, and
+// with list set only the first element of a comma-separated list counts.
+// 0 for anything else.
+func ompCount(s string, list bool) int {
+	s = strings.TrimSpace(s)
+	if list {
+		s, _, _ = strings.Cut(s, ",")
+		s = strings.TrimSpace(s)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 || strings.HasPrefix(s, "+") {
+		return 0
+	}
+	return n
 }
 
 // openInput opens a file operand relative to the shell's directory; "-" is stdin.

@@ -134,6 +134,35 @@ func TestUnameMatchesCoreutils(t *testing.T) {
 	}
 }
 
+// TestNprocMatchesCoreutils: the sandbox's nproc, which also gives dkms its
+// default parallel_jobs, honours the OpenMP variables as coreutils does.
+func TestNprocMatchesCoreutils(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("nproc"); err != nil {
+		t.Skip("nproc not installed")
+	}
+	envs := [][]string{nil, {"OMP_NUM_THREADS=1"}, {"OMP_NUM_THREADS=7,2"}, {"OMP_NUM_THREADS= 5 "}, {"OMP_NUM_THREADS=0"},
+		{"OMP_NUM_THREADS=x"}, {"OMP_NUM_THREADS=+3"}, {"OMP_THREAD_LIMIT=1"}, {"OMP_NUM_THREADS=9", "OMP_THREAD_LIMIT=4"},
+		{"OMP_THREAD_LIMIT=0"}}
+	for _, env := range envs {
+		for _, flags := range []string{"", "--all"} {
+			res, err := evalString(t, "X=$(nproc "+flags+")\n", []string{"X"}, Options{Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("nproc", strings.Fields(flags)...)
+			cmd.Env = env
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := res["X"].Index(0), strings.TrimSpace(string(out)); got != want {
+				t.Errorf("nproc %s with %q = %q, coreutils says %q", flags, env, got, want)
+			}
+		}
+	}
+}
+
 func TestPresetVarsEnvAndExit(t *testing.T) {
 	t.Parallel()
 	names := []string{"MAKE", "PACKAGE_NAME", "K", "E"}
