@@ -263,6 +263,11 @@ func TestTarballErrors(t *testing.T) {
 		{"mktarball unwritable dir", a, []string{"mktarball", "foo/1.0", "-k", tarK1, "--archive=" + a.root + "/etc/os-release/x.tgz"}, 9,
 			"Marking modules for " + tarK1 + " (x86_64) for archiving...\n\nMarking <root>/var/lib/dkms/foo/1.0/source for archiving...\n\nTarball location: <root>/etc/os-release/x.tgz\n",
 			"\nError! Missing write permissions for <root>/etc/os-release.\n"},
+		// A failed archive write is the die block alone: upstream runs tar
+		// with 2>/dev/null (§6.10 step 9).
+		{"mktarball archive name empty", a, []string{"mktarball", "foo/1.0", "-k", tarK1, "--archive=" + a.root + "/tmp/sub/"}, 6,
+			"Marking modules for " + tarK1 + " (x86_64) for archiving...\n\nMarking <root>/var/lib/dkms/foo/1.0/source for archiving...\n\nTarball location: <root>/tmp/sub/\n",
+			"\nError! Failed to make tarball.\n"},
 		{"ldtarball missing archive", emptyTree(t), []string{"ldtarball", "--archive=/nonexistent.tgz"}, 2, "",
 			"\nError! /nonexistent.tgz does not exist.\n"},
 		{"ldtarball generic tarball", fakeTree(t, false), []string{"ldtarball", plain}, 0,

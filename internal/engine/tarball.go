@@ -108,8 +108,9 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	if os.MkdirAll(check, 0o755) != nil || syscall.Access(check, 2) != nil {
 		return e.P.Die(9, "Missing write permissions for "+dir+".")
 	}
-	if err := tarball.Create(ctx, tmp, location); err != nil {
-		return e.failTarball(err)
+	// Upstream runs tar with 2>/dev/null here: the die block alone.
+	if tarball.Create(ctx, tmp, location) != nil {
+		return e.P.Die(6, "Failed to make tarball.")
 	}
 	return nil
 }
@@ -133,8 +134,8 @@ func (e *Engine) binariesOnlyPart(dir, m, v string) error {
 	return copyFile(conf, dir+"/dkms.conf", 0o644)
 }
 
-// failTarball reports a failed copy or archive write; the cause goes to
-// stderr first, as tar's own diagnostics do upstream.
+// failTarball reports a failed copy into the staging directory; the cause
+// goes to stderr first, as cp's own diagnostics do upstream.
 func (e *Engine) failTarball(err error) error {
 	e.P.Stderr().Write([]byte(err.Error() + "\n"))
 	return e.P.Die(6, "Failed to make tarball.")
