@@ -243,6 +243,9 @@ func TestTarballErrors(t *testing.T) {
 		{name: "./pkg/Makefile", body: "all:\n"}})
 	noConf := writeTar(t, []tarEnt{{name: "./pkg/"}, {name: "./pkg/Makefile", body: "all:\n"}})
 	noMainConf := writeTar(t, []tarEnt{{name: "./dkms_main_tree/"}, {name: "./dkms_source_tree/"}, {name: "./dkms_source_tree/Makefile", body: "all:\n"}})
+	// Longer than a file name may be, so that even an implementation that
+	// wrongly wrote to / could not leave a file there.
+	rootArchive := strings.Repeat("x", 300) + ".tgz"
 	garbage := t.TempDir() + "/junk.tar.gz"
 	os.WriteFile(garbage, []byte("this is not an archive at all"), 0o644)
 	tests := []struct {
@@ -263,6 +266,11 @@ func TestTarballErrors(t *testing.T) {
 		{"mktarball unwritable dir", a, []string{"mktarball", "foo/1.0", "-k", tarK1, "--archive=" + a.root + "/etc/os-release/x.tgz"}, 9,
 			"Marking modules for " + tarK1 + " (x86_64) for archiving...\n\nMarking <root>/var/lib/dkms/foo/1.0/source for archiving...\n\nTarball location: <root>/etc/os-release/x.tgz\n",
 			"\nError! Missing write permissions for <root>/etc/os-release.\n"},
+		// --archive=/<name>: the directory part is empty, which upstream's
+		// mkdir -p "" refuses (§6.10 step 8); nothing is written to /.
+		{"mktarball archive in the empty directory", a, []string{"mktarball", "foo/1.0", "-k", tarK1, "--archive=/" + rootArchive}, 9,
+			"Marking modules for " + tarK1 + " (x86_64) for archiving...\n\nMarking <root>/var/lib/dkms/foo/1.0/source for archiving...\n\nTarball location: /" + rootArchive + "\n",
+			"\nError! Missing write permissions for .\n"},
 		// A failed archive write is the die block alone: upstream runs tar
 		// with 2>/dev/null (§6.10 step 9).
 		{"mktarball archive name empty", a, []string{"mktarball", "foo/1.0", "-k", tarK1, "--archive=" + a.root + "/tmp/sub/"}, 6,

@@ -101,11 +101,9 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	location := dir + "/" + name
 	e.P.Line("")
 	e.P.Line("Tarball location: " + location)
-	check := dir
-	if check == "" {
-		check = "/"
-	}
-	if os.MkdirAll(check, 0o755) != nil || syscall.Access(check, 2) != nil {
+	// An --archive of /<name> leaves the directory empty: upstream's
+	// mkdir -p "" fails, so it dies here rather than writing to /.
+	if dir == "" || os.MkdirAll(dir, 0o755) != nil || syscall.Access(dir, 2) != nil {
 		return e.P.Die(9, "Missing write permissions for "+dir+".")
 	}
 	// Upstream runs tar with 2>/dev/null here: the die block alone.
