@@ -409,3 +409,27 @@ func TestCompressionFailure(t *testing.T) {
 func modinfoErr(name string, n int) string {
 	return strings.Repeat("modinfo: ERROR: could not get modinfo from '"+name+"': Exec format error\n", n)
 }
+
+// TestVerboseDepmodStreams: in verbose mode the output of depmod, a step
+// without a log, is shown as it comes (§0.2): its stdout on stdout, its
+// stderr on stderr, as upstream's unredirected eval does.
+func TestVerboseDepmodStreams(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(bin+"/depmod", []byte("#!/bin/sh\necho \"depmod out $*\"\necho 'depmod err' >&2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	e := fakeEnv(t, "", nil)
+	e.write("/lib/modules/"+fk+"/modules.dep", "kernel/x.ko:\n")
+	runSteps(t, e, []step{
+		{[]string{"build", "foo/1.0", "-k", fk}, 0,
+			"Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n", ""},
+		{[]string{"install", "foo/1.0", "-k", fk, "--verbose"}, 0,
+			"Installing <root>/lib/modules/" + fk + "/updates/dkms/foo.ko\ndo_depmod " + fk + "\n" +
+				"depmod out -b <root> -a " + fk + "\n done.\n", "depmod err\n"},
+		{[]string{"uninstall", "foo/1.0", "-k", fk, "--verbose"}, 0,
+			"Module foo/1.0 for kernel " + fk + " (x86_64):\nBefore uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/" + fk + "/updates/dkms/foo.ko\ndo_depmod " + fk + "\n" +
+				"depmod out -b <root> -a " + fk + "\n done.\n", "depmod err\n"},
+	})
+}

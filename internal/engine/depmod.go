@@ -17,11 +17,12 @@ import (
 func (e *Engine) depmodStep(ctx context.Context, k string) {
 	e.P.Invoke(ctx, ui.Step{
 		Desc: "Running depmod", Cmd: "do_depmod " + k, Verbose: e.Verbose, Dots: ui.DotsFor(e.O.Module),
-		Fn: func(w io.Writer) int { e.depmod(ctx, k, w); return 0 },
+		Fn: func(w, ew io.Writer) int { e.depmod(ctx, k, w, ew); return 0 },
 	})
 }
 
-func (e *Engine) depmod(ctx context.Context, k string, w io.Writer) {
+// depmod's own messages go to ew, dkms's to w.
+func (e *Engine) depmod(ctx context.Context, k string, w, ew io.Writer) {
 	if e.O.NoDepmod || e.OSName != "Linux" {
 		return
 	}
@@ -40,7 +41,7 @@ func (e *Engine) depmod(ctx context.Context, k string, w io.Writer) {
 		args = append(args, "-F", sm)
 	}
 	cmd := exec.CommandContext(ctx, "depmod", args...)
-	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Stdout, cmd.Stderr = w, ew
 	cmd.Run()
 	if st, err := os.Stat(kd + "/modules.dep"); err == nil && st.Size() == 0 {
 		for _, n := range []string{"alias", "dep", "devname", "softdep", "symbols", "weakdep"} {

@@ -21,9 +21,9 @@ type Step struct {
 	Env     []string
 	Log     string // append a log record (§0.3) to this file; "" = none
 	Verbose bool
-	Dots    bool                // print a dot every 3 seconds while it runs
-	Fn      func(io.Writer) int // run this instead of Cmd (depmod)
-	Attach  func(*exec.Cmd)     // e.g. hand a make jobserver to the command
+	Dots    bool                               // print a dot every 3 seconds while it runs
+	Fn      func(stdout, stderr io.Writer) int // run this instead of Cmd (depmod)
+	Attach  func(*exec.Cmd)                    // e.g. hand a make jobserver to the command
 }
 
 // Separator ends every log record.
@@ -45,16 +45,18 @@ func (p *Printer) Invoke(ctx context.Context, s Step) int {
 		fmt.Fprintf(out, "%s...", s.Desc)
 	}
 	var logf *os.File
-	var sink io.Writer = io.Discard
+	// Where the command's output goes (§0.2): the log, both streams;
+	// else, verbose, the terminal with each stream kept; else nowhere.
+	var sink, errSink io.Writer = io.Discard, io.Discard
 	if s.Log != "" {
 		f, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err == nil {
 			logf = f
-			sink = f
+			sink, errSink = f, f
 			fmt.Fprint(f, EchoE("\n"+s.Desc+"\n# command: "+s.Cmd))
 		}
 	} else if s.Verbose {
-		sink = out
+		sink, errSink = out, p.Stderr()
 	}
 	start := time.Now()
 	stopDots := make(chan struct{})
@@ -78,9 +80,9 @@ func (p *Printer) Invoke(ctx context.Context, s Step) int {
 	}
 	var code int
 	if s.Fn != nil {
-		code = s.Fn(sink)
+		code = s.Fn(sink, errSink)
 	} else {
-		code = RunShell(ctx, s.Cmd, s.Dir, s.Env, sink, s.Attach)
+		code = runShell(ctx, s.Cmd, s.Dir, s.Env, sink, errSink, s.Attach)
 	}
 	close(stopDots)
 	<-dotsDone
@@ -187,11 +189,16 @@ func digitVal(c byte) int {
 // RunShell runs a command line through /bin/sh with output to w and returns
 // its exit status (126/127 style codes when it cannot start).
 func RunShell(ctx context.Context, cmdline, dir string, env []string, w io.Writer, attach func(*exec.Cmd)) int {
+	return runShell(ctx, cmdline, dir, env, w, w, attach)
+}
+
+// runShell is RunShell with the command's stdout and stderr apart.
+func runShell(ctx context.Context, cmdline, dir string, env []string, stdout, stderr io.Writer, attach func(*exec.Cmd)) int {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", cmdline)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.Stdout = w
-	cmd.Stderr = w
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if attach != nil {
