@@ -270,6 +270,7 @@ func TestBadConf(t *testing.T) {
 		"dkms.conf: Error! 'BUILT_MODULE_NAME' directive ends in '.o' or '.ko' in record #0.\n" +
 		"dkms.conf: Error! 'DEST_MODULE_NAME' directive ends in '.o' or '.ko' in record #0.\n" +
 		"dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #0.\n" +
+		"dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' does not begin with\n'/kernel', '/updates', or '/extra' in record #0.\n" +
 		"dkms.conf: Error! Unsupported AUTOINSTALL value 'maybe'\n" +
 		"\nError! Bad conf file.\nFile: <root>/usr/src/bad-1.0/dkms.conf does not represent a valid dkms.conf file.\n"
 	if code != 8 || errOut != want {
