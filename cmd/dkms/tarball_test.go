@@ -289,7 +289,9 @@ func TestTarballErrors(t *testing.T) {
 	for _, tc := range tests {
 		out, errOut, code := tc.env.run(tc.args...)
 		if tc.name == "ldtarball not an archive" {
-			if code != tc.code || !strings.HasPrefix(errOut, "\nError! Refusing to load "+garbage+": it is not a safe DKMS archive.\n") {
+			// Our reason stands where tar's complaint would (§6.11 steps 3-4).
+			if code != tc.code || out != "" || !strings.HasPrefix(errOut, "extracting "+garbage+": ") ||
+				!strings.HasSuffix(errOut, "\n\nError! Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.\n") {
 				t.Errorf("%s: %d %q %q", tc.name, code, out, errOut)
 			}
 			continue

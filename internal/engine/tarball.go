@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,7 +175,12 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		return e.P.Die(1, "Unable to make temporary directory.")
 	}
 	defer os.RemoveAll(tmp)
-	if err := tarball.Extract(ctx, path, tmp, tarball.DefaultLimits()); err != nil {
+	if err := tarball.Extract(ctx, path, tmp, tarball.DefaultLimits()); errors.Is(err, tarball.ErrNotArchive) {
+		// Upstream's tar shows its complaint and extracts nothing, and the
+		// search for a dkms.conf then fails (§6.11 steps 3-4).
+		fmt.Fprintln(e.P.Stderr(), err)
+		return e.P.Die(3, noConfInArchive)
+	} else if err != nil {
 		return e.refuseArchive(path, err)
 	}
 	if !isRealDir(tmp + "/" + arMainTree) {
@@ -276,7 +282,7 @@ func (e *Engine) loadGeneric(ctx context.Context, path, tmp string) error {
 		return nil
 	})
 	if found == "" {
-		return e.P.Die(3, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
+		return e.P.Die(3, noConfInArchive)
 	}
 	dir := filepath.Dir(found)
 	if err := linksStayInside(dir); err != nil {
@@ -284,6 +290,8 @@ func (e *Engine) loadGeneric(ctx context.Context, path, tmp string) error {
 	}
 	return e.addFromPath(ctx, dir)
 }
+
+const noConfInArchive = "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it."
 
 // refuseArchive dies for an archive that failed validation; nothing has
 // been written to the trees at this point.

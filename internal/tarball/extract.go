@@ -110,10 +110,22 @@ func nextHeader(tr *tar.Reader) (*tar.Header, error) {
 	}
 }
 
+// ErrNotArchive is matched by the error of Extract when not one member of
+// the file could be read: it is no archive (or no readable one) at all, so
+// nothing could have been extracted from it.
+var ErrNotArchive = errors.New("not a tar archive")
+
+// notArchive marks err as ErrNotArchive, keeping its text.
+type notArchive struct{ err error }
+
+func (n notArchive) Error() string        { return n.err.Error() }
+func (n notArchive) Is(target error) bool { return target == ErrNotArchive }
+func (n notArchive) Unwrap() error        { return n.err }
+
 func firstPass(ctx context.Context, archive, destDir string, lim Limits) (*plan, []stamp, error) {
 	tr, closeFn, err := openTar(archive)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, notArchive{err}
 	}
 	defer closeFn()
 	p := &plan{byName: map[string]int{}}
@@ -128,7 +140,11 @@ func firstPass(ctx context.Context, archive, destDir string, lim Limits) (*plan,
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading archive: %w", err)
+			err = fmt.Errorf("reading archive: %w", err)
+			if len(seq) == 0 {
+				err = notArchive{err}
+			}
+			return nil, nil, err
 		}
 		if len(seq) >= lim.MaxMembers {
 			return nil, nil, refuse(h.Name, "more than %d members", lim.MaxMembers)
@@ -139,7 +155,7 @@ func firstPass(ctx context.Context, archive, destDir string, lim Limits) (*plan,
 		}
 	}
 	if len(seq) == 0 {
-		return nil, nil, errors.New("reading archive: no members (not a tar archive?)")
+		return nil, nil, notArchive{errors.New("reading archive: no members (not a tar archive?)")}
 	}
 	if err := p.check(destDir); err != nil {
 		return nil, nil, err

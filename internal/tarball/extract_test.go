@@ -154,8 +154,8 @@ func TestExtractNotAnArchive(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dest := freshDest(t)
-			if err := Extract(context.Background(), writeFile(t, "x", []byte(tc.data)), dest, Limits{}); err == nil {
-				t.Fatal("Extract succeeded on garbage")
+			if err := Extract(context.Background(), writeFile(t, "x", []byte(tc.data)), dest, Limits{}); !errors.Is(err, ErrNotArchive) {
+				t.Fatalf("Extract = %v, want ErrNotArchive", err)
 			}
 			assertUntouched(t, dest)
 		})
