@@ -1,0 +1,306 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Tests for the [V] (verified against upstream) statements of spec §0-§6.7
+// that no other test checked to the byte: exact streams, exit statuses
+// and the files left behind.
+
+const (
+	vCreated = "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n"
+	vBuilt   = vCreated + "\n" + noSign + "Building module(s)... done.\n"
+	vAddArgs = "\nError! Arguments <module> and <module-version> are not specified.\nUsage: add <module>/<module-version> or\n" +
+		"       add -m <module>/<module-version> or\n       add -m <module> -v <module-version>\n"
+	vBroken = "\nError! foo/1.0 is broken!\nMissing the source directory or the symbolic link pointing to it.\nManual intervention is required!\n"
+	vNoHdr  = "\nError! Your kernel headers for kernel %s cannot be found at <root>/lib/modules/%s/build or <root>/lib/modules/%s/source.\n" +
+		"Please install the linux-headers-%s package or use the --kernelsourcedir option to tell DKMS where it's located.\n"
+)
+
+func noHeaders(k string) string { return strings.ReplaceAll(vNoHdr, "%s", k) }
+
+// fooV2 adds source foo/2.0, whose module differs from 1.0's.
+func fooV2(e *testEnv) {
+	f := fakeBuildFiles("foo")
+	f["Makefile"] = strings.ReplaceAll(f["Makefile"], "fake module", "fake module v2")
+	e.module("foo", "2.0", "PACKAGE_NAME=foo\nPACKAGE_VERSION=2.0\nBUILT_MODULE_NAME[0]=foo\nDEST_MODULE_LOCATION[0]=/kernel/drivers\nMAKE[0]=\"make all\"\n", f)
+}
+
+func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
+
+func TestSpecVerifiedActions(t *testing.T) {
+	t.Parallel()
+	rmAll := func(p string) func(e *testEnv) { return func(e *testEnv) { os.RemoveAll(e.root + p) } }
+	dangling := func(e *testEnv) {
+		os.RemoveAll(e.src + "/foo-1.0")
+		os.MkdirAll(e.dkms+"/foo/1.0", 0o755)
+		os.Symlink("/nonexistent/foo-1.0", e.dkms+"/foo/1.0/source")
+	}
+	cases := []struct {
+		name  string
+		conf  string
+		files map[string]string
+		setup func(e *testEnv)
+		steps []step
+		check func(t *testing.T, e *testEnv)
+	}{
+		// §0.2 (spec line 60), §5.1 build/ kept (498), §6.2 step 13 (753-755), failed build shows added (799).
+		{"make failure", "MAKE[0]=\"make nosuchtarget\"\n", nil, nil, []step{
+			{[]string{"build", "foo/1.0", "-k", fk, "-j", "2"}, 10, vCreated + "\n" + noSign +
+				"Building module(s)...(bad exit status: 2)\nFailed command:\nmake -j2 KERNELRELEASE=6.1.0-test nosuchtarget\n",
+				"\nError! Bad return status for module build on kernel: 6.1.0-test (x86_64)\nConsult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"},
+			{[]string{"status"}, 0, "foo/1.0: added\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			b, err := os.ReadFile(e.dkms + "/foo/1.0/build/make.log")
+			if err != nil || !strings.Contains(string(b), "\nBuilding module(s)\n# command: make -j2 KERNELRELEASE=6.1.0-test nosuchtarget\n") ||
+				!strings.Contains(string(b), "\n# exit code: 2\n") {
+				t.Errorf("build/make.log must stay with the failed record: %v\n%s", err, b)
+			}
+			if !exists(e.dkms+"/foo/1.0/build/fake.c") || exists(e.dkms+"/foo/1.0/"+fk) {
+				t.Errorf("a failed build keeps build/ and makes no kernel dir")
+			}
+		}},
+		// §0.2 verbose failure (68): the command line, then "(bad exit status: N)" with no newline.
+		{"verbose make failure", "MAKE[0]=\"make nosuchtarget\"\n", nil, nil, []step{
+			{[]string{"build", "foo/1.0", "-k", fk, "-j", "2", "--verbose"}, 10, vCreated + "\n" + noSign +
+				"make -j2 KERNELRELEASE=6.1.0-test nosuchtarget\n(bad exit status: 2)",
+				"\nError! Bad return status for module build on kernel: 6.1.0-test (x86_64)\nConsult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"},
+		}, nil},
+		// §6.2 step 1 (696), §5.1 build/ deleted and source link target (497, 498).
+		{"already built", "", nil, nil, []step{
+			{[]string{"build", "foo/1.0", "-k", fk}, 0, vBuilt, ""},
+			{[]string{"build", "foo/1.0", "-k", fk}, 0, "Module foo/1.0 already built for kernel 6.1.0-test (x86_64), skip. You may override by specifying --force.\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if l, err := os.Readlink(e.dkms + "/foo/1.0/source"); err != nil || l != e.src+"/foo-1.0" {
+				t.Errorf("source link -> %q %v", l, err)
+			}
+			if exists(e.dkms + "/foo/1.0/build") {
+				t.Errorf("build/ must be deleted after a successful build")
+			}
+			if !exists(e.dkms + "/foo/1.0/" + fk + "/x86_64/log/make.log") {
+				t.Errorf("make.log not moved to log/")
+			}
+		}},
+		// §6.0 per-pair isolation (631): the last pair's status is the program's.
+		{"last pair fails", "", nil, nil, []step{
+			{[]string{"build", "foo/1.0", "-k", fk, "-k", "9.9-nokernel"}, 21, vBuilt, noHeaders("9.9-nokernel")},
+		}, nil},
+		// §6.0 (614): build/install without a module reach the implicit add.
+		{"build without module", "", nil, nil, []step{
+			{[]string{"build", "-k", fk}, 1, "", vAddArgs},
+			{[]string{"install", "-k", fk}, 1, "", vAddArgs},
+		}, nil},
+		// §6.0 broken gate (616).
+		{"broken gate", "", nil, dangling, []step{
+			{[]string{"build", "foo/1.0", "-k", fk}, 4, "", vBroken},
+			{[]string{"install", "foo/1.0", "-k", fk}, 4, "", vBroken},
+			{[]string{"uninstall", "foo/1.0", "-k", fk}, 4, "", vBroken},
+			{[]string{"unbuild", "foo/1.0", "-k", fk}, 4, "", vBroken},
+			{[]string{"remove", "foo/1.0", "-k", fk}, 4, "", vBroken},
+		}, nil},
+		// §6.0 added gate (617) for uninstall and unbuild.
+		{"not added gate", "", nil, nil, []step{
+			{[]string{"uninstall", "foo/1.0", "-k", fk}, 3, "", "\nError! The module/version combo: foo/1.0 is not located in the DKMS tree.\n"},
+			{[]string{"unbuild", "foo/1.0", "-k", fk}, 3, "", "\nError! The module/version combo: foo/1.0 is not located in the DKMS tree.\n"},
+		}, nil},
+		// §6.1 step 8 (660): POST_ADD's status is add's; the module stays added.
+		{"post_add status", "POST_ADD=\"s.sh 7\"\n", map[string]string{"s.sh": "#!/bin/sh\nexit $1\n"}, nil, []step{
+			{[]string{"add", "foo/1.0"}, 7, vCreated + "Running the post_add script:\n", ""},
+			{[]string{"status"}, 0, "foo/1.0: added\n", ""},
+		}, nil},
+		{"implicit add ignores post_add status", "POST_ADD=\"s.sh 7\"\n", map[string]string{"s.sh": "#!/bin/sh\nexit $1\n"}, nil, []step{
+			{[]string{"build", "foo/1.0", "-k", fk}, 0, vCreated + "Running the post_add script:\n\n" + noSign + "Building module(s)... done.\n", ""},
+		}, nil},
+		// §6.1 (663): broken state b (version dir, no source link) can be re-added.
+		{"re-add broken state b", "", nil, func(e *testEnv) { os.MkdirAll(e.dkms+"/foo/1.0", 0o755) }, []step{
+			{[]string{"status"}, 0, "foo/1.0: broken\n", "\nError! foo/1.0: Missing the module source directory or the symbolic link pointing to it.\nManual intervention is required!\n"},
+			{[]string{"add", "foo/1.0"}, 0, vCreated, ""},
+			{[]string{"status"}, 0, "foo/1.0: added\n", ""},
+		}, nil},
+		// §4.2 (354): DIRECTIVE lines on stdout; §4.1 (329): the conf's stdout is discarded, its stderr shown.
+		{"directive and conf output", "echo conf-stdout\necho conf-stderr >&2\n", nil, nil, []step{
+			{[]string{"add", "foo/1.0", "--directive", "FOO=bar=baz", "--directive=POST_ADD="}, 0,
+				"DIRECTIVE: FOO=\"bar=baz\"\nDIRECTIVE: POST_ADD=\"\"\n" + vCreated, "conf-stderr\n"},
+		}, nil},
+		// §4.5 (428): deprecation notices name the file of the chain just evaluated, in the listed order.
+		{"deprecation notices", "MODULES_CONF_ALIAS_TYPE[0]=x\nREMAKE_INITRD=no\nCLEAN=\"make clean\"\n", nil, func(e *testEnv) {
+			e.write("/etc/dkms/foo-1.0.conf", "CLEAN=true\nunset REMAKE_INITRD MODULES_CONF_ALIAS_TYPE\nMODULES_CONF_OBSOLETE_ONLY=1\n")
+		}, []step{
+			{[]string{"add", "foo/1.0"}, 0, vCreated,
+				"Deprecated feature: CLEAN (<root>/usr/src/foo-1.0/dkms.conf)\n" +
+					"Deprecated feature: REMAKE_INITRD (<root>/usr/src/foo-1.0/dkms.conf)\n" +
+					"Deprecated feature: MODULES_CONF_ALIAS_TYPE (<root>/usr/src/foo-1.0/dkms.conf)\n" +
+					// A file cannot unset what an earlier one set (§3.1), so it is reported again.
+					"Deprecated feature: REMAKE_INITRD (<root>/etc/dkms/foo-1.0.conf)\n" +
+					"Deprecated feature: MODULES_CONF_ALIAS_TYPE (<root>/etc/dkms/foo-1.0.conf)\n" +
+					"Deprecated feature: MODULES_CONF_OBSOLETE_ONLY (<root>/etc/dkms/foo-1.0.conf)\n"},
+		}, nil},
+		// §6.3 step 2 (811): an implicit build's failure is the install's status.
+		{"install of excluded module", "BUILD_EXCLUSIVE_ARCH=\"^arm\"\n", nil, nil, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 77, vCreated + "\n",
+				"Warning: The <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/dkms.conf\nfor module foo/1.0 includes a BUILD_EXCLUSIVE directive\n" +
+					"which does not match this kernel/arch/config.\nThis indicates that it should not be built.\n"},
+		}, nil},
+		{"install without headers", "", nil, rmAll("/lib/modules/" + fk + "/build/include"), []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 21, vCreated + "\n", noHeaders(fk)},
+		}, nil},
+		{"install without source", "", nil, rmAll("/usr/src/foo-1.0"), []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 2, "", "\nError! Could not find module source directory.\nDirectory: <root>/usr/src/foo-1.0 does not exist.\n"},
+		}, nil},
+		// §6.3 step 3 (815).
+		{"forced-install list", "", nil, func(e *testEnv) {
+			e.write("/usr/share/dkms/modules_to_force_install/a", "bar\n  foo_version\n")
+			e.write("/usr/share/dkms/modules_to_force_install/b", "baz foo\n")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, vBuilt + "Forcing installation of foo\n" +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+		}, nil},
+		{"forced version override list", "", nil, func(e *testEnv) {
+			e.write("/usr/share/dkms/modules_to_force_install/a", "foo_version-override\n")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, vBuilt + "Forcing version override of foo\n" +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+		}, nil},
+		// §6.3 step 10.3 (833): symlink_modules installs a link to the dkms-tree file.
+		{"symlink modules", "", nil, nil, []step{
+			{[]string{"install", "foo/1.0", "-k", fk, "--symlink-modules"}, 0, vBuilt +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+			{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: installed\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			l, err := os.Readlink(e.inst + "/" + fk + "/updates/dkms/foo.ko")
+			if err != nil || l != e.dkms+"/foo/1.0/"+fk+"/x86_64/module/foo.ko" {
+				t.Errorf("installed file -> %q %v", l, err)
+			}
+		}},
+		// §6.3 step 12 (838), §5.1 kernel link (503).
+		{"another version supersedes", "", nil, fooV2, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, vBuilt + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+			{[]string{"install", "foo/2.0", "-k", fk, "--force-version-override"}, 0,
+				"Creating symlink <root>/var/lib/dkms/foo/2.0/source -> <root>/usr/src/foo-2.0\n\n" + noSign + "Building module(s)... done.\n" +
+					"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+			{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: built\nfoo/2.0, 6.1.0-test, x86_64: installed\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if l, _ := os.Readlink(e.dkms + "/foo/kernel-" + fk + "-x86_64"); l != "2.0/"+fk+"/x86_64" {
+				t.Errorf("kernel link -> %q", l)
+			}
+			if b, _ := os.ReadFile(e.inst + "/" + fk + "/updates/dkms/foo.ko"); string(b) != "fake module v2 foo\n" {
+				t.Errorf("installed file %q", b)
+			}
+		}},
+		// §5.1 original_module and .origin (504), §6.4 step 6 (875).
+		{"original module files", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/kernel/drivers/foo.ko", "in-tree foo\n")
+			e.write("/lib/modules/"+fk+"/kernel/other/bar.ko", "x")
+		}, []step{
+			{[]string{"install", "foo/1.0", "-k", fk}, 0, vBuilt +
+				"Found pre-existing <root>/lib/modules/6.1.0-test/kernel/drivers/foo.ko, archiving for uninstallation\n" +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", modinfoErr("foo", 2)},
+		}, func(t *testing.T, e *testEnv) {
+			bk := e.dkms + "/foo/original_module/" + fk + "/x86_64/"
+			b, _ := os.ReadFile(bk + "foo.ko")
+			o, _ := os.ReadFile(bk + "foo.ko.origin")
+			if string(b) != "in-tree foo\n" || string(o) != e.inst+"/"+fk+"/kernel/drivers/foo.ko\n" {
+				t.Errorf("archive %q, origin %q", b, o)
+			}
+			if l, _ := os.Readlink(e.dkms + "/foo/kernel-" + fk + "-x86_64"); l != "1.0/"+fk+"/x86_64" {
+				t.Errorf("kernel link -> %q", l)
+			}
+			e.write("/var/lib/dkms/foo/original_module/"+fk+"/x86_64/notes.txt", "kept by hand\n")
+			runSteps(t, e, []step{{[]string{"uninstall", "foo/1.0", "-k", fk}, 0, "Module foo/1.0 for kernel 6.1.0-test (x86_64):\n" +
+				"Before uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\n" +
+				"Restoring archived original module <root>/lib/modules/6.1.0-test/kernel/drivers/foo.ko\n" +
+				"Running depmod... done.\n" +
+				"Removing original module(s) from DKMS tree for kernel 6.1.0-test (x86_64)\n", ""}})
+			if exists(e.dkms + "/foo/original_module") {
+				t.Errorf("original_module must be deleted")
+			}
+		}},
+		// §2.4 --all order (208): built-only pairs first (version-sorted), then installed ones.
+		{"--all order", "", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+			for _, k := range []string{"6.10.0-test", "6.9.0-test"} {
+				e.run("build", "foo/1.0", "-k", k, "--kernelsourcedir", e.inst+"/"+fk+"/build")
+			}
+		}, []step{
+			{[]string{"unbuild", "foo/1.0", "--all"}, 0, "Module foo/1.0 is not installed for kernel 6.9.0-test (x86_64). Skipping...\n\n" +
+				"Module foo/1.0 is not installed for kernel 6.10.0-test (x86_64). Skipping...\n\n" +
+				"Module foo/1.0 for kernel 6.1.0-test (x86_64):\nBefore uninstall, this module version was ACTIVE on this kernel.\n" +
+				"Deleting <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""},
+			{[]string{"status"}, 0, "foo/1.0: added\n", ""},
+		}, nil},
+		// §6.6 example (915), tarball/ deleted too (905).
+		{"remove --all", "", nil, func(e *testEnv) {
+			e.run("build", "foo/1.0", "-k", fk)
+			e.run("build", "foo/1.0", "-k", "6.2.0-test", "--kernelsourcedir", e.inst+"/"+fk+"/build")
+			e.write("/var/lib/dkms/foo/1.0/tarball/foo.tar.gz", "x")
+		}, []step{
+			{[]string{"remove", "foo/1.0", "--all"}, 0, "Module foo/1.0 is not installed for kernel 6.1.0-test (x86_64). Skipping...\n\n" +
+				"Module foo/1.0 is not installed for kernel 6.2.0-test (x86_64). Skipping...\n\n" +
+				"Deleting module foo/1.0 completely from the DKMS tree.\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if exists(e.dkms + "/foo") {
+				t.Errorf("module dir left behind")
+			}
+		}},
+		// §6.6 (911): nothing built, --all: only the "Deleting module" line.
+		{"remove --all nothing built", "", nil, func(e *testEnv) { e.run("add", "foo/1.0") }, []step{
+			{[]string{"remove", "foo/1.0", "--all"}, 0, "Deleting module foo/1.0 completely from the DKMS tree.\n", ""},
+		}, nil},
+		// §6.6 (912): a leftover <k>/<a> without module/ blocks complete deletion.
+		{"remove blocked by leftover", "", nil, func(e *testEnv) {
+			e.run("build", "foo/1.0", "-k", fk)
+			os.MkdirAll(e.dkms+"/foo/1.0/6.2.0-test/x86_64/log", 0o755)
+		}, []step{
+			{[]string{"remove", "foo/1.0", "--all"}, 0, "Module foo/1.0 is not installed for kernel 6.1.0-test (x86_64). Skipping...\n\n", ""},
+			{[]string{"status"}, 0, "foo/1.0: added\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if !exists(e.dkms+"/foo/1.0/6.2.0-test/x86_64/log") || exists(e.dkms+"/foo/1.0/"+fk) {
+				t.Errorf("want only the leftover kept")
+			}
+		}},
+		// §6.2 step 19 (780): a failing POST_BUILD leaves the pair built with build/ and its make.log.
+		{"failing post_build keeps build/", "POST_BUILD=\"post.sh 3\"\n", map[string]string{"post.sh": "#!/bin/sh\nexit $1\n"}, nil, []step{
+			{[]string{"build", "foo/1.0", "-k", fk}, 3, vBuilt + "Running the post_build script...(bad exit status: 3)\nFailed command:\n" +
+				"cd <root>/var/lib/dkms/foo/1.0/build/ && <root>/var/lib/dkms/foo/1.0/build/post.sh 3\n" +
+				"Consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n", ""},
+		}, func(t *testing.T, e *testEnv) {
+			if !exists(e.dkms+"/foo/1.0/build/make.log") || exists(e.dkms+"/foo/1.0/"+fk+"/x86_64/log/make.log") {
+				t.Errorf("make.log must stay in build/")
+			}
+		}},
+		// §6.7 step 2 (932) and step 5 (951).
+		{"autoinstall broken entry", "AUTOINSTALL=yes\n", nil, func(e *testEnv) {
+			e.run("add", "foo/1.0")
+			os.MkdirAll(e.dkms+"/bar/1.0", 0o755)
+			os.Symlink("/nonexistent/bar-1.0", e.dkms+"/bar/1.0/source")
+		}, []step{
+			{[]string{"autoinstall", "-k", fk}, 0, noSign + "Autoinstall of module foo/1.0 for kernel 6.1.0-test (x86_64)\nBuilding module(s)... done.\n" +
+				"Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n\n" +
+				"Autoinstall on 6.1.0-test succeeded for module(s) foo.\n",
+				"\nError! bar/1.0 is broken! Missing the source directory or the symbolic link pointing to it.\nManual intervention is required!\n"},
+		}, nil},
+		{"autoinstall without headers", "AUTOINSTALL=yes\n", nil, func(e *testEnv) {
+			e.run("add", "foo/1.0")
+			os.RemoveAll(e.inst + "/" + fk + "/build/include")
+		}, []step{
+			{[]string{"autoinstall", "-k", fk}, 21, "", noHeaders(fk)},
+		}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := fakeEnv(t, c.conf, c.files)
+			if c.setup != nil {
+				c.setup(e)
+			}
+			runSteps(t, e, c.steps)
+			if c.check != nil {
+				c.check(t, e)
+			}
+		})
+	}
+}
