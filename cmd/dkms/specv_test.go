@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/dkms-project/dkms/internal/testenv"
 )
 
 // Tests for the [V] (verified against upstream) statements of spec §0-§6.7
@@ -272,6 +278,20 @@ func TestSpecVerifiedActions(t *testing.T) {
 				t.Errorf("make.log must stay in build/")
 			}
 		}},
+		// §4.7 (461): the default make command, shown by --verbose (the fake
+		// kernel has no Makefile, so make fails).
+		{"default make command", "unset 'MAKE[0]'\n", nil, nil, []step{
+			{[]string{"build", "foo/1.0", "-k", fk, "-j", "3", "--verbose"}, 10, vCreated + "\n" + noSign +
+				"make -j3 KERNELRELEASE=6.1.0-test -C <root>/lib/modules/6.1.0-test/build M=<root>/var/lib/dkms/foo/1.0/build\n(bad exit status: 2)",
+				"\nError! Bad return status for module build on kernel: 6.1.0-test (x86_64)\nConsult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"},
+		}, nil},
+		// §5.4 (553): an installed file that cannot be found counts as different.
+		{"installed file missing", "", nil, func(e *testEnv) {
+			e.run("install", "foo/1.0", "-k", fk)
+			os.Remove(e.inst + "/" + fk + "/updates/dkms/foo.ko")
+		}, []step{
+			{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: installed (Differences between built and installed modules)\n", ""},
+		}, nil},
 		// §6.7 step 2 (932) and step 5 (951).
 		{"autoinstall broken entry", "AUTOINSTALL=yes\n", nil, func(e *testEnv) {
 			e.run("add", "foo/1.0")
@@ -302,5 +322,205 @@ func TestSpecVerifiedActions(t *testing.T) {
 				c.check(t, e)
 			}
 		})
+	}
+}
+
+// usageText is §2.6 for program path /usr/sbin/dkms.
+const usageText = `Usage: /usr/sbin/dkms [action] [options]
+  [action]  = { add | remove | build | unbuild | install | uninstall | match |
+               autoinstall | mktarball | ldtarball | status | generate_mok |
+               kernel_preinst | kernel_postinst | kernel_prerm }
+  [options] = [-m module] [-v module-version] [-k kernel-version] [-a arch]
+              [-c dkms.conf-location] [-q] [--force] [--force-version-override] [--all]
+              [--templatekernel=kernel] [--directive='cli-directive=cli-value']
+              [--config=kernel-include/config/auto.conf-location] [--archive=tarball-location]
+              [--kernelsourcedir=source-location] [--rpm_safe_upgrade]
+              [--dkmstree path] [--sourcetree path] [--installtree path]
+              [--binaries-only] [--source-only] [--verbose]
+              [--no-depmod] [--modprobe-on-install] [-j number] [--version] [--help]
+`
+
+// TestSpecVerifiedCommandLine: §2.1 (spec lines 154, 169) and §2.2 (183),
+// streams and texts in full.
+func TestSpecVerifiedCommandLine(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var steps []step
+	for _, bad := range []string{"-m=x", "-k=x", "-c=x", "-j4"} {
+		steps = append(steps, step{[]string{"status", bad}, 2, usageText, "\nError! Unknown option: " + bad + "\n"})
+	}
+	steps = append(steps,
+		step{[]string{"--help"}, 0, usageText, ""},
+		// §2.3 row 6 (198): checked before the kernel default is applied.
+		step{[]string{"kernel_postinst"}, 4, "", "\nError! The action kernel_postinst requires exactly one kernel version parameter on the command line.\n"},
+		step{[]string{"kernel_preinst", "-k", "a", "-k", "b"}, 4, "", "\nError! The action kernel_preinst requires exactly one kernel version parameter on the command line.\n"},
+		step{[]string{"kernel_prerm", "--all"}, 5, "", "\nError! The action kernel_prerm does not support the --all parameter.\n"},
+		// §6.0 (621, 622, 626).
+		step{[]string{"install", "foo/1.0", "--all"}, 5, "", "\nError! The action install does not support the --all parameter.\n"},
+		step{[]string{"autoinstall", "-k", "a", "-k", "b"}, 4, "", "\nError! The action autoinstall does not support multiple kernel version parameters on the command line.\n"},
+		step{[]string{"-k", fk}, 0, usageText, "\nError! Unknown action specified: \"\"\n"},
+		step{[]string{"status"}, 0, "", ""},
+		// Module "", version "nonexistent-dkms-dir/y": add finds no module.
+		step{[]string{"add", "/nonexistent-dkms-dir/y"}, 1, "", vAddArgs},
+		// The version is all after the first "/": foo/1.0/6.1 is version 1.0/6.1.
+		step{[]string{"add", "foo/1.0/6.1"}, 2, "", "\nError! Could not find module source directory.\nDirectory: <root>/usr/src/foo-1.0/6.1 does not exist.\n"},
+	)
+	runSteps(t, e, steps)
+}
+
+// TestSpecVerifiedZeroModules: §4.5 (430) the warning comes on every strict
+// read, cached ones too; §6.3 step 11 (835) a conf without records installs
+// nothing and succeeds.
+func TestSpecVerifiedZeroModules(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fakeKernel(fk, "")
+	e.module("foo", "1.0", "PACKAGE_NAME=foo\nPACKAGE_VERSION=1.0\nMAKE[0]=\"make all\"\n", fakeBuildFiles("foo"))
+	const warn = "dkms.conf: Warning! Zero modules specified.\n"
+	runSteps(t, e, []step{
+		{[]string{"add", "foo/1.0"}, 0, vCreated, warn},
+		{[]string{"install", "foo/1.0", "-k", fk}, 0, noSign + "Building module(s)... done.\nRunning depmod... done.\n", warn + warn},
+		{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: installed\n", ""},
+	})
+}
+
+// TestSpecVerifiedAddFromPath: §6.1 add-from-path (spec lines 673-684).
+func TestSpecVerifiedAddFromPath(t *testing.T) {
+	t.Parallel()
+	const bazConf = "PACKAGE_NAME=baz\nPACKAGE_VERSION=3.0\nBUILT_MODULE_NAME[0]=baz\nDEST_MODULE_LOCATION[0]=/extra\n"
+	const bazCreated = "Creating symlink <root>/var/lib/dkms/baz/3.0/source -> <root>/usr/src/baz-3.0\n"
+	t.Run("bad conf names the resolved path", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.write("/dir/dkms.conf", "PACKAGE_NAME=baz\nPACKAGE_VERSION=3.0\nBUILT_MODULE_NAME[0]=baz\n")
+		os.MkdirAll(e.root+"/other", 0o755)
+		runSteps(t, e, []step{{[]string{"add", e.root + "/other/../dir"}, 8, "",
+			"dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #0.\n" +
+				"dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' does not begin with\n'/kernel', '/updates', or '/extra' in record #0.\n" +
+				"\nError! Bad conf file.\nFile: <root>/dir/dkms.conf does not represent a valid dkms.conf file.\n"}})
+	})
+	t.Run("force replaces the source copy", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.write("/dir/dkms.conf", bazConf)
+		e.write("/dir/Makefile", "all:\n")
+		e.write("/usr/src/baz-3.0/stale.c", "old\n")
+		runSteps(t, e, []step{{[]string{"add", e.root + "/dir", "--force"}, 0, "Forcing install of baz/3.0\n" + bazCreated, "\n"}})
+		if exists(e.src+"/baz-3.0/stale.c") || !exists(e.src+"/baz-3.0/Makefile") {
+			t.Errorf("the old source directory must be replaced by the copy")
+		}
+	})
+	t.Run("force on the source directory itself", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.module("baz", "3.0", bazConf, map[string]string{"Makefile": "all:\n"})
+		runSteps(t, e, []step{{[]string{"add", e.src + "/baz-3.0", "--force"}, 2, "Forcing install of baz/3.0\n",
+			"\n\nError! Could not find module source directory.\nDirectory: <root>/usr/src/baz-3.0 does not exist.\n"}})
+		if exists(e.src + "/baz-3.0") {
+			t.Errorf("the source directory is deleted (hazard reproduced)")
+		}
+	})
+	t.Run("re-add refreshes then dies 3", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.write("/dir/dkms.conf", bazConf)
+		e.write("/dir/Makefile", "all:\n")
+		runSteps(t, e, []step{{[]string{"add", e.root + "/dir"}, 0, bazCreated, ""}})
+		e.write("/dir/new.c", "new\n")
+		runSteps(t, e, []step{{[]string{"add", e.root + "/dir"}, 3, "",
+			"\nError! DKMS tree already contains: baz/3.0\nYou cannot add the same module/version combo more than once.\n"}})
+		if !exists(e.src + "/baz-3.0/new.c") {
+			t.Errorf("the copy must be refreshed before the add fails")
+		}
+	})
+}
+
+// TestSpecVerifiedAddBinariesOnly: §6.1 step 1 (spec line 643): add of a
+// binaries-only archive without installed source loads the binaries and
+// then dies 2 at step 5.
+func TestSpecVerifiedAddBinariesOnly(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
+	a := fakeTree(t, true, tarK1)
+	if out, errOut, code := a.run("mktarball", "foo/1.0", "-k", tarK1, "--binaries-only"); code != 0 {
+		t.Fatalf("mktarball: %d\n%s\n%s", code, out, errOut)
+	}
+	archive := a.dkms + "/foo/1.0/tarball/foo-1.0-kernel" + tarK1 + "-x86_64.dkms.tar.gz"
+	c := emptyTree(t, tarK1)
+	runSteps(t, c, []step{
+		{[]string{"add", "--archive=" + archive}, 2,
+			"\nLoading tarball for foo/1.0\nCreating <root>/var/lib/dkms/foo/1.0/source\n" +
+				"Copying dkms.conf to <root>/var/lib/dkms/foo/1.0/source ...\nLoading <root>/var/lib/dkms/foo/1.0/" + tarK1 + "/x86_64...\n",
+			"\nError! Could not find module source directory.\nDirectory: <root>/usr/src/foo-1.0 does not exist.\n"},
+	})
+	if !exists(c.dkms + "/foo/1.0/" + tarK1 + "/x86_64/module/foo.ko") {
+		t.Errorf("the binaries must be loaded before the add fails")
+	}
+}
+
+// runAsNobody runs the dkms binary against e's trees as uid/gid 65534.
+func runAsNobody(t *testing.T, e *testEnv, args ...string) (string, string, int) {
+	t.Helper()
+	bin := testenv.Binary(t, ".", "dkms")
+	// Let the user through the private temp directories to the root and the binary.
+	for _, d := range []string{filepath.Dir(bin), filepath.Dir(e.root), e.root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(e.root+"/tmp", 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	full := append(append([]string{}, args...), "--dkmstree", e.dkms, "--sourcetree", e.src, "--installtree", e.inst)
+	cmd := exec.Command(bin, full...)
+	cmd.Dir = e.root
+	cmd.Env = append(testenv.CleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	code := 0
+	if err := cmd.Run(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatal(err)
+		}
+		code = ee.ExitCode()
+	}
+	return e.norm(out.String()), e.norm(errb.String()), code
+}
+
+// TestSpecVerifiedNonRootGates: §6.0 gate messages for a user other than
+// root (spec lines 561, 618, 620, 623).
+func TestSpecVerifiedNonRootGates(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	e := fakeEnv(t, "", nil)
+	if _, errOut, code := e.run("build", "foo/1.0", "-k", fk); code != 0 {
+		t.Fatal(errOut)
+	}
+	const root = "\nError! You must be root to use this command.\n"
+	const noWrite = "\nError! No write access to DKMS tree at <root>/var/lib/dkms\n"
+	cases := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"install", "foo/1.0", "-k", fk}, 1, "", root},
+		{[]string{"uninstall", "foo/1.0", "-k", fk}, 1, "", root},
+		{[]string{"autoinstall", "-k", fk}, 1, "", root},
+		{[]string{"kernel_postinst", "-k", fk}, 1, "", root},
+		{[]string{"add", "foo/1.0"}, 1, "", noWrite},
+		{[]string{"build", "foo/1.0", "-k", fk}, 1, "", noWrite},
+		{[]string{"unbuild", "foo/1.0", "-k", fk}, 1, "", noWrite},
+		{[]string{"remove", "foo/1.0", "-k", fk}, 1, "", noWrite},
+		{[]string{"ldtarball", "/nonexistent.tar.gz", "--force"}, 1, "", "\nError! You must be root to use this command with the --force option.\n"},
+		{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: built\n", ""},
+	}
+	for _, c := range cases {
+		out, errOut, code := runAsNobody(t, e, c.args...)
+		if code != c.code || out != c.stdout || errOut != c.stderr {
+			t.Errorf("%v: exit %d (want %d)\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s", c.args, code, c.code, out, c.stdout, errOut, c.stderr)
+		}
 	}
 }
