@@ -37,7 +37,7 @@ func (e *Engine) depmod(ctx context.Context, k string, w, ew io.Writer) {
 	if it := filepath.Clean(e.L.InstallTree); it != "/lib/modules" && strings.HasSuffix(it, "/lib/modules") {
 		args = append([]string{"-b", strings.TrimSuffix(it, "/lib/modules")}, args...)
 	}
-	if sm := "/boot/System.map-" + k; isRegular(sm) {
+	if sm := e.L.Sys("/boot/System.map-" + k); isRegular(sm) {
 		args = append(args, "-F", sm)
 	}
 	cmd := exec.CommandContext(ctx, "depmod", args...)
