@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -522,5 +523,37 @@ func TestSpecVerifiedNonRootGates(t *testing.T) {
 		if code != c.code || out != c.stdout || errOut != c.stderr {
 			t.Errorf("%v: exit %d (want %d)\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s", c.args, code, c.code, out, c.stdout, errOut, c.stderr)
 		}
+	}
+}
+
+// TestSpecVerifiedConfReads: §4.1 (spec line 329) no $kernelver_array, dkms
+// variables visible, stderr shown once; §4.2 (354) DIRECTIVE printed on
+// non-cached reads only: add, build and install of one run read the same
+// file for the same pair, so only the first read is evaluated.
+func TestSpecVerifiedConfReads(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "echo \"kva=${kernelver_array[0]} k=$kernelver a=$arch m=$module v=$module_version ksd=$kernel_source_dir\" >&2\n", nil)
+	runSteps(t, e, []step{{[]string{"install", "foo/1.0", "-k", fk, "--directive", "FOO=1"}, 0,
+		"DIRECTIVE: FOO=\"1\"\n" + vBuilt + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n",
+		"kva= k=6.1.0-test a=x86_64 m=foo v=1.0 ksd=<root>/lib/modules/6.1.0-test/build\n"}})
+}
+
+// TestSpecVerifiedSourceLinkAsGiven: §5.1 (spec line 497) and §6.1 step 7
+// (655): the source link's target is <source_tree>/<m>-<v> exactly as
+// the tree was given, not canonicalised.
+func TestSpecVerifiedSourceLinkAsGiven(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "", nil)
+	if err := os.Symlink(e.src, e.root+"/srclink"); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"/usr/sbin/dkms", "add", "foo/1.0", "--dkmstree", e.dkms, "--sourcetree", e.root + "/srclink/", "--installtree", e.inst}
+	var out, errb bytes.Buffer
+	code := runWithRoot(context.Background(), args, append(testenv.CleanEnv(), "DKMS_SYSROOT="+e.root, "TMPDIR="+e.root+"/tmp"), &out, &errb, e.root)
+	if code != 0 || e.norm(out.String()) != "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/srclink//foo-1.0\n" || errb.Len() != 0 {
+		t.Errorf("add: %d %q %q", code, out.String(), errb.String())
+	}
+	if l, err := os.Readlink(e.dkms + "/foo/1.0/source"); err != nil || l != e.root+"/srclink//foo-1.0" {
+		t.Errorf("source link -> %q %v", l, err)
 	}
 }
