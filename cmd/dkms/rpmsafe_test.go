@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,5 +42,32 @@ func TestRPMSafeUpgrade(t *testing.T) {
 	})
 	if locks, _ := filepath.Glob(e.root + "/tmp/dkms_rpm_safe_upgrade_lock.*"); len(locks) != 0 {
 		t.Errorf("lock left: %v", locks)
+	}
+}
+
+// TestRPMSafeUpgradeLockStartTime: the lock's second line is the start time
+// of dkms's grandparent exactly as `ps -o lstart --no-headers` prints it
+// (§7.11).
+func TestRPMSafeUpgradeLockStartTime(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "", nil)
+	if _, errOut, code := e.run("add", "foo/1.0", "--rpm_safe_upgrade"); code != 0 {
+		t.Fatal(errOut)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", os.Getppid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := strings.TrimSpace(regexp.MustCompile(`(?m)^PPid:(.*)$`).FindStringSubmatch(string(status))[1])
+	lstart, err := exec.Command("ps", "-o", "lstart", "--no-headers", "-p", pp).Output()
+	if err != nil {
+		t.Skipf("ps: %v", err)
+	}
+	locks, _ := filepath.Glob(e.root + "/tmp/dkms_rpm_safe_upgrade_lock." + pp + ".*")
+	if len(locks) != 1 {
+		t.Fatalf("locks %v", locks)
+	}
+	if b, _ := os.ReadFile(locks[0]); string(b) != "foo-1.0\n"+string(lstart) {
+		t.Errorf("lock content %q, want %q", b, "foo-1.0\n"+string(lstart))
 	}
 }
