@@ -434,3 +434,22 @@ func TestVerboseDepmodStreams(t *testing.T) {
 				"depmod out -b <root> -a " + fk + "\n done.\n", "depmod err\n"},
 	})
 }
+
+// TestPostTransactionRereadBesideBrokenFile: the re-read of post_transaction
+// with $kernelver set (§3.2, §7.7) keeps the values of the files that
+// evaluated when another framework file fails, as the start-up read does.
+func TestPostTransactionRereadBesideBrokenFile(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "", nil)
+	e.write("/etc/dkms/framework.conf", "post_transaction=\"echo transaction for $kernelver\"\n")
+	e.write("/etc/dkms/framework.conf.d/broken.conf", "X=$(\n")
+	out, errOut, code := e.run("install", "foo/1.0", "-k", fk)
+	if code != 0 || !strings.HasSuffix(out, "Executing post-transaction command... done.\n") ||
+		!strings.Contains(errOut, "broken.conf") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	b, _ := os.ReadFile(e.dkms + "/post_transaction.log")
+	if !strings.Contains(string(b), "\n# command: echo transaction for "+fk+"\ntransaction for "+fk+"\n") {
+		t.Errorf("post_transaction.log:\n%s", b)
+	}
+}

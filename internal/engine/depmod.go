@@ -73,10 +73,11 @@ func (e *Engine) postTransaction(ctx context.Context) {
 		k = e.Kernels[0]
 	}
 	cmd := e.PostTrans
-	if fw, err := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"post_transaction"}, k, e.Env, e.P.Stderr()); err == nil {
-		if v, ok := fw["post_transaction"]; ok {
-			cmd = v
-		}
+	// A file that fails to evaluate has been reported; the others count,
+	// as at start-up.
+	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"post_transaction"}, k, e.Env, e.P.Stderr())
+	if v, ok := fw["post_transaction"]; ok {
+		cmd = v
 	}
 	if cmd == "" {
 		return
