@@ -42,88 +42,20 @@ func runSteps(t *testing.T, e *testEnv, steps []step) {
 	}
 }
 
-func TestBuildPaths(t *testing.T) {
-	t.Parallel()
-	patch := "--- a/fake.c\n+++ b/fake.c\n@@ -1 +1 @@\n-/* stand-in */\n+/* patched */\n"
-	cases := []struct {
-		name  string
-		conf  string
-		files map[string]string
-		setup func(e *testEnv)
-		steps []step
-	}{
-		{"patches and scripts", "PATCH[0]=p2.patch\nPATCH[1]=p1.patch\nPATCH_MATCH[1]=^6\nPATCH[2]=never.patch\nPATCH_MATCH[2]=^2\\.4\nPRE_BUILD=pre.sh\nPOST_BUILD=\"post.sh arg\"\n",
-			map[string]string{"patches/p2.patch": patch, "patches/p1.patch": strings.ReplaceAll(strings.ReplaceAll(patch, "-/* stand-in */", "-/* patched */"), "+/* patched */", "+/* twice */"),
-				"pre.sh": "#!/bin/sh\necho pre\n", "post.sh": "#!/bin/sh\necho post \"$1\"\n"}, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign +
-				"Applying patch p2.patch... done.\nApplying patch p1.patch... done.\nRunning the pre_build script... done.\nBuilding module(s)... done.\nRunning the post_build script... done.\n", ""}}},
-		{"failing post_build", "POST_BUILD=\"post.sh 3\"\n", map[string]string{"post.sh": "#!/bin/sh\nexit $1\n"}, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 3, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign +
-				"Building module(s)... done.\nRunning the post_build script...(bad exit status: 3)\nFailed command:\ncd <root>/var/lib/dkms/foo/1.0/build/ && <root>/var/lib/dkms/foo/1.0/build/post.sh 3\n" +
-				"Consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n", ""},
-				{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: built\n", ""}}},
-		{"patch with ..", "PATCH[0]=../x.patch\n", nil, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 5, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
-				"\nError! Patch ../x.patch as specified in dkms.conf contains '..' path component.\n"}}},
-		{"missing patch", "PATCH[0]=x.patch\n", nil, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 5, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
-				"\nError! Patch x.patch as specified in dkms.conf cannot be\nfound in <root>/var/lib/dkms/foo/1.0/build/patches/.\n"}}},
-		{"failing patch", "PATCH[0]=bad.patch\n", map[string]string{"patches/bad.patch": "--- a/nofile.c\n+++ b/nofile.c\n@@ -1 +1 @@\n-x\n+y\n"}, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 6, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign +
-				"Applying patch bad.patch...(bad exit status: 1)\nFailed command:\npatch -p1 < ./patches/bad.patch\n",
-				"\nError! Application of patch bad.patch failed.\nConsult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}},
-		{"build exclusive", "BUILD_EXCLUSIVE_KERNEL=\"^4\\.\"\n", nil, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 77, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
-				"Warning: The <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/dkms.conf\nfor module foo/1.0 includes a BUILD_EXCLUSIVE directive\nwhich does not match this kernel/arch/config.\nThis indicates that it should not be built.\n"}}},
-		{"missing headers", "", nil, func(e *testEnv) { os.RemoveAll(e.inst + "/" + fk + "/build/include") },
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 21, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
-				"\nError! Your kernel headers for kernel 6.1.0-test cannot be found at <root>/lib/modules/6.1.0-test/build or <root>/lib/modules/6.1.0-test/source.\n" +
-					"Please install the linux-headers-6.1.0-test package or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}},
-		{"missing build depends", "BUILD_DEPENDS[0]=bar\nBUILD_DEPENDS[1]=baz\n", nil, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 13, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
-				"\nError! Aborting build of module foo/1.0 for kernel 6.1.0-test (x86_64) due to missing BUILD_DEPENDS: bar baz.\nYou may override by specifying --force.\n"},
-				{[]string{"build", "foo/1.0", "-k", fk, "--force"}, 0, noSign + "Building module(s)... done.\n",
-					"Warning: Trying to build module foo/1.0 for kernel 6.1.0-test (x86_64) despite of missing BUILD_DEPENDS: bar baz.\n"}}},
-		{"wrong built name", "BUILT_MODULE_NAME[0]=other\nDEST_MODULE_NAME[0]=foo\n", nil, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 7, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
-				"\nError! Build of other.ko failed for: 6.1.0-test (x86_64)\nMake sure the name and location of the generated module are correct,\nor consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}},
-		// Steps 11 and 14 test existence as the shell's -e does: a dangling
-		// symlink does not exist.
-		{"built module is a dangling link", "", map[string]string{"Makefile": "all:\n\tln -s nowhere foo.ko\n"}, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 7, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
-				"\nError! Build of foo.ko failed for: 6.1.0-test (x86_64)\nMake sure the name and location of the generated module are correct,\nor consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}},
-		{"patch is a dangling link", "PATCH[0]=x.patch\n", nil, func(e *testEnv) {
-			os.MkdirAll(e.src+"/foo-1.0/patches", 0o755)
-			os.Symlink("nowhere", e.src+"/foo-1.0/patches/x.patch")
-		}, []step{{[]string{"build", "foo/1.0", "-k", fk}, 5, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
-			"\nError! Patch x.patch as specified in dkms.conf cannot be\nfound in <root>/var/lib/dkms/foo/1.0/build/patches/.\n"}}},
-		{"leftover kernel dir", "", nil, func(e *testEnv) {
-			e.run("add", "foo/1.0")
-			os.MkdirAll(e.dkms+"/foo/1.0/"+fk+"/x86_64/log", 0o755)
-		}, []step{{[]string{"build", "foo/1.0", "-k", fk}, 3, "",
-			"\nError! This module/version has already been built on: 6.1.0-test\nDirectory <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64 already exists. Use the dkms remove function before trying to build again.\n"}}},
-		{"only dkms.conf", "", nil, func(e *testEnv) {
-			os.Remove(e.src + "/foo-1.0/Makefile")
-			os.Remove(e.src + "/foo-1.0/fake.c")
-		}, []step{{[]string{"build", "foo/1.0", "-k", fk}, 8, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
-			"\nError! The directory <root>/var/lib/dkms/foo/1.0/source does not appear to have module source located within it.\nBuild halted.\n"}}},
-		{"no source", "", nil, func(e *testEnv) { os.RemoveAll(e.src + "/foo-1.0") },
-			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 2, "",
-				"\nError! Could not find module source directory.\nDirectory: <root>/usr/src/foo-1.0 does not exist.\n"}}},
-		{"clang config adds LLVM=1", "", nil, func(e *testEnv) {
-			e.write("/lib/modules/"+fk+"/build/.config", "CONFIG_X=y\nCONFIG_CC_IS_CLANG=y \n")
-		}, []step{{[]string{"build", "foo/1.0", "-k", fk, "-j", "3", "--verbose"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" +
-			"The kernel is built without module signing facility, modules won't be signed\n\nmake -j3 KERNELRELEASE=6.1.0-test all LLVM=1\n done.\n", ""}}},
-		{"vmlinux hides the config from the LLVM check", "", nil, func(e *testEnv) {
-			e.write("/lib/modules/"+fk+"/build/.config", "CONFIG_CC_IS_CLANG=y\n")
-			e.write("/lib/modules/"+fk+"/build/vmlinux", "not an ELF file\n")
-		}, []step{{[]string{"build", "foo/1.0", "-k", fk, "-j", "3", "--verbose"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" +
-			"The kernel is built without module signing facility, modules won't be signed\n\nmake -j3 KERNELRELEASE=6.1.0-test all\n done.\n", ""}}},
-		{"pair isolation", "", nil, nil,
-			[]step{{[]string{"build", "foo/1.0", "-k", "9.9-nokernel", "-k", fk}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
-				"\nError! Your kernel headers for kernel 9.9-nokernel cannot be found at <root>/lib/modules/9.9-nokernel/build or <root>/lib/modules/9.9-nokernel/source.\n" +
-					"Please install the linux-headers-9.9-nokernel package or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}},
-	}
+// envCase is a row of the fakeEnv tables: the module foo/1.0 with extra
+// conf lines and files, an optional setup, the steps, an optional check.
+type envCase struct {
+	name  string
+	conf  string
+	files map[string]string
+	setup func(e *testEnv)
+	steps []step
+	check func(t *testing.T, e *testEnv)
+}
+
+// runEnvCases runs each row in a fresh fakeEnv, in parallel.
+func runEnvCases(t *testing.T, cases []envCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -132,8 +64,90 @@ func TestBuildPaths(t *testing.T) {
 				c.setup(e)
 			}
 			runSteps(t, e, c.steps)
+			if c.check != nil {
+				c.check(t, e)
+			}
 		})
 	}
+}
+
+func TestBuildPaths(t *testing.T) {
+	t.Parallel()
+	patch := "--- a/fake.c\n+++ b/fake.c\n@@ -1 +1 @@\n-/* stand-in */\n+/* patched */\n"
+	cases := []envCase{
+		{"patches and scripts", "PATCH[0]=p2.patch\nPATCH[1]=p1.patch\nPATCH_MATCH[1]=^6\nPATCH[2]=never.patch\nPATCH_MATCH[2]=^2\\.4\nPRE_BUILD=pre.sh\nPOST_BUILD=\"post.sh arg\"\n",
+			map[string]string{"patches/p2.patch": patch, "patches/p1.patch": strings.ReplaceAll(strings.ReplaceAll(patch, "-/* stand-in */", "-/* patched */"), "+/* patched */", "+/* twice */"),
+				"pre.sh": "#!/bin/sh\necho pre\n", "post.sh": "#!/bin/sh\necho post \"$1\"\n"}, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign +
+				"Applying patch p2.patch... done.\nApplying patch p1.patch... done.\nRunning the pre_build script... done.\nBuilding module(s)... done.\nRunning the post_build script... done.\n", ""}}, nil},
+		{"failing post_build", "POST_BUILD=\"post.sh 3\"\n", map[string]string{"post.sh": "#!/bin/sh\nexit $1\n"}, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 3, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign +
+				"Building module(s)... done.\nRunning the post_build script...(bad exit status: 3)\nFailed command:\ncd <root>/var/lib/dkms/foo/1.0/build/ && <root>/var/lib/dkms/foo/1.0/build/post.sh 3\n" +
+				"Consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n", ""},
+				{[]string{"status"}, 0, "foo/1.0, 6.1.0-test, x86_64: built\n", ""}}, nil},
+		{"patch with ..", "PATCH[0]=../x.patch\n", nil, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 5, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
+				"\nError! Patch ../x.patch as specified in dkms.conf contains '..' path component.\n"}}, nil},
+		{"missing patch", "PATCH[0]=x.patch\n", nil, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 5, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
+				"\nError! Patch x.patch as specified in dkms.conf cannot be\nfound in <root>/var/lib/dkms/foo/1.0/build/patches/.\n"}}, nil},
+		{"failing patch", "PATCH[0]=bad.patch\n", map[string]string{"patches/bad.patch": "--- a/nofile.c\n+++ b/nofile.c\n@@ -1 +1 @@\n-x\n+y\n"}, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 6, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign +
+				"Applying patch bad.patch...(bad exit status: 1)\nFailed command:\npatch -p1 < ./patches/bad.patch\n",
+				"\nError! Application of patch bad.patch failed.\nConsult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}, nil},
+		{"build exclusive", "BUILD_EXCLUSIVE_KERNEL=\"^4\\.\"\n", nil, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 77, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
+				"Warning: The <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/dkms.conf\nfor module foo/1.0 includes a BUILD_EXCLUSIVE directive\nwhich does not match this kernel/arch/config.\nThis indicates that it should not be built.\n"}}, nil},
+		{"missing headers", "", nil, func(e *testEnv) { os.RemoveAll(e.inst + "/" + fk + "/build/include") },
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 21, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
+				"\nError! Your kernel headers for kernel 6.1.0-test cannot be found at <root>/lib/modules/6.1.0-test/build or <root>/lib/modules/6.1.0-test/source.\n" +
+					"Please install the linux-headers-6.1.0-test package or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}, nil},
+		{"missing build depends", "BUILD_DEPENDS[0]=bar\nBUILD_DEPENDS[1]=baz\n", nil, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 13, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
+				"\nError! Aborting build of module foo/1.0 for kernel 6.1.0-test (x86_64) due to missing BUILD_DEPENDS: bar baz.\nYou may override by specifying --force.\n"},
+				{[]string{"build", "foo/1.0", "-k", fk, "--force"}, 0, noSign + "Building module(s)... done.\n",
+					"Warning: Trying to build module foo/1.0 for kernel 6.1.0-test (x86_64) despite of missing BUILD_DEPENDS: bar baz.\n"}}, nil},
+		{"wrong built name", "BUILT_MODULE_NAME[0]=other\nDEST_MODULE_NAME[0]=foo\n", nil, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 7, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
+				"\nError! Build of other.ko failed for: 6.1.0-test (x86_64)\nMake sure the name and location of the generated module are correct,\nor consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}, nil},
+		// Steps 11 and 14 test existence as the shell's -e does: a dangling
+		// symlink does not exist.
+		{"built module is a dangling link", "", map[string]string{"Makefile": "all:\n\tln -s nowhere foo.ko\n"}, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 7, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
+				"\nError! Build of foo.ko failed for: 6.1.0-test (x86_64)\nMake sure the name and location of the generated module are correct,\nor consult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}, nil},
+		{"patch is a dangling link", "PATCH[0]=x.patch\n", nil, func(e *testEnv) {
+			os.MkdirAll(e.src+"/foo-1.0/patches", 0o755)
+			os.Symlink("nowhere", e.src+"/foo-1.0/patches/x.patch")
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk}, 5, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
+			"\nError! Patch x.patch as specified in dkms.conf cannot be\nfound in <root>/var/lib/dkms/foo/1.0/build/patches/.\n"}}, nil},
+		{"leftover kernel dir", "", nil, func(e *testEnv) {
+			e.run("add", "foo/1.0")
+			os.MkdirAll(e.dkms+"/foo/1.0/"+fk+"/x86_64/log", 0o755)
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk}, 3, "",
+			"\nError! This module/version has already been built on: 6.1.0-test\nDirectory <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64 already exists. Use the dkms remove function before trying to build again.\n"}}, nil},
+		{"only dkms.conf", "", nil, func(e *testEnv) {
+			os.Remove(e.src + "/foo-1.0/Makefile")
+			os.Remove(e.src + "/foo-1.0/fake.c")
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk}, 8, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
+			"\nError! The directory <root>/var/lib/dkms/foo/1.0/source does not appear to have module source located within it.\nBuild halted.\n"}}, nil},
+		{"no source", "", nil, func(e *testEnv) { os.RemoveAll(e.src + "/foo-1.0") },
+			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 2, "",
+				"\nError! Could not find module source directory.\nDirectory: <root>/usr/src/foo-1.0 does not exist.\n"}}, nil},
+		{"clang config adds LLVM=1", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/build/.config", "CONFIG_X=y\nCONFIG_CC_IS_CLANG=y \n")
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk, "-j", "3", "--verbose"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" +
+			"The kernel is built without module signing facility, modules won't be signed\n\nmake -j3 KERNELRELEASE=6.1.0-test all LLVM=1\n done.\n", ""}}, nil},
+		{"vmlinux hides the config from the LLVM check", "", nil, func(e *testEnv) {
+			e.write("/lib/modules/"+fk+"/build/.config", "CONFIG_CC_IS_CLANG=y\n")
+			e.write("/lib/modules/"+fk+"/build/vmlinux", "not an ELF file\n")
+		}, []step{{[]string{"build", "foo/1.0", "-k", fk, "-j", "3", "--verbose"}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" +
+			"The kernel is built without module signing facility, modules won't be signed\n\nmake -j3 KERNELRELEASE=6.1.0-test all\n done.\n", ""}}, nil},
+		{"pair isolation", "", nil, nil,
+			[]step{{[]string{"build", "foo/1.0", "-k", "9.9-nokernel", "-k", fk}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
+				"\nError! Your kernel headers for kernel 9.9-nokernel cannot be found at <root>/lib/modules/9.9-nokernel/build or <root>/lib/modules/9.9-nokernel/source.\n" +
+					"Please install the linux-headers-9.9-nokernel package or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}, nil},
+	}
+	runEnvCases(t, cases)
 }
 
 // TestMakeLogGolden: the whole make.log of a build with a patch and both

@@ -13,14 +13,7 @@ func TestInstallPaths(t *testing.T) {
 	t.Parallel()
 	const created = "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n"
 	const built = created + noSign + "Building module(s)... done.\n"
-	cases := []struct {
-		name  string
-		conf  string
-		files map[string]string
-		setup func(e *testEnv)
-		steps []step
-		check func(t *testing.T, e *testEnv)
-	}{
+	cases := []envCase{
 		{"original module archived and restored", "", nil, func(e *testEnv) {
 			e.write("/lib/modules/"+fk+"/kernel/drivers/foo.ko", "in-tree foo\n")
 		}, []step{
@@ -246,19 +239,7 @@ func TestInstallPaths(t *testing.T) {
 			{[]string{"add"}, 1, "", "\nError! Arguments <module> and <module-version> are not specified.\nUsage: add <module>/<module-version> or\n       add -m <module>/<module-version> or\n       add -m <module> -v <module-version>\n"},
 		}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			e := fakeEnv(t, c.conf, c.files)
-			if c.setup != nil {
-				c.setup(e)
-			}
-			runSteps(t, e, c.steps)
-			if c.check != nil {
-				c.check(t, e)
-			}
-		})
-	}
+	runEnvCases(t, cases)
 }
 
 func TestBadConf(t *testing.T) {

@@ -46,14 +46,7 @@ func TestSpecVerifiedActions(t *testing.T) {
 		os.MkdirAll(e.dkms+"/foo/1.0", 0o755)
 		os.Symlink("/nonexistent/foo-1.0", e.dkms+"/foo/1.0/source")
 	}
-	cases := []struct {
-		name  string
-		conf  string
-		files map[string]string
-		setup func(e *testEnv)
-		steps []step
-		check func(t *testing.T, e *testEnv)
-	}{
+	cases := []envCase{
 		// §0.2 (spec line 60), §5.1 build/ kept (498), §6.2 step 13 (753-755), failed build shows added (799).
 		{"make failure", "MAKE[0]=\"make nosuchtarget\"\n", nil, nil, []step{
 			{[]string{"build", "foo/1.0", "-k", fk, "-j", "2"}, 10, vCreated + "\n" + noSign +
@@ -311,19 +304,7 @@ func TestSpecVerifiedActions(t *testing.T) {
 			{[]string{"autoinstall", "-k", fk}, 21, "", noHeaders(fk)},
 		}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			e := fakeEnv(t, c.conf, c.files)
-			if c.setup != nil {
-				c.setup(e)
-			}
-			runSteps(t, e, c.steps)
-			if c.check != nil {
-				c.check(t, e)
-			}
-		})
-	}
+	runEnvCases(t, cases)
 }
 
 // usageText is §2.6 for program path /usr/sbin/dkms.
