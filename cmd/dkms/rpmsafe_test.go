@@ -10,6 +10,21 @@ import (
 	"testing"
 )
 
+// addWithRPMLock adds foo/1.0 with --rpm_safe_upgrade and returns the PID
+// the lock is named after: dkms's grandparent, which is our parent's parent
+// since the tests run dkms in-process.
+func addWithRPMLock(t *testing.T, e *testEnv) string {
+	t.Helper()
+	if _, errOut, code := e.run("add", "foo/1.0", "--rpm_safe_upgrade"); code != 0 {
+		t.Fatal(errOut)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", os.Getppid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(regexp.MustCompile(`(?m)^PPid:(.*)$`).FindStringSubmatch(string(status))[1])
+}
+
 // TestRPMSafeUpgrade (§7.11): add leaves a lock named after the PID of
 // dkms's grandparent, with the module and that process's start time; a
 // remove from the same process tree finds it, deletes it and cancels
@@ -17,15 +32,7 @@ import (
 func TestRPMSafeUpgrade(t *testing.T) {
 	t.Parallel()
 	e := fakeEnv(t, "", nil)
-	if _, errOut, code := e.run("add", "foo/1.0", "--rpm_safe_upgrade"); code != 0 {
-		t.Fatal(errOut)
-	}
-	// The tests run dkms in-process: its parent is our parent.
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", os.Getppid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pp := strings.TrimSpace(regexp.MustCompile(`(?m)^PPid:(.*)$`).FindStringSubmatch(string(status))[1])
+	pp := addWithRPMLock(t, e)
 	locks, _ := filepath.Glob(e.root + "/tmp/dkms_rpm_safe_upgrade_lock.*")
 	name := regexp.MustCompile(`^dkms_rpm_safe_upgrade_lock\.` + pp + `\.[A-Za-z0-9]{6}$`)
 	if len(locks) != 1 || !name.MatchString(filepath.Base(locks[0])) {
@@ -51,14 +58,7 @@ func TestRPMSafeUpgrade(t *testing.T) {
 func TestRPMSafeUpgradeLockStartTime(t *testing.T) {
 	t.Parallel()
 	e := fakeEnv(t, "", nil)
-	if _, errOut, code := e.run("add", "foo/1.0", "--rpm_safe_upgrade"); code != 0 {
-		t.Fatal(errOut)
-	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", os.Getppid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pp := strings.TrimSpace(regexp.MustCompile(`(?m)^PPid:(.*)$`).FindStringSubmatch(string(status))[1])
+	pp := addWithRPMLock(t, e)
 	lstart, err := exec.Command("ps", "-o", "lstart", "--no-headers", "-p", pp).Output()
 	if err != nil {
 		t.Skipf("ps: %v", err)
