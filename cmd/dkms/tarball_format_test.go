@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"io"
 	"os"
 	"os/exec"
@@ -16,31 +15,15 @@ import (
 // regular-file contents by name.
 func readArchive(t *testing.T, path string) (map[string]*tar.Header, map[string]string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
 	hdrs, bodies := map[string]*tar.Header{}, map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return hdrs, bodies
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	walkArchive(t, path, func(h *tar.Header, r io.Reader) {
 		hdrs[h.Name] = h
 		if h.Typeflag == tar.TypeReg {
-			b, _ := io.ReadAll(tr)
+			b, _ := io.ReadAll(r)
 			bodies[h.Name] = string(b)
 		}
-	}
+	})
+	return hdrs, bodies
 }
 
 // TestMkTarballFormat is §9: the top entry ./ has mode 0700, the

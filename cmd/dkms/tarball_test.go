@@ -53,9 +53,9 @@ func emptyTree(t *testing.T, kernels ...string) *testEnv {
 	return e
 }
 
-// members lists the member names of a gzipped tar archive, with a "/"
-// appended for directories, in archive order.
-func members(t *testing.T, path string) []string {
+// walkArchive calls fn for every member of a gzipped tar archive, in
+// archive order, with the member's content as r.
+func walkArchive(t *testing.T, path string, fn func(h *tar.Header, r io.Reader)) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -67,21 +67,31 @@ func members(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	tr := tar.NewReader(zr)
-	var out []string
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return out
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		fn(h, tr)
+	}
+}
+
+// members lists the member names of a gzipped tar archive, with a "/"
+// appended for directories, in archive order.
+func members(t *testing.T, path string) []string {
+	t.Helper()
+	var out []string
+	walkArchive(t, path, func(h *tar.Header, _ io.Reader) {
 		name := h.Name
 		if h.Typeflag == tar.TypeDir && !strings.HasSuffix(name, "/") {
 			name += "/"
 		}
 		out = append(out, name)
-	}
+	})
+	return out
 }
 
 // treeListing describes everything below root (type, mode, size and link
