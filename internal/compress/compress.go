@@ -124,16 +124,12 @@ func CompressTo(ctx context.Context, file, suffix string, o Opts, stdout, stderr
 	default:
 		return "", fmt.Errorf("compressing %s: unknown suffix %q", file, suffix)
 	}
-	return runTo(ctx, tool, strings.Fields(opts), file, suffix, stdout, stderr)
+	return run(ctx, tool, strings.Fields(opts), file, suffix, stdout, stderr)
 }
 
-// run does the work of Compress with an explicit tool, so tests can
+// run does the work of CompressTo with an explicit tool, so tests can
 // substitute a misbehaving compressor.
-func run(ctx context.Context, tool string, opts []string, file, suffix string) (string, error) {
-	return runTo(ctx, tool, opts, file, suffix, nil, nil)
-}
-
-func runTo(ctx context.Context, tool string, opts []string, file, suffix string, stdout, stderr io.Writer) (string, error) {
+func run(ctx context.Context, tool string, opts []string, file, suffix string, stdout, stderr io.Writer) (string, error) {
 	if _, err := os.Lstat(file); err != nil {
 		return "", fmt.Errorf("compressing %s: %w", file, err)
 	}

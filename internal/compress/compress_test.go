@@ -283,7 +283,7 @@ func TestCompressFailureKeepsFile(t *testing.T) {
 				if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				_, err = run(ctx, fake, nil, file, tt.suffix)
+				_, err = run(ctx, fake, nil, file, tt.suffix, nil, nil)
 			} else {
 				testenv.RequireTools(t, tt.tool)
 				_, err = Compress(ctx, file, tt.suffix, tt.opts)
