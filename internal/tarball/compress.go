@@ -36,8 +36,9 @@ func (c codec) String() string {
 	return [...]string{"none", "gzip", "bzip2", "xz", "zstd", "lz4", "lzip", "lzop", "compress"}[c]
 }
 
-// programs are the codecs Go has no encoder or decoder for: like GNU tar,
-// we run the program, and fail when it is not installed.
+// programs are the codecs written through an external program, as GNU tar
+// does, failing when it is not installed. Go has no encoder for any of them
+// and no decoder except for bzip2, which is read in process.
 var programs = map[codec]string{codecBzip2: "bzip2", codecLzip: "lzip", codecLzop: "lzop", codecCompress: "compress"}
 
 // codecForName mirrors GNU tar's --auto-compress table: only the last
