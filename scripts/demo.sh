@@ -8,10 +8,13 @@ dkms="$top/bin/dkms"
 kernel=$(find /lib/modules -mindepth 2 -maxdepth 2 -name build | sort -V | tail -n 1 | cut -d/ -f4)
 [ -n "$kernel" ] || { echo "demo: no kernel headers under /lib/modules" >&2; exit 1; }
 echo "== kernel with headers: $kernel"
-rm -rf /usr/src/dkms-hello-1.0
+# A second run starts over. remove refuses a module whose source is gone
+# (broken, exit 4), so the source goes only after the module.
 if [ -d /var/lib/dkms/dkms-hello ]; then
-	"$dkms" remove dkms-hello/1.0 --all >/dev/null 2>&1 || true
+	[ -d /usr/src/dkms-hello-1.0 ] || cp -a "$top/examples/dkms-hello" /usr/src/dkms-hello-1.0
+	"$dkms" remove dkms-hello/1.0 --all >/dev/null
 fi
+rm -rf /usr/src/dkms-hello-1.0
 echo "== dkms add $top/examples/dkms-hello"
 "$dkms" add "$top/examples/dkms-hello"
 echo "== dkms install dkms-hello/1.0 -k $kernel"
