@@ -98,7 +98,7 @@ func TestHarnessSmall(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	for _, c := range []string{"dkms", "dkms-autoinstall"} {
-		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, c), "github.com/dkms-project/dkms/cmd/"+c)
+		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, c), "github.com/dkms-go/dkms/cmd/"+c)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("building %s: %v\n%s", c, err, out)

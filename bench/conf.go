@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
 )
 
 // complexConf is modelled on large real-world dkms.conf files (out-of-tree

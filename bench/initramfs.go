@@ -27,7 +27,7 @@ func (b *bench) runInitramfs(ctx context.Context) error {
 	}
 	b.logf("initramfs scan of %s (%d MB)", image, st.Size()>>20)
 	lister := filepath.Join(b.w.dir, "golsinitramfs")
-	build := exec.CommandContext(ctx, "go", "build", "-o", lister, "github.com/dkms-project/dkms/bench/golsinitramfs")
+	build := exec.CommandContext(ctx, "go", "build", "-o", lister, "github.com/dkms-go/dkms/bench/golsinitramfs")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building golsinitramfs: %w\n%s", err, out)

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/dkms-project/dkms/internal/initramfs"
+	"github.com/dkms-go/dkms/internal/initramfs"
 )
 
 func main() {

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/dkms-project/dkms/internal/cli"
-	"github.com/dkms-project/dkms/internal/engine"
-	"github.com/dkms-project/dkms/internal/hook"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/cli"
+	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/hook"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 const usage = `Usage: dkms-autoinstall [options]

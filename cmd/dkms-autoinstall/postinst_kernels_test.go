@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // TestCommonPostinstKernelList is §8.5 step 11: a newline-separated list

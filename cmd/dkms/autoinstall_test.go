@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // realModule writes a small real module m (one .c file) to the source tree.

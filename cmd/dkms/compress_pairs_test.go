@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // TestCompressionPerPair: .zst wins over .gz among the kernel's modules,

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

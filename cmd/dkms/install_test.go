@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 func TestInstallPaths(t *testing.T) {

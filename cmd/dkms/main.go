@@ -11,9 +11,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/dkms-project/dkms/internal/cli"
-	"github.com/dkms-project/dkms/internal/engine"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/cli"
+	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 func main() {

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 func TestMkPackage(t *testing.T) {

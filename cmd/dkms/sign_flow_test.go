@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // TestSigningFlow is §7.2's verified example: no kbuild tool for the

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // statusTree builds a tree by hand (no builds needed for status, §5).

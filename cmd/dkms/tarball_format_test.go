@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // readArchive returns the members of a gzipped tar: header by name and

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 var matchTests = []struct {

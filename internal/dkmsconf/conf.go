@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/shconf"
+	"github.com/dkms-go/dkms/internal/shconf"
 )
 
 // Record is one module of a package (the i-th element of the module arrays).

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/shconf"
+	"github.com/dkms-go/dkms/internal/shconf"
 )
 
 func writeConf(t *testing.T, dir, name, body string) string {

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/shconf"
+	"github.com/dkms-go/dkms/internal/shconf"
 )
 
 // Framework holds the framework.conf variables that some file set (set to

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/kver"
 )
 
 // matchERE reports whether s matches the unanchored POSIX ERE re. A pattern

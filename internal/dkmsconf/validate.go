@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/shconf"
+	"github.com/dkms-go/dkms/internal/shconf"
 )
 
 // validate writes §4.5's messages in upstream's order and reports whether

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/jobserver"
-	"github.com/dkms-project/dkms/internal/kver"
-	"github.com/dkms-project/dkms/internal/sched"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/jobserver"
+	"github.com/dkms-go/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/sched"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // AutoOptions tune the autoinstall engine beyond upstream's behaviour.

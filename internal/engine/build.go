@@ -11,12 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/compress"
-	"github.com/dkms-project/dkms/internal/dkmsconf"
-	"github.com/dkms-project/dkms/internal/jobserver"
-	"github.com/dkms-project/dkms/internal/kver"
-	"github.com/dkms-project/dkms/internal/sign"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/compress"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/jobserver"
+	"github.com/dkms-go/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/sign"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // pairCtx is the isolated context in which one pair is built or installed

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/compress"
-	"github.com/dkms-project/dkms/internal/dkmsconf"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/compress"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // buildWithConf is §6.2 steps 5-21, after the conf was read.

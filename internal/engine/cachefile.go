@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
 )
 
 // The status cache file is a private, versioned binary format: status

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
-	"github.com/dkms-project/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/kver"
 )
 
 // kernelSourceDir is --kernelsourcedir or <install_tree>/<k>/build.

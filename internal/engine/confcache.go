@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
 )
 
 // statusCache remembers the module records of dkms.conf reads that

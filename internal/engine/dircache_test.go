@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
 )
 
 func newTestCache(now time.Time) *statusCache {

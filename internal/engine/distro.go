@@ -5,7 +5,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/paths"
+	"github.com/dkms-go/dkms/internal/paths"
 )
 
 // detectDistro implements §2.5: "ubuntu" for ID=ubuntu, else ID_LIKE when it

@@ -9,12 +9,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/cli"
-	"github.com/dkms-project/dkms/internal/compress"
-	"github.com/dkms-project/dkms/internal/dkmsconf"
-	"github.com/dkms-project/dkms/internal/paths"
-	"github.com/dkms-project/dkms/internal/shconf"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/cli"
+	"github.com/dkms-go/dkms/internal/compress"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/paths"
+	"github.com/dkms-go/dkms/internal/shconf"
+	"github.com/dkms-go/dkms/internal/ui"
 	"golang.org/x/sys/unix"
 )
 

@@ -3,8 +3,8 @@ package engine
 import (
 	"context"
 
-	"github.com/dkms-project/dkms/internal/initramfs"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/initramfs"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // InitramfsCheck runs `dkms initramfs-check -k K [--json]` (our extension):

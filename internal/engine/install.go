@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
-	"github.com/dkms-project/dkms/internal/kver"
-	"github.com/dkms-project/dkms/internal/modinfo"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/modinfo"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // Install runs `dkms install` (§6.3) over every pair.

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // KernelRemoval runs kernel_preinst and kernel_prerm (§6.8): every module

@@ -3,9 +3,9 @@ package engine
 import (
 	"context"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
-	"github.com/dkms-project/dkms/internal/sign"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/sign"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // GenerateMOK runs `dkms generate_mok` (§6.12): only the key and

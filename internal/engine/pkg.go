@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/dkms-project/dkms/internal/pkgbuild"
+	"github.com/dkms-go/dkms/internal/pkgbuild"
 )
 
 // MkPackage runs `dkms mkdeb` and `dkms mkrpm` (dkms 2.x actions that 3.x

@@ -5,7 +5,7 @@ import (
 	"context"
 	"os/exec"
 
-	"github.com/dkms-project/dkms/internal/cli"
+	"github.com/dkms-go/dkms/internal/cli"
 )
 
 func runOutput(name string, args ...string) (string, error) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // scriptPath resolves a PRE_*/POST_* directive (§7.1) in dir: the script is

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // Status prints `dkms status` (§5.4, §6.13). It never fails.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/dkms-project/dkms/internal/tarball"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/tarball"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // Names of the top-level directories of a mktarball archive (spec §9).

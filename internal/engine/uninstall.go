@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/dkmsconf"
 )
 
 // Uninstall runs `dkms uninstall` (§6.4).

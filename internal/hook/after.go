@@ -10,10 +10,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/dkms-project/dkms/internal/devices"
-	"github.com/dkms-project/dkms/internal/engine"
-	"github.com/dkms-project/dkms/internal/initramfs"
-	"github.com/dkms-project/dkms/internal/modinfo"
+	"github.com/dkms-go/dkms/internal/devices"
+	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/initramfs"
+	"github.com/dkms-go/dkms/internal/modinfo"
 )
 
 // afterInstall runs once some module was built or installed for k: it loads

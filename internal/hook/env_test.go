@@ -12,10 +12,10 @@ import (
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
-	"github.com/dkms-project/dkms/internal/cli"
-	"github.com/dkms-project/dkms/internal/engine"
-	"github.com/dkms-project/dkms/internal/testenv"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/cli"
+	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // fk is a fake kernel: a build directory with include/ and no compiler

@@ -14,8 +14,8 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dkms-project/dkms/internal/engine"
-	"github.com/dkms-project/dkms/internal/ui"
+	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // DefaultBuildTimeout bounds one module's build and install when

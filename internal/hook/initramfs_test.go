@@ -7,7 +7,7 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // oldImage is an uncompressed newc initramfs holding an older copy of the

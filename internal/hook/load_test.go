@@ -10,9 +10,9 @@ import (
 
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
-	"github.com/dkms-project/dkms/internal/engine"
-	"github.com/dkms-project/dkms/internal/paths"
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/paths"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // hardware is a module package whose modules carry the alias patterns real

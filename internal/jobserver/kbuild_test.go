@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // TestKbuildUnderServer builds the bundled example module with the real

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/dkms-project/dkms/internal/compress"
+	"github.com/dkms-go/dkms/internal/compress"
 )
 
 // ErrNoModinfo is returned for a valid ELF file without a .modinfo section,

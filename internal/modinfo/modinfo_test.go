@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/compress"
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/compress"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 var debianKernel = testenv.DebianKernelName()

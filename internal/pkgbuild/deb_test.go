@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/tarball"
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/tarball"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 func TestBuildDebReadByDpkgDeb(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/tarball"
+	"github.com/dkms-go/dkms/internal/tarball"
 )
 
 // entry is one file system object of the package payload, with its

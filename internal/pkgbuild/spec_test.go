@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 func TestValidateRefusesBadSpecs(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/jobserver"
+	"github.com/dkms-go/dkms/internal/jobserver"
 )
 
 // The fake compiler announces itself on the shared event FIFO, then waits

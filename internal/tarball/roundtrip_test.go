@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/testenv"
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // suffixes lists every compression GNU tar picks by suffix, with the

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dkms-project/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/kver"
 )
 
 // Root is a throw-away machine root under t.TempDir(): /etc/os-release of

@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dkms-project/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/klauspost/compress/zstd"
 )
 

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dkms-project/dkms/internal/initramfs"
+	"github.com/dkms-go/dkms/internal/initramfs"
 )
 
 func main() {

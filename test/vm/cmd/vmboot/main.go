@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/dkms-project/dkms/test/vm"
+	"github.com/dkms-go/dkms/test/vm"
 )
 
 func main() {
