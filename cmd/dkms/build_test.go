@@ -69,7 +69,7 @@ func TestRealModuleLifecycle(t *testing.T) {
 	log, _ := os.ReadFile(e.dkms + "/dkms-hello/1.0/" + k + "/x86_64/log/make.log")
 	logText := timeLine.ReplaceAllString(e.norm(string(log)), "# elapsed time: HH:MM:SS")
 	lines := strings.SplitN(logText, "\n", 3)
-	if lines[0] != "DKMS (dkms-3.2.2) make.log for dkms-hello/1.0 for kernel "+k+" (x86_64)" {
+	if lines[0] != "DKMS (dkms-3.4.3) make.log for dkms-hello/1.0 for kernel "+k+" (x86_64)" {
 		t.Errorf("make.log header: %q", lines[0])
 	}
 	if !strings.Contains(logText, "\nBuilding module(s)\n# command: make -j") ||

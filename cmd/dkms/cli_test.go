@@ -18,8 +18,8 @@ func TestCommandLine(t *testing.T) {
 		code           int
 		stdout, stderr string // substrings ("" = must be empty)
 	}{
-		{"version", []string{"--version"}, 0, "dkms-3.2.2\n", ""},
-		{"version short wins over later junk", []string{"-V", "--bogus"}, 0, "dkms-3.2.2\n", ""},
+		{"version", []string{"--version"}, 0, "dkms-3.4.3\n", ""},
+		{"version short wins over later junk", []string{"-V", "--bogus"}, 0, "dkms-3.4.3\n", ""},
 		{"help", []string{"-h"}, 0, "Usage: /usr/sbin/dkms [action] [options]", ""},
 		{"unknown option", []string{"status", "--bogus"}, 2, "Usage: /usr/sbin/dkms", "\nError! Unknown option: --bogus\n"},
 		{"attached -j", []string{"status", "-j4"}, 2, "Usage:", "Error! Unknown option: -j4\n"},

@@ -1,4 +1,4 @@
-// Command dkms is a drop-in replacement for upstream dkms 3.2.2: it adds,
+// Command dkms is a drop-in replacement for upstream dkms 3.4.3: it adds,
 // builds, installs and removes out-of-tree kernel modules. The interface
 // is specified in shared/spec/dkms-interface.md; all logic is in internal/.
 package main

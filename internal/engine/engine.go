@@ -19,7 +19,7 @@ import (
 )
 
 // Release is the version string dkms prints.
-const Release = "dkms-3.2.2"
+const Release = "dkms-3.4.3"
 
 // frameworkNames are the framework.conf variables read at start-up (§3.2),
 // plus our own policy knobs (docs/COMPATIBILITY.md).
