@@ -24,7 +24,7 @@ const (
 		"       add -m <module>/<module-version> or\n       add -m <module> -v <module-version>\n"
 	vBroken = "\nError! foo/1.0 is broken!\nMissing the source directory or the symbolic link pointing to it.\nManual intervention is required!\n"
 	vNoHdr  = "\nError! Your kernel headers for kernel %s cannot be found at <root>/lib/modules/%s/build or <root>/lib/modules/%s/source.\n" +
-		"Please install the linux-headers-%s package or use the --kernelsourcedir option to tell DKMS where it's located.\n"
+		"Please install your distribution's kernel headers package matching %s, or use the --kernelsourcedir option to tell DKMS where it's located.\n"
 )
 
 func noHeaders(k string) string { return strings.ReplaceAll(vNoHdr, "%s", k) }
@@ -378,7 +378,6 @@ func TestSpecVerifiedAddFromPath(t *testing.T) {
 		os.MkdirAll(e.root+"/other", 0o755)
 		runSteps(t, e, []step{{[]string{"add", e.root + "/other/../dir"}, 8, "",
 			"dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #0.\n" +
-				"dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' does not begin with\n'/kernel', '/updates', or '/extra' in record #0.\n" +
 				"\nError! Bad conf file.\nFile: <root>/dir/dkms.conf does not represent a valid dkms.conf file.\n"}})
 	})
 	t.Run("force replaces the source copy", func(t *testing.T) {

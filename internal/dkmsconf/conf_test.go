@@ -47,7 +47,6 @@ func TestValidationMessages(t *testing.T) {
 				"dkms.conf: Error! 'DEST_MODULE_NAME' directive ends in '.o' or '.ko' in record #0.\n", false},
 		{"missing and bad location", "PACKAGE_NAME=p\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION[1]=/lib\n", false,
 			"dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #0.\n" +
-				"dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' does not begin with\n'/kernel', '/updates', or '/extra' in record #0.\n" +
 				"dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' does not begin with\n'/kernel', '/updates', or '/extra' in record #1.\n", false},
 		{"booleans", okBody + "AUTOINSTALL=maybe\nBUILD_DEPENDS_REBUILD=YES\nNO_WEAK_MODULES=sure\n", false,
 			"dkms.conf: Error! Unsupported AUTOINSTALL value 'maybe'\ndkms.conf: Error! Unsupported NO_WEAK_MODULES value 'sure'\n", false},

@@ -32,13 +32,13 @@ func validate(c *Conf, vals map[string]shconf.Var, strict bool, w io.Writer) boo
 		if hasObjSuffix(r.DestName) {
 			fail("'DEST_MODULE_NAME' directive ends in '.o' or '.ko' in record #%d.", i)
 		}
-		// Two independent checks, as upstream's: an empty location gets
-		// both messages.
-		if r.DestLocation == "" {
+		// Exactly one of the two for a bad location (delta C2): the prefix
+		// test is only reached for a non-empty value.
+		switch {
+		case r.DestLocation == "":
 			fail("No 'DEST_MODULE_LOCATION' directive specified for record #%d.", i)
-		}
-		if !strings.HasPrefix(r.DestLocation, "/kernel") && !strings.HasPrefix(r.DestLocation, "/updates") &&
-			!strings.HasPrefix(r.DestLocation, "/extra") {
+		case !strings.HasPrefix(r.DestLocation, "/kernel") && !strings.HasPrefix(r.DestLocation, "/updates") &&
+			!strings.HasPrefix(r.DestLocation, "/extra"):
 			fail("Directive 'DEST_MODULE_LOCATION' does not begin with\n'/kernel', '/updates', or '/extra' in record #%d.", i)
 		}
 	}
