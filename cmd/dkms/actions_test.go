@@ -101,7 +101,7 @@ func TestBuildPaths(t *testing.T) {
 		{"missing headers", "", nil, func(e *testEnv) { os.RemoveAll(e.inst + "/" + fk + "/build/include") },
 			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 21, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
 				"\nError! Your kernel headers for kernel 6.1.0-test cannot be found at <root>/lib/modules/6.1.0-test/build or <root>/lib/modules/6.1.0-test/source.\n" +
-					"Please install the linux-headers-6.1.0-test package or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}, nil},
+					"Please install your distribution's kernel headers package matching 6.1.0-test, or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}, nil},
 		{"missing build depends", "BUILD_DEPENDS[0]=bar\nBUILD_DEPENDS[1]=baz\n", nil, nil,
 			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 13, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign,
 				"\nError! Aborting build of module foo/1.0 for kernel 6.1.0-test (x86_64) due to missing BUILD_DEPENDS: bar baz.\nYou may override by specifying --force.\n"},
@@ -145,7 +145,7 @@ func TestBuildPaths(t *testing.T) {
 		{"pair isolation", "", nil, nil,
 			[]step{{[]string{"build", "foo/1.0", "-k", "9.9-nokernel", "-k", fk}, 0, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n" + noSign + "Building module(s)... done.\n",
 				"\nError! Your kernel headers for kernel 9.9-nokernel cannot be found at <root>/lib/modules/9.9-nokernel/build or <root>/lib/modules/9.9-nokernel/source.\n" +
-					"Please install the linux-headers-9.9-nokernel package or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}, nil},
+					"Please install your distribution's kernel headers package matching 9.9-nokernel, or use the --kernelsourcedir option to tell DKMS where it's located.\n"}}, nil},
 	}
 	runEnvCases(t, cases)
 }

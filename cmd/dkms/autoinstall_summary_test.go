@@ -74,5 +74,5 @@ func TestAutoinstallRunningKernelNoHeaders(t *testing.T) {
 	}
 	runSteps(t, e, []step{{[]string{"autoinstall"}, 21, "",
 		"\nError! Your kernel headers for kernel " + k + " cannot be found at <root>/lib/modules/" + k + "/build or <root>/lib/modules/" + k + "/source.\n" +
-			"Please install the linux-headers-" + k + " package or use the --kernelsourcedir option to tell DKMS where it's located.\n"}})
+			"Please install your distribution's kernel headers package matching " + k + ", or use the --kernelsourcedir option to tell DKMS where it's located.\n"}})
 }

@@ -97,7 +97,7 @@ func TestMatchModuleFilterAndFailures(t *testing.T) {
 			"\nError! The action match does not support the --all parameter.\n"},
 		{"no headers", []string{"match", "--templatekernel=" + tarK1, "-k", "6.3.0-test"}, 21, head("6.3.0-test", tarK1),
 			"\nError! Your kernel headers for kernel 6.3.0-test cannot be found at <root>/lib/modules/6.3.0-test/build or <root>/lib/modules/6.3.0-test/source.\n" +
-				"Please install the linux-headers-6.3.0-test package or use the --kernelsourcedir option to tell DKMS where it's located.\n"},
+				"Please install your distribution's kernel headers package matching 6.3.0-test, or use the --kernelsourcedir option to tell DKMS where it's located.\n"},
 	}
 	for _, tc := range tests {
 		out, errOut, code := e.run(tc.args...)

@@ -43,7 +43,7 @@ func TestRPMSafeUpgrade(t *testing.T) {
 	}
 	runSteps(t, e, []step{
 		{[]string{"remove", "foo/1.0", "--all", "--rpm_safe_upgrade"}, 0, "",
-			"\nError! Remove cancelled because --rpm_safe_upgrade scenario detected.\n"},
+			"Warning: Remove cancelled because --rpm_safe_upgrade scenario detected.\n"},
 		{[]string{"status"}, 0, "foo/1.0: added\n", ""},
 		{[]string{"remove", "foo/1.0", "--all", "--rpm_safe_upgrade"}, 0, "Deleting module foo/1.0 completely from the DKMS tree.\n", ""},
 	})

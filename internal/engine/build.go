@@ -137,6 +137,13 @@ func (e *Engine) excludedWarning(m, v, k, a string) error {
 		"This indicates that it should not be built.")
 }
 
+// missingHeaders is die 21 (D11: no distribution-specific package name).
+func (e *Engine) missingHeaders(k string) error {
+	kd := e.L.KernelModules(k)
+	return e.P.Die(21, "Your kernel headers for kernel "+k+" cannot be found at "+kd+"/build or "+kd+"/source.",
+		"Please install your distribution's kernel headers package matching "+k+", or use the --kernelsourcedir option to tell DKMS where it's located.")
+}
+
 // prepareKernel is §6.2 step 7 and 8: headers check, signing preparation,
 // compiler environment. Done once per pair context.
 func (e *Engine) prepareKernel(ctx context.Context, pc *pairCtx) error {
@@ -145,9 +152,7 @@ func (e *Engine) prepareKernel(ctx context.Context, pc *pairCtx) error {
 	}
 	ks := e.kernelSourceDir(pc.k)
 	if !isDir(ks + "/include") {
-		kd := e.L.KernelModules(pc.k)
-		return e.P.Die(21, "Your kernel headers for kernel "+pc.k+" cannot be found at "+kd+"/build or "+kd+"/source.",
-			"Please install the linux-headers-"+pc.k+" package or use the --kernelsourcedir option to tell DKMS where it's located.")
+		return e.missingHeaders(pc.k)
 	}
 	pc.signer = e.prepareSigning(ctx, pc.k)
 	e.P.Line("")

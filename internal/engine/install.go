@@ -60,7 +60,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	e.forcedInstallList(pc)
 	if !isDir(e.L.KernelModules(k)) {
 		return p.Die(6, "The directory "+e.L.KernelModules(k)+" doesn't exist.",
-			"You cannot install a module onto a non-existant kernel.")
+			"You cannot install a module onto a non-existent kernel.")
 	}
 	suffix := e.compressionSuffix(pc)
 	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, strict: true})

@@ -72,9 +72,7 @@ func (e *Engine) Match(ctx context.Context) error {
 		return nil
 	}
 	if !isDir(e.kernelSourceDir(k) + "/include") {
-		kd := e.L.KernelModules(k)
-		return p.Die(21, "Your kernel headers for kernel "+k+" cannot be found at "+kd+"/build or "+kd+"/source.",
-			"Please install the linux-headers-"+k+" package or use the --kernelsourcedir option to tell DKMS where it's located.")
+		return e.missingHeaders(k)
 	}
 	var last error
 	for _, mv := range todo {

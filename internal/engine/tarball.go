@@ -71,7 +71,7 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 
 	if e.O.BinariesOnly {
 		e.P.Line("")
-		e.P.Line("Creating tarball structure to specifically accomodate binaries.")
+		e.P.Line("Creating tarball structure to specifically accommodate binaries.")
 		if err := e.binariesOnlyPart(tmp+"/"+arBinariesOnly, m, v); err != nil {
 			return e.failTarball(err)
 		}

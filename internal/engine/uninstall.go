@@ -223,7 +223,7 @@ func (e *Engine) Remove(ctx context.Context) error {
 		}
 	}
 	if e.O.RPMSafeUpgrade && e.rpmSafeCancel(m, v) {
-		e.P.ErrorBlock("Remove cancelled because --rpm_safe_upgrade scenario detected.")
+		e.P.Warning("Remove cancelled because --rpm_safe_upgrade scenario detected.")
 		return nil
 	}
 	for i, k := range e.Kernels {
