@@ -7,7 +7,7 @@ export CGO_ENABLED = 0
 
 BINS = bin/dkms bin/dkms-autoinstall
 
-.PHONY: all build deps test unit-test vm-test demo install uninstall bench clean lint
+.PHONY: all build deps test unit-test vm-test demo install uninstall bench clean lint deb
 
 all: build
 
@@ -64,5 +64,10 @@ uninstall:
 lint:
 	sh scripts/lint.sh
 
+# The Debian package dkms-go, built with dpkg-buildpackage (docs/PACKAGES.md):
+# dist/dkms-go_*.deb, then `apt install ./dist/dkms-go_*.deb`.
+deb:
+	sh scripts/deb.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
