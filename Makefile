@@ -47,6 +47,11 @@ install: build
 	install -D -m 0755 hooks/common.postinst $(DESTDIR)$(PREFIX)/lib/dkms/common.postinst
 	install -D -m 0644 systemd/dkms-autoinstall.service $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
 	install -D -m 0644 systemd/80-dkms.preset $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/80-dkms.preset
+	install -D -m 0644 man/dkms.8 $(DESTDIR)$(PREFIX)/share/man/man8/dkms.8
+	install -D -m 0644 man/dkms-autoinstall.8 $(DESTDIR)$(PREFIX)/share/man/man8/dkms-autoinstall.8
+	install -D -m 0644 completion/dkms.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dkms
+	ln -sf dkms $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dkms-autoinstall
+	install -D -m 0644 completion/_dkms $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_dkms
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/dkms $(DESTDIR)$(PREFIX)/sbin/dkms-autoinstall
@@ -56,6 +61,9 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/dkms/dkms_autoinstaller $(DESTDIR)$(PREFIX)/lib/dkms/common.postinst
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/dkms-autoinstall.service
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/80-dkms.preset
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/dkms.8 $(DESTDIR)$(PREFIX)/share/man/man8/dkms-autoinstall.8
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dkms $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dkms-autoinstall
+	rm -f $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_dkms
 	# framework.conf goes only when unedited; empty directories go with it.
 	if cmp -s etc/framework.conf $(DESTDIR)/etc/dkms/framework.conf; then rm -f $(DESTDIR)/etc/dkms/framework.conf; fi
 	-rmdir $(DESTDIR)/etc/dkms/framework.conf.d $(DESTDIR)/etc/dkms $(DESTDIR)$(PREFIX)/lib/dkms 2>/dev/null
