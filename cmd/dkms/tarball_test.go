@@ -249,10 +249,10 @@ func TestTarballErrors(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "make")
 	a := fakeTree(t, true, tarK1)
-	plain := writeTar(t, []tarEnt{{name: "./pkg/"}, {name: "./pkg/dkms.conf", body: strings.ReplaceAll(fakeFooConf, "foo", "bar")},
-		{name: "./pkg/Makefile", body: "all:\n"}})
-	noConf := writeTar(t, []tarEnt{{name: "./pkg/"}, {name: "./pkg/Makefile", body: "all:\n"}})
-	noMainConf := writeTar(t, []tarEnt{{name: "./dkms_main_tree/"}, {name: "./dkms_source_tree/"}, {name: "./dkms_source_tree/Makefile", body: "all:\n"}})
+	plain := writeTar(t, []tarEnt{{Name: "./pkg/"}, {Name: "./pkg/dkms.conf", Body: strings.ReplaceAll(fakeFooConf, "foo", "bar")},
+		{Name: "./pkg/Makefile", Body: "all:\n"}})
+	noConf := writeTar(t, []tarEnt{{Name: "./pkg/"}, {Name: "./pkg/Makefile", Body: "all:\n"}})
+	noMainConf := writeTar(t, []tarEnt{{Name: "./dkms_main_tree/"}, {Name: "./dkms_source_tree/"}, {Name: "./dkms_source_tree/Makefile", Body: "all:\n"}})
 	// Longer than a file name may be, so that even an implementation that
 	// wrongly wrote to / could not leave a file there.
 	rootArchive := strings.Repeat("x", 300) + ".tgz"
@@ -312,53 +312,11 @@ func TestTarballErrors(t *testing.T) {
 	}
 }
 
-// tarEnt is one crafted archive member. Names ending in "/" are
-// directories unless typ says otherwise.
-type tarEnt struct {
-	name, body, link string
-	typ              byte
-	size             int64 // declared size when the body is left out
-}
+// tarEnt is one crafted archive member (the builder is shared with
+// internal/tarball's tests).
+type tarEnt = testenv.TarEntry
 
-// writeTar writes a gzipped archive of ents, byte for byte as asked (no
-// cleaning of names), into a fresh directory outside every test tree.
-func writeTar(t *testing.T, ents []tarEnt) string {
-	t.Helper()
-	p := t.TempDir() + "/crafted.tar.gz"
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zw := gzip.NewWriter(f)
-	tw := tar.NewWriter(zw)
-	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: 0o644, Format: tar.FormatPAX}
-		switch {
-		case e.typ != 0:
-		case strings.HasSuffix(e.name, "/"):
-			h.Typeflag, h.Mode = tar.TypeDir, 0o755
-		default:
-			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.body))
-		}
-		if e.size != 0 {
-			// A huge declared size without the data: the archive ends
-			// here, which is enough for the header to be judged.
-			h.Size = e.size
-			if err := tw.WriteHeader(h); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(tw, e.body)
-	}
-	tw.Flush()
-	zw.Close()
-	return p
-}
+func writeTar(t *testing.T, ents []tarEnt) string { return testenv.WriteTarGz(t, ents) }
 
 // TestLdTarballRefusesHostileArchives: every crafted archive is refused
 // with exit 3 and a message naming the problem, and nothing is written
@@ -367,44 +325,44 @@ func TestLdTarballRefusesHostileArchives(t *testing.T) {
 	t.Parallel()
 	testenv.RequireRoot(t)
 	conf := func(name string) tarEnt {
-		return tarEnt{name: name, body: fakeFooConf}
+		return tarEnt{Name: name, Body: fakeFooConf}
 	}
-	layout := []tarEnt{{name: "./"}, {name: "./dkms_main_tree/"}, {name: "./dkms_source_tree/"}, conf("./dkms_source_tree/dkms.conf")}
+	layout := []tarEnt{{Name: "./"}, {Name: "./dkms_main_tree/"}, {Name: "./dkms_source_tree/"}, conf("./dkms_source_tree/dkms.conf")}
 	with := func(extra ...tarEnt) []tarEnt { return append(append([]tarEnt{}, layout...), extra...) }
 	tests := []struct {
 		name   string
 		ents   []tarEnt
 		reason string
 	}{
-		{"dot-dot member", with(tarEnt{name: "./dkms_source_tree/../../../../etc/evil", body: "x"}), `".."`},
-		{"absolute member", with(tarEnt{name: "/etc/evil", body: "x"}), "absolute"},
-		{"absolute symlink", with(tarEnt{name: "./dkms_source_tree/l", link: "/etc/shadow", typ: tar.TypeSymlink}), "absolute"},
-		{"symlink out of the archive", with(tarEnt{name: "./dkms_source_tree/l", link: "../../etc", typ: tar.TypeSymlink}), "outside"},
-		{"write through a symlink", with(tarEnt{name: "./dkms_source_tree/l", link: ".", typ: tar.TypeSymlink},
-			tarEnt{name: "./dkms_source_tree/l/x", body: "x"}), "symbolic link"},
-		{"hard link out of the archive", with(tarEnt{name: "./dkms_source_tree/h", link: "../../etc/passwd", typ: tar.TypeLink}), "outside the archive"},
-		{"hard link to an absolute path", with(tarEnt{name: "./dkms_source_tree/h", link: "/etc/passwd", typ: tar.TypeLink}), "outside the archive"},
-		{"character device", with(tarEnt{name: "./dkms_source_tree/null", typ: tar.TypeChar}), "device"},
-		{"block device", with(tarEnt{name: "./dkms_main_tree/sda", typ: tar.TypeBlock}), "device"},
-		{"fifo", with(tarEnt{name: "./dkms_source_tree/p", typ: tar.TypeFifo}), "pipe"},
-		{"oversized member", with(tarEnt{name: "./dkms_source_tree/big", size: 2 << 30}), "exceeds"},
+		{"dot-dot member", with(tarEnt{Name: "./dkms_source_tree/../../../../etc/evil", Body: "x"}), `".."`},
+		{"absolute member", with(tarEnt{Name: "/etc/evil", Body: "x"}), "absolute"},
+		{"absolute symlink", with(tarEnt{Name: "./dkms_source_tree/l", Link: "/etc/shadow", Type: tar.TypeSymlink}), "absolute"},
+		{"symlink out of the archive", with(tarEnt{Name: "./dkms_source_tree/l", Link: "../../etc", Type: tar.TypeSymlink}), "outside"},
+		{"write through a symlink", with(tarEnt{Name: "./dkms_source_tree/l", Link: ".", Type: tar.TypeSymlink},
+			tarEnt{Name: "./dkms_source_tree/l/x", Body: "x"}), "symbolic link"},
+		{"hard link out of the archive", with(tarEnt{Name: "./dkms_source_tree/h", Link: "../../etc/passwd", Type: tar.TypeLink}), "outside the archive"},
+		{"hard link to an absolute path", with(tarEnt{Name: "./dkms_source_tree/h", Link: "/etc/passwd", Type: tar.TypeLink}), "outside the archive"},
+		{"character device", with(tarEnt{Name: "./dkms_source_tree/null", Type: tar.TypeChar}), "device"},
+		{"block device", with(tarEnt{Name: "./dkms_main_tree/sda", Type: tar.TypeBlock}), "device"},
+		{"fifo", with(tarEnt{Name: "./dkms_source_tree/p", Type: tar.TypeFifo}), "pipe"},
+		{"oversized member", with(tarEnt{Name: "./dkms_source_tree/big", Size: 2 << 30}), "exceeds"},
 		{"duplicate member", with(conf("./dkms_source_tree/dkms.conf")), "duplicate"},
 		// Checks of the DKMS layout, on top of the archive-level ones.
-		{"source link into the binaries", with(tarEnt{name: "./dkms_source_tree/l", link: "../dkms_main_tree", typ: tar.TypeSymlink}),
+		{"source link into the binaries", with(tarEnt{Name: "./dkms_source_tree/l", Link: "../dkms_main_tree", Type: tar.TypeSymlink}),
 			"dkms_source_tree/l points outside its directory"},
-		{"symlinked kernel directory", with(tarEnt{name: "./dkms_main_tree/" + tarK1, link: "../dkms_source_tree", typ: tar.TypeSymlink}),
+		{"symlinked kernel directory", with(tarEnt{Name: "./dkms_main_tree/" + tarK1, Link: "../dkms_source_tree", Type: tar.TypeSymlink}),
 			"dkms_main_tree/" + tarK1 + " is a symbolic link"},
-		{"binary link to the source", with(tarEnt{name: "./dkms_main_tree/" + tarK1 + "/"}, tarEnt{name: "./dkms_main_tree/" + tarK1 + "/x86_64/"},
-			tarEnt{name: "./dkms_main_tree/" + tarK1 + "/x86_64/module", link: "../../../dkms_source_tree", typ: tar.TypeSymlink}),
+		{"binary link to the source", with(tarEnt{Name: "./dkms_main_tree/" + tarK1 + "/"}, tarEnt{Name: "./dkms_main_tree/" + tarK1 + "/x86_64/"},
+			tarEnt{Name: "./dkms_main_tree/" + tarK1 + "/x86_64/module", Link: "../../../dkms_source_tree", Type: tar.TypeSymlink}),
 			"x86_64/module points outside its directory"},
-		{"package name with a slash", []tarEnt{{name: "./"}, {name: "./dkms_main_tree/"}, {name: "./dkms_binaries_only/"},
-			{name: "./dkms_binaries_only/dkms.conf", body: strings.Replace(fakeFooConf, "PACKAGE_NAME=foo", "PACKAGE_NAME=../../../../tmp/evil", 1)}},
-			"PACKAGE_NAME \"../../../../tmp/evil\" cannot be used"},
-		{"version dot-dot", []tarEnt{{name: "./"}, {name: "./dkms_main_tree/"}, {name: "./dkms_binaries_only/"},
-			{name: "./dkms_binaries_only/dkms.conf", body: strings.Replace(fakeFooConf, "PACKAGE_VERSION=1.0", "PACKAGE_VERSION=..", 1)}},
-			"PACKAGE_VERSION \"..\" cannot be used"},
-		{"generic tarball with an escaping link", []tarEnt{{name: "./src/"}, conf("./src/dkms.conf"), {name: "./other/"},
-			{name: "./src/l", link: "../other", typ: tar.TypeSymlink}}, "src/l points outside its directory"},
+		{"package name with a slash", []tarEnt{{Name: "./"}, {Name: "./dkms_main_tree/"}, {Name: "./dkms_binaries_only/"},
+			{Name: "./dkms_binaries_only/dkms.conf", Body: strings.Replace(fakeFooConf, "PACKAGE_NAME=foo", "PACKAGE_NAME=../../../../tmp/evil", 1)}},
+			`dkms_binaries_only/dkms.conf: PACKAGE_NAME "../../../../tmp/evil" contains '/'`},
+		{"version dot-dot", []tarEnt{{Name: "./"}, {Name: "./dkms_main_tree/"}, {Name: "./dkms_binaries_only/"},
+			{Name: "./dkms_binaries_only/dkms.conf", Body: strings.Replace(fakeFooConf, "PACKAGE_VERSION=1.0", "PACKAGE_VERSION=..", 1)}},
+			`dkms_binaries_only/dkms.conf: PACKAGE_VERSION ".." is a relative directory name`},
+		{"generic tarball with an escaping link", []tarEnt{{Name: "./src/"}, conf("./src/dkms.conf"), {Name: "./other/"},
+			{Name: "./src/l", Link: "../other", Type: tar.TypeSymlink}}, "src/l points outside its directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

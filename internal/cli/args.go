@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/modname"
 )
 
 // Actions are the action words of dkms 3.2.2, plus our extensions.
@@ -237,6 +240,28 @@ func Parse(args []string, out Output) (*Options, Result) {
 		fmt.Fprintf(out.Stderr(), "Warning: I do not know how to handle %s.\n", arg)
 	}
 	return o, Result{Event: Continue}
+}
+
+// CheckNames applies modname's rule to the module and version given on
+// the command line (-m, -v, or a positional module spec). Empty values are
+// left to the actions, which give upstream's usage block for them. So is a
+// version without a module: no action uses it as a path part on its own
+// (status only looks it up), and a missing absolute path parses that way
+// (§2.2 rule 5), which upstream reports as the missing file or the usage.
+func (o *Options) CheckNames() error {
+	if o.Module == "" {
+		return nil
+	}
+	for _, n := range []struct{ what, value string }{{"module name", o.Module}, {"module version", o.Version}} {
+		if n.value == "" {
+			continue
+		}
+		var e *modname.Error
+		if errors.As(modname.Check(n.value), &e) {
+			return fmt.Errorf("Invalid %s %q on the command line: it %s.", n.what, e.Value, e.Reason)
+		}
+	}
+	return nil
 }
 
 // Usage is the usage text of §2.6; prog is the program path as invoked.

@@ -50,6 +50,9 @@ var (
 	// ErrInvalid means validation failed; the messages were written to
 	// Stderr and the caller dies 8 with `Bad conf file.`.
 	ErrInvalid = errors.New("invalid dkms.conf")
+	// ErrLinkOutside means the chosen dkms.conf is a symbolic link leaving
+	// its directory; nothing of it was read.
+	ErrLinkOutside = errors.New("dkms.conf is a symbolic link leading out of its directory")
 )
 
 // Directives is the dkms.conf whitelist (§4.3).
@@ -92,6 +95,9 @@ func Read(ctx context.Context, o ReadOptions) (*Conf, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, o.Path, err)
 	}
 	f.Close()
+	if err := checkLink(o.Path); err != nil {
+		return nil, err
+	}
 
 	vals := map[string]shconf.Var{}
 	for _, file := range chain(o) {

@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 
+	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -95,7 +97,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 				return err
 			}
 		case o.SourceTreeToAdd != "":
-			if err := e.addFromPath(ctx, o.SourceTreeToAdd); err != nil {
+			if err := e.addFromPath(ctx, o.SourceTreeToAdd, "", ""); err != nil {
 				return err
 			}
 		}
@@ -149,7 +151,11 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 }
 
 // addFromPath copies a source directory into the source tree (§6.1).
-func (e *Engine) addFromPath(ctx context.Context, given string) error {
+// archive is the archive the directory was extracted from, or "" for a
+// path from the command line; tmp is the extraction directory. The names
+// the conf declares are checked before anything is written or removed,
+// and the tree lock is held from there on.
+func (e *Engine) addFromPath(ctx context.Context, given, archive, tmp string) error {
 	resolved, err := filepath.EvalSymlinks(given)
 	if err == nil {
 		resolved, err = filepath.Abs(resolved)
@@ -165,8 +171,19 @@ func (e *Engine) addFromPath(ctx context.Context, given string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.CheckNames(); err != nil {
+		if archive != "" {
+			return e.refuseArchive(archive, archiveNameError(tmp, err))
+		}
+		fmt.Fprintln(e.P.Stderr(), err)
+		fmt.Fprintln(e.P.Stderr(), modname.Rule)
+		return e.P.Die(8, "Bad conf file.", "File: "+resolved+"/dkms.conf does not represent a valid dkms.conf file.")
+	}
 	m, v := c.PackageName, c.PackageVersion
 	e.O.Module, e.O.Version = m, v
+	if err := e.lock(); err != nil {
+		return err
+	}
 	dst := e.L.SourceDir(m, v)
 	if e.O.Force && isDir(dst) {
 		e.P.Stderr().Write([]byte("\n"))

@@ -12,6 +12,7 @@ import (
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/shconf"
 	"github.com/dkms-go/dkms/internal/ui"
@@ -218,6 +219,10 @@ func (e *Engine) ApplyOptions(o *cli.Options) error {
 	}
 	if len(o.Arches) > 0 && o.All {
 		return p.Die(3, "You cannot specify an arch and also specify", "--all on the command line.")
+	}
+	// Ours: before any action can use them as path parts (COMPATIBILITY.md).
+	if err := o.CheckNames(); err != nil {
+		return p.Die(1, err.Error(), modname.Rule)
 	}
 	jobs, set := e.FW["parallel_jobs"]
 	if o.Jobs != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/tarball"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -203,19 +204,16 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.CheckNames(); err != nil {
+		return e.refuseArchive(path, archiveNameError(tmp, err))
+	}
 	m, v := c.PackageName, c.PackageVersion
-	if err := checkArchiveName("PACKAGE_NAME", m); err != nil {
-		return e.refuseArchive(path, err)
-	}
-	if err := checkArchiveName("PACKAGE_VERSION", v); err != nil {
-		return e.refuseArchive(path, err)
-	}
 	binaries, err := archiveBinaries(tmp + "/" + arMainTree)
 	if err != nil {
 		return e.refuseArchive(path, err)
 	}
 	if part == arSourceTree {
-		if err := linksStayInside(tmp + "/" + arSourceTree); err != nil {
+		if err := tarball.LinksStayInside(tmp + "/" + arSourceTree); err != nil {
 			return e.refuseArchive(path, err)
 		}
 	}
@@ -230,7 +228,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	}
 	e.O.Module, e.O.Version = m, v
 	if part == arSourceTree {
-		if err := e.addFromPath(ctx, tmp+"/"+arSourceTree); err != nil {
+		if err := e.addFromPath(ctx, tmp+"/"+arSourceTree, path, tmp); err != nil {
 			return err
 		}
 	} else if !isDir(e.L.SourceDir(m, v)) {
@@ -285,10 +283,10 @@ func (e *Engine) loadGeneric(ctx context.Context, path, tmp string) error {
 		return e.P.Die(3, noConfInArchive)
 	}
 	dir := filepath.Dir(found)
-	if err := linksStayInside(dir); err != nil {
+	if err := tarball.LinksStayInside(dir); err != nil {
 		return e.refuseArchive(path, err)
 	}
-	return e.addFromPath(ctx, dir)
+	return e.addFromPath(ctx, dir, path, tmp)
 }
 
 const noConfInArchive = "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it."
@@ -305,16 +303,23 @@ func (e *Engine) refuseArchive(path string, err error) error {
 		"Nothing was written to the DKMS tree.")
 }
 
-// checkArchiveName makes sure a name taken from an archive's dkms.conf
-// is one path component: it becomes part of paths we write to.
-func checkArchiveName(what, s string) error {
-	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\x00") {
-		return errors.New(what + " " + quote(s) + " cannot be used as a directory name")
+// archiveNameError names the dkms.conf of a refused PACKAGE_NAME or
+// PACKAGE_VERSION by its place in the archive, not in our temporary
+// directory.
+func archiveNameError(tmp string, err error) error {
+	var ne *dkmsconf.NameError
+	if errors.As(err, &ne) {
+		if real, rerr := filepath.EvalSymlinks(tmp); rerr == nil {
+			tmp = real
+		}
+		if rel, rerr := filepath.Rel(tmp, ne.File); rerr == nil && !strings.HasPrefix(rel, "..") {
+			c := *ne
+			c.File = rel
+			return &c
+		}
 	}
-	return nil
+	return err
 }
-
-func quote(s string) string { return "\"" + s + "\"" }
 
 // archiveBinaries lists the <k>/<a> directories of dkms_main_tree in glob
 // order. Symbolic links in their place, or links inside them that point
@@ -337,7 +342,7 @@ func archiveBinaries(mainTree string) ([]pair, error) {
 			if !isDir(ad) {
 				continue
 			}
-			if err := linksStayInside(ad); err != nil {
+			if err := tarball.LinksStayInside(ad); err != nil {
 				return nil, err
 			}
 			out = append(out, pair{k, a})
@@ -350,58 +355,6 @@ func archiveBinaries(mainTree string) ([]pair, error) {
 func isRealDir(p string) bool {
 	st, err := os.Lstat(p)
 	return err == nil && st.IsDir()
-}
-
-// linksStayInside checks that every symbolic link below dir is relative and
-// resolves (lexically, through the tree's own links) to a place inside
-// dir. tarball.Extract already keeps links inside the extraction directory;
-// this is stricter because dir alone is copied elsewhere, where a link
-// to a sibling part of the archive would point into the target tree.
-func linksStayInside(dir string) error {
-	return filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if de.Type()&os.ModeSymlink == 0 {
-			return nil
-		}
-		resolved, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			// A dangling link copied as is points nowhere we write.
-			target, _ := os.Readlink(p)
-			if filepath.IsAbs(target) {
-				return errors.New("symbolic link " + relName(dir, p) + " points to an absolute path")
-			}
-			joined := filepath.Join(filepath.Dir(p), target)
-			if !within(dir, joined) {
-				return errors.New("symbolic link " + relName(dir, p) + " points outside its directory")
-			}
-			return nil
-		}
-		root, err := filepath.EvalSymlinks(dir)
-		if err != nil {
-			return err
-		}
-		if !within(root, resolved) {
-			return errors.New("symbolic link " + relName(dir, p) + " points outside its directory")
-		}
-		return nil
-	})
-}
-
-func within(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-}
-
-// relName names p for a message: relative to dir, prefixed by dir's
-// last component (dkms_source_tree/..., <arch>/...).
-func relName(dir, p string) string {
-	rel, err := filepath.Rel(dir, p)
-	if err != nil {
-		return p
-	}
-	return filepath.Base(dir) + "/" + rel
 }
 
 // loadRPM hands an .rpm to rpm and then runs autoinstall (§6.11 step 2).

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/modname"
 )
 
 // Spec describes the package to build.
@@ -70,6 +72,11 @@ var (
 func (s Spec) validate() error {
 	if s.Module == "" || s.Version == "" {
 		return errors.New("module and version must be set")
+	}
+	for _, n := range []struct{ what, value string }{{"module name", s.Module}, {"module version", s.Version}} {
+		if err := modname.Check(n.value); err != nil {
+			return fmt.Errorf("%s %w", n.what, err)
+		}
 	}
 	for _, v := range []string{s.Module, s.Version} {
 		if !validPathPart.MatchString(v) || v == "." || v == ".." {

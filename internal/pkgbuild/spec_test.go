@@ -26,8 +26,11 @@ func TestValidateRefusesBadSpecs(t *testing.T) {
 	}{
 		{"no module", Spec{Version: "1.0", SourceDir: src}, "must be set"},
 		{"no version", Spec{Module: "foo", SourceDir: src}, "must be set"},
-		{"slash in module", Spec{Module: "a/b", Version: "1.0", SourceDir: src}, "cannot be used"},
-		{"dotdot version", Spec{Module: "foo", Version: "..", SourceDir: src}, "cannot be used"},
+		{"slash in module", Spec{Module: "a/b", Version: "1.0", SourceDir: src}, `module name "a/b" contains '/'`},
+		{"dotdot version", Spec{Module: "foo", Version: "..", SourceDir: src}, `module version ".." is a relative directory name`},
+		{"escaping version", Spec{Module: "foo", Version: "../../../../tmp/x/pwn", SourceDir: src}, `module version "../../../../tmp/x/pwn" contains '/'`},
+		{"newline in version", Spec{Module: "foo", Version: "1.0\nbar", SourceDir: src}, `module version "1.0\nbar" contains a newline`},
+		{"option-like module", Spec{Module: "-foo", Version: "1.0", SourceDir: src}, `module name "-foo" starts with '-'`},
 		{"space in version", Spec{Module: "foo", Version: "1 0", SourceDir: src}, "cannot be used"},
 		{"one-letter package", Spec{Module: "_", Version: "1.0", SourceDir: src}, "invalid package name"},
 		{"no dkms.conf", Spec{Module: "foo", Version: "1.0", SourceDir: noConf}, "dkms.conf"},

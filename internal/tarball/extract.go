@@ -32,7 +32,9 @@ import (
 //
 // Ownership is not restored: files belong to the caller, since an archive
 // must not be able to hand module files to another user. Set-user-ID and
-// set-group-ID bits are dropped for the same reason.
+// set-group-ID bits are dropped for the same reason, and so are the group
+// and other write bits: what is extracted ends up in /usr/src and the dkms
+// tree, where a file any user may change is a file root compiles or loads.
 func Extract(ctx context.Context, archive, destDir string, lim Limits) (err error) {
 	lim = lim.withDefaults()
 	if fi, err := os.Stat(destDir); err != nil {
@@ -234,7 +236,7 @@ func applyMetadata(staging string, p *plan) error {
 			continue
 		}
 		dst := filepath.Join(staging, filepath.FromSlash(m.name))
-		perm := fs.FileMode(m.mode) & fs.ModePerm
+		perm := fs.FileMode(m.mode) & fs.ModePerm &^ 0o022
 		if m.kind == kindDir && m.mode&0o1000 != 0 {
 			perm |= fs.ModeSticky
 		}

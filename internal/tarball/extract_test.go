@@ -39,9 +39,9 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 		{"hard link to directory", []ent{ok, dir("./d/"), hardlink("./h", "./d")}, Limits{}, codecNone, "./h", "not a regular file"},
 		{"hard link to symlink", []ent{ok, symlink("./s", "ok.txt"), hardlink("./h", "./s")}, Limits{}, codecNone, "./h", "not a regular file"},
 		{"hard link forward", []ent{ok, hardlink("./h", "./later"), file("./later", "x")}, Limits{}, codecNone, "./h", "not an earlier member"},
-		{"char device", []ent{ok, {name: "./null", typ: tar.TypeChar, mode: 0o666}}, Limits{}, codecNone, "./null", "device"},
-		{"block device", []ent{ok, {name: "./sda", typ: tar.TypeBlock, mode: 0o660}}, Limits{}, codecBzip2, "./sda", "device"},
-		{"fifo", []ent{ok, {name: "./p", typ: tar.TypeFifo, mode: 0o644}}, Limits{}, codecNone, "./p", "pipe"},
+		{"char device", []ent{ok, {Name: "./null", Type: tar.TypeChar, Mode: 0o666}}, Limits{}, codecNone, "./null", "device"},
+		{"block device", []ent{ok, {Name: "./sda", Type: tar.TypeBlock, Mode: 0o660}}, Limits{}, codecBzip2, "./sda", "device"},
+		{"fifo", []ent{ok, {Name: "./p", Type: tar.TypeFifo, Mode: 0o644}}, Limits{}, codecNone, "./p", "pipe"},
 		{"oversized member", []ent{file("./big", strings.Repeat("x", 11))}, small, codecNone, "./big", "size 11 exceeds"},
 		{"oversized total", []ent{file("./a", "0123456789"), file("./b", "0123456789")}, small, codecGzip, "./b", "total size"},
 		{"too many members", []ent{ok, dir("./1/"), dir("./2/"), dir("./3/"), dir("./4/"), dir("./5/")}, small, codecNone, "./5/", "more than 5"},
@@ -49,7 +49,7 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 		{"file replaced by dir", []ent{ok, dir("./ok.txt/")}, Limits{}, codecNone, "./ok.txt/", "duplicate"},
 		{"file as parent", []ent{ok, file("./ok.txt/x", "x")}, Limits{}, codecNone, "./ok.txt/x", "not a directory"},
 		{"root is a file", []ent{ok, file(".", "x")}, Limits{}, codecNone, ".", "must be a directory"},
-		{"unknown type", []ent{ok, {name: "./odd", typ: 'Z', mode: 0o644}}, Limits{}, codecNone, "./odd", "unsupported"},
+		{"unknown type", []ent{ok, {Name: "./odd", Type: 'Z', Mode: 0o644}}, Limits{}, codecNone, "./odd", "unsupported"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,19 +174,26 @@ func TestExtractCancelled(t *testing.T) {
 	assertUntouched(t, dest)
 }
 
+// TestExtractDropsSetuidAndKeepsModes: set-ID bits and group/other write
+// bits from the archive are dropped (a world-writable file under /usr/src
+// would let any user change what root compiles), the rest is kept.
 func TestExtractDropsSetuidAndKeepsModes(t *testing.T) {
 	t.Parallel()
 	ents := []ent{
-		{name: "./suid", typ: tar.TypeReg, body: "x", mode: 0o4755},
-		{name: "./ro/", typ: tar.TypeDir, mode: 0o555},
-		{name: "./ro/f", typ: tar.TypeReg, body: "y", mode: 0o600},
+		{Name: "./suid", Type: tar.TypeReg, Body: "x", Mode: 0o4755},
+		{Name: "./ro/", Type: tar.TypeDir, Mode: 0o555},
+		{Name: "./ro/f", Type: tar.TypeReg, Body: "y", Mode: 0o600},
+		{Name: "./ww/", Type: tar.TypeDir, Mode: 0o1777},
+		{Name: "./ww/f", Type: tar.TypeReg, Body: "z", Mode: 0o666},
+		{Name: "./gw", Type: tar.TypeReg, Body: "z", Mode: 0o2775},
 	}
 	dest := freshDest(t)
 	if err := Extract(context.Background(), writeFile(t, "a.tar", rawTar(t, ents)), dest, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(filepath.Join(dest, "ro"), 0o755) })
-	for name, want := range map[string]os.FileMode{"suid": 0o755, "ro": os.ModeDir | 0o555, "ro/f": 0o600} {
+	for name, want := range map[string]os.FileMode{"suid": 0o755, "ro": os.ModeDir | 0o555, "ro/f": 0o600,
+		"ww": os.ModeDir | os.ModeSticky | 0o755, "ww/f": 0o644, "gw": 0o755} {
 		fi, err := os.Lstat(filepath.Join(dest, name))
 		if err != nil {
 			t.Fatal(err)

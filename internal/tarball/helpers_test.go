@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,51 +11,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
-// ent describes one crafted tar header for the tests.
-type ent struct {
-	name string
-	typ  byte
-	body string
-	link string
-	mode int64
-	size int64 // overrides len(body) in the header when non-zero
-}
+// ent is one crafted tar header for the tests; the builder is shared with
+// the command's tests.
+type ent = testenv.TarEntry
 
-func file(name, body string) ent { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
-func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
+func file(name, body string) ent { return ent{Name: name, Type: tar.TypeReg, Body: body, Mode: 0o644} }
+func dir(name string) ent        { return ent{Name: name, Type: tar.TypeDir, Mode: 0o755} }
 func symlink(name, target string) ent {
-	return ent{name: name, typ: tar.TypeSymlink, link: target, mode: 0o777}
+	return ent{Name: name, Type: tar.TypeSymlink, Link: target, Mode: 0o777}
 }
 func hardlink(name, target string) ent {
-	return ent{name: name, typ: tar.TypeLink, link: target, mode: 0o644}
+	return ent{Name: name, Type: tar.TypeLink, Link: target, Mode: 0o644}
 }
 
 // rawTar builds an uncompressed archive from ents, byte for byte what the
 // test asks for (no cleaning of names).
-func rawTar(t testing.TB, ents []ent) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: e.mode,
-			ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
-		if e.typ == tar.TypeReg {
-			h.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatalf("crafting %q: %v", e.name, err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func rawTar(t testing.TB, ents []ent) []byte { return testenv.Tar(t, ents) }
 
 // compressBytes runs data through the package's own compressor for c.
 func compressBytes(t testing.TB, c codec, data []byte) []byte {
