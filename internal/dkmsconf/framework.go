@@ -23,6 +23,15 @@ type Framework map[string]string
 // evaluate is reported to stderr and skipped, as upstream carries on; the
 // returned error joins those failures and the Framework is usable anyway.
 func ReadFramework(ctx context.Context, etcDir string, names []string, kernelver string, env []string, stderr io.Writer) (Framework, error) {
+	return ReadFrameworkOver(ctx, etcDir, names, kernelver, env, nil, stderr)
+}
+
+// ReadFrameworkOver is ReadFramework starting from the values that dkms
+// holds before the first file runs (delta C1: framework variables dkms does
+// not reset keep their value from the process environment). Each evaluated
+// file copies those back as it copies its own assignments, so they go
+// through the same re-expansion; with no file they come back verbatim.
+func ReadFrameworkOver(ctx context.Context, etcDir string, names []string, kernelver string, env []string, initial Framework, stderr io.Writer) (Framework, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
@@ -30,6 +39,9 @@ func ReadFramework(ctx context.Context, etcDir string, names []string, kernelver
 	more, _ := filepath.Glob(filepath.Join(etcDir, "framework.conf.d", "*.conf"))
 	files = append(files, more...)
 	vals := map[string]shconf.Var{}
+	for n, v := range initial {
+		vals[n] = shconf.Var{Set: true, Scalar: v}
+	}
 	var errs []error
 	for _, f := range files {
 		if _, err := os.Stat(f); err != nil {

@@ -162,11 +162,12 @@ func (e *Engine) prepareKernel(ctx context.Context, pc *pairCtx) error {
 }
 
 func (e *Engine) prepareSigning(ctx context.Context, k string) *sign.Signer {
-	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"sign_file", "mok_signing_key", "mok_certificate"}, k, e.Env, e.P.Stderr())
+	fw := e.readFramework(ctx, signingNames, k)
 	return sign.Prepare(ctx, sign.Config{
 		Kernel: k, KernelConfig: e.kernelConfig(k), InstallTree: e.L.InstallTree, Distro: e.Distro,
 		SignFile: fw["sign_file"], Key: fw["mok_signing_key"], Cert: fw["mok_certificate"],
 		DefaultKey: e.L.MOKKey(), DefaultCert: e.L.MOKCert(),
+		Try: fw["try_sign_modules"], KernelSourceDir: e.kernelSourceDir(k), Root: e.L.Root, Env: e.Env,
 	}, e.P.Stdout())
 }
 

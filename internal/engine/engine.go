@@ -28,9 +28,44 @@ var frameworkNames = []string{
 	"source_tree", "dkms_tree", "install_tree", "tmp_location", "verbose",
 	"symlink_modules", "autoinstall_all_kernels", "modprobe_on_install",
 	"parallel_jobs", "compress_gzip_opts", "compress_xz_opts", "compress_zstd_opts",
-	"post_transaction",
+	"build_environment", "post_transaction",
 	"full_shell_modules", "autoinstall_strict", "initramfs_check", "load_on_boot",
 	"build_timeout",
+}
+
+// signingNames are the framework.conf variables re-read for each kernel's
+// signing preparation and for generate_mok (§3.2, delta D2).
+var signingNames = []string{"sign_file", "mok_signing_key", "mok_certificate", "try_sign_modules"}
+
+// inheritedNames are the framework variables that upstream's start-up
+// does not assign, so that a value in the process environment is where
+// they start (delta C1 item 2). The others (trees, verbose, compression
+// options) are reset first, and our own knobs are not inherited.
+var inheritedNames = []string{"autoinstall_all_kernels", "modprobe_on_install", "parallel_jobs",
+	"build_environment", "post_transaction", "sign_file", "mok_signing_key", "mok_certificate",
+	"try_sign_modules"}
+
+// fromEnv returns the process environment's values of those of names that
+// are inheritedNames, as the starting point of a framework read.
+func (e *Engine) fromEnv(names []string) dkmsconf.Framework {
+	fw := dkmsconf.Framework{}
+	for _, n := range names {
+		if !slices.Contains(inheritedNames, n) {
+			continue
+		}
+		if v, ok := lookupEnv(e.Env, n); ok {
+			fw[n] = v
+		}
+	}
+	return fw
+}
+
+// readFramework reads names from the framework files for kernel k, over
+// the environment's values of them.
+func (e *Engine) readFramework(ctx context.Context, names []string, k string) dkmsconf.Framework {
+	// Failures have been printed; the files that evaluated still count.
+	fw, _ := dkmsconf.ReadFrameworkOver(ctx, e.L.EtcDir(), names, k, e.Env, e.fromEnv(names), e.P.Stderr())
+	return fw
 }
 
 // Engine is one dkms run.
@@ -152,8 +187,7 @@ func (e *Engine) ReadFramework(ctx context.Context) {
 		}
 		e.AddonDir = vals["ADDON_MODULES_DIR"].Index(0)
 	}
-	// Failures have been printed; the files that evaluated still count.
-	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), frameworkNames, "", e.Env, e.P.Stderr())
+	fw := e.readFramework(ctx, frameworkNames, "")
 	e.FW = fw
 	if v, ok := fw["source_tree"]; ok {
 		e.L.SourceTree = v

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 
-	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/sign"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -14,11 +13,12 @@ import (
 // arguments are accepted but not used.
 func (e *Engine) GenerateMOK(ctx context.Context) error {
 	k, _ := e.firstPair()
-	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"mok_signing_key", "mok_certificate"}, k, e.Env, e.P.Stderr())
+	fw := e.readFramework(ctx, signingNames, k)
 	_, _, ok := sign.PrepareMOK(ctx, sign.Config{
 		Kernel: k, KernelConfig: e.kernelConfig(k), InstallTree: e.L.InstallTree, Distro: e.Distro,
 		Key: fw["mok_signing_key"], Cert: fw["mok_certificate"],
 		DefaultKey: e.L.MOKKey(), DefaultCert: e.L.MOKCert(),
+		KernelSourceDir: e.kernelSourceDir(k), Env: e.Env,
 	}, e.P.Stdout())
 	if !ok {
 		// The reason has been printed by PrepareMOK; upstream shows no

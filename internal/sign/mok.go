@@ -115,7 +115,32 @@ func gentooMOK(c Config) (key, cert string) {
 	}
 	if key == "" {
 		key, _ = configValue(c.KernelConfig, "CONFIG_MODULE_SIG_KEY")
+		if !strings.HasPrefix(key, "pkcs11:") {
+			key = canonicalIn(c.KernelSourceDir, key)
+		}
 		cert = key
 	}
 	return key, cert
+}
+
+// canonicalIn resolves p relative to dir as `cd dir && readlink -f p`
+// does (delta D12.2): every symlink resolved, every component but the last
+// existing; "" when it cannot be resolved. (Upstream also turns a pkcs11:
+// URI into a path below dir; the caller keeps the URI, COMPATIBILITY.md.)
+func canonicalIn(dir, p string) string {
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return ""
+	}
+	full := filepath.Join(parent, filepath.Base(p))
+	if r, err := filepath.EvalSymlinks(full); err == nil {
+		return r
+	}
+	return full
 }

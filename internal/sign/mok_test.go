@@ -161,6 +161,42 @@ func TestPrepareMOK(t *testing.T) {
 			want:   "Signing key: {d}/g/signing_key.pem\nPublic certificate (MOK): {d}/g/signing_key.pem\n",
 			wantOK: true, wantKey: "{d}/g/signing_key.pem", wantCert: "{d}/g/signing_key.pem",
 		},
+		// D12.2: a relative key is resolved in the kernel source directory
+		// to a canonical path, symlinks included.
+		{
+			name: "gentoo relative kernel key made canonical",
+			setup: func(t *testing.T, d string, c *Config) {
+				c.Distro = "gentoo"
+				put(t, d+"/real-src/certs/signing_key.pem", "k and c", 0o600)
+				if err := os.Symlink(d+"/real-src", d+"/src-link"); err != nil {
+					t.Fatal(err)
+				}
+				c.KernelSourceDir = d + "/src-link"
+				put(t, c.KernelConfig, "CONFIG_MODULE_SIG_KEY=\"certs/signing_key.pem\"\n", 0o644)
+			},
+			want:   "Signing key: {d}/real-src/certs/signing_key.pem\nPublic certificate (MOK): {d}/real-src/certs/signing_key.pem\n",
+			wantOK: true, wantKey: "{d}/real-src/certs/signing_key.pem", wantCert: "{d}/real-src/certs/signing_key.pem",
+		},
+		{
+			name: "gentoo kernel key with a missing directory falls back",
+			setup: func(t *testing.T, d string, c *Config) {
+				c.Distro = "gentoo"
+				c.KernelSourceDir = d + "/real-src"
+				put(t, c.KernelConfig, "CONFIG_MODULE_SIG_KEY=\"nodir/signing_key.pem\"\n", 0o644)
+			},
+			want:   keyLines,
+			wantOK: true, wantKey: "{d}/keys/mok.key", wantCert: "{d}/keys/mok.pub",
+		},
+		{
+			name: "gentoo pkcs11 kernel key stays a URI",
+			setup: func(t *testing.T, d string, c *Config) {
+				c.Distro = "gentoo"
+				c.KernelSourceDir = d
+				put(t, c.KernelConfig, "CONFIG_MODULE_SIG_KEY=\"pkcs11:token=k\"\n", 0o644)
+			},
+			want: "Signing key: pkcs11:token=k\nPublic certificate (MOK): pkcs11:token=k\n" +
+				"Certificate file pkcs11:token=k not found and can't be generated, modules won't be signed\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

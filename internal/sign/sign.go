@@ -26,6 +26,17 @@ type Config struct {
 	// DefaultKey and DefaultCert replace the fixed fallbacks
 	// /var/lib/dkms/mok.key and /var/lib/dkms/mok.pub when non-empty.
 	DefaultKey, DefaultCert string
+	// Try is try_sign_modules: "true" signs always, "false" never, anything
+	// else unless InChroot (delta D12.1).
+	Try string
+	// KernelSourceDir resolves a Gentoo kernel's relative signing key.
+	KernelSourceDir string
+	// Root is the system root under which /proc and / are examined for
+	// the chroot test ("" or "/" on a real system).
+	Root string
+	// Env is the environment dkms runs with (FAKECHROOT*, LD_PRELOAD,
+	// Gentoo's MODULES_SIGN_*); nil means the process's own.
+	Env []string
 
 	// Seams for tests; the zero values mean the real system.
 	lookPath   func(string) (string, error)
@@ -34,6 +45,7 @@ type Config struct {
 	usrSrc     string // where Ubuntu and Gentoo keep kernel sources
 	shimMOKDir string // Ubuntu's shim-signed MOK directory
 	makeConf   string // Gentoo's portage make.conf
+	geteuid    func() int
 }
 
 func (c *Config) look(name string) (string, error) {
@@ -44,10 +56,8 @@ func (c *Config) look(name string) (string, error) {
 }
 
 func (c *Config) env(name string) string {
-	if c.getenv != nil {
-		return c.getenv(name)
-	}
-	return os.Getenv(name)
+	v, _ := c.lookupEnv(name)
+	return v
 }
 
 func orDefault(v, def string) string {
@@ -68,6 +78,9 @@ type Signer struct {
 // then been printed. Step 1, re-reading the signing variables of
 // framework.conf for this kernel, is the caller's: c carries the result.
 func Prepare(ctx context.Context, c Config, out io.Writer) *Signer {
+	if !policy(c, out) {
+		return nil
+	}
 	if !isRegular(c.KernelConfig) {
 		fmt.Fprintf(out, "Kernel config %s not found, modules won't be signed\n", c.KernelConfig)
 		return nil

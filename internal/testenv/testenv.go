@@ -31,7 +31,22 @@ func NewRoot(t *testing.T) *Root {
 		}
 	}
 	r.Write("/etc/os-release", "ID=debian\nNAME=\"Debian GNU/Linux\"\n", 0o644)
+	r.NotChroot()
 	return r
+}
+
+// NotChroot makes <root>/proc answer upstream's chroot test (delta D12.1)
+// with "not a chroot": PID 1 in our mount namespace and with our root
+// directory. Tests of the chroot branch change these files.
+func (r *Root) NotChroot() {
+	r.T.Helper()
+	const mounts = "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+	r.Write("/proc/1/mountinfo", mounts, 0o444)
+	r.Write("/proc/self/mountinfo", mounts, 0o444)
+	os.Remove(r.Dir + "/proc/1/root")
+	if err := os.Symlink(r.Dir, r.Dir+"/proc/1/root"); err != nil {
+		r.T.Fatal(err)
+	}
 }
 
 // Write writes content to rel (a path inside the root), making parents,
