@@ -18,7 +18,7 @@ var Actions = map[string]bool{
 	"ldtarball": true, "status": true, "generate_mok": true, "kernel_preinst": true,
 	"kernel_postinst": true, "kernel_prerm": true,
 	// Extensions (docs/COMPATIBILITY.md).
-	"initramfs-check": true, "mkdeb": true, "mkrpm": true,
+	"initramfs-check": true, "mkdeb": true, "mkrpm": true, "doctor": true,
 }
 
 // Options is everything the command line can set.
@@ -196,9 +196,9 @@ func Parse(args []string, out Output) (*Options, Result) {
 				fmt.Fprintf(out.Stderr(), "Deprecated feature: %s\n", arg)
 				continue
 			}
-			if arg == "--json" && o.Action != "initramfs-check" {
-				// Ours, and only for initramfs-check: elsewhere it is an
-				// unknown option, as upstream has it.
+			if arg == "--json" && o.Action != "initramfs-check" && o.Action != "doctor" {
+				// Ours, and only for initramfs-check and doctor: elsewhere
+				// it is an unknown option, as upstream has it.
 				return o, Result{Event: ExitUnknown, Bad: arg}
 			}
 			if f, ok := flagOpts[arg]; ok {

@@ -282,7 +282,8 @@ func (e *Engine) ApplyOptions(o *cli.Options) error {
 			return p.Die(4, "The action "+o.Action+" requires exactly one kernel version parameter on the command line.")
 		}
 	}
-	if o.Action == "status" {
+	if o.Action == "status" || o.Action == "doctor" {
+		// No -k means every kernel, not the running one.
 		e.Kernels = append([]string(nil), o.Kernels...)
 		e.Arches = append([]string(nil), o.Arches...)
 		if len(e.Arches) == 1 && len(e.Kernels) > 1 {

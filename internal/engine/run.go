@@ -60,6 +60,8 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 		return e.GenerateMOK(ctx)
 	case "initramfs-check":
 		return e.InitramfsCheck(ctx)
+	case "doctor":
+		return e.Doctor(ctx)
 	case "mkdeb", "mkrpm":
 		return e.MkPackage(ctx)
 	}

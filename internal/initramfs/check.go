@@ -56,6 +56,9 @@ type Options struct {
 	// Generator overrides the regeneration command (tests); nil detects
 	// update-initramfs, dracut or mkinitcpio.
 	Generator []string
+	// CacheDir keeps each image's module index between runs (index.go);
+	// "" reads the image every time.
+	CacheDir string
 }
 
 // DKMSModule is one module file DKMS installed.
@@ -233,18 +236,27 @@ func (o *Options) checkOnce(rep *Report, installed []installedModule) error {
 	for _, m := range installed {
 		want[strings.ReplaceAll(m.Name, "-", "_")] = true
 	}
-	copies := map[string][]Entry{}
-	err = List(f, func(e Entry) error {
-		if !e.Mode.IsRegular() {
+	copies, cached := readIndex(o.CacheDir, img, fi, want)
+	if !cached {
+		copies = map[string][]Entry{}
+		var all []Entry
+		err = List(f, func(e Entry) error {
+			if !e.Mode.IsRegular() {
+				return nil
+			}
+			n := moduleName(e.Path)
+			if n != "" && want[n] {
+				copies[n] = append(copies[n], e)
+			}
+			if n != "" && o.CacheDir != "" {
+				all = append(all, e)
+			}
 			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", img, err)
 		}
-		if n := moduleName(e.Path); n != "" && want[n] {
-			copies[n] = append(copies[n], e)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", img, err)
+		writeIndex(o.CacheDir, img, fi, all)
 	}
 	for _, m := range installed {
 		rep.Modules = append(rep.Modules, judge(m, copies[strings.ReplaceAll(m.Name, "-", "_")], fi.ModTime()))

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/doctor"
+	"github.com/dkms-go/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/ui"
+)
+
+// Doctor runs `dkms doctor [-k K]... [--json]` (our extension): it checks,
+// without changing anything, whether the DKMS modules of every installed
+// kernel (or the ones given) will load at the next boot. Exit 0 healthy,
+// 1 a problem, 2 something could not be checked.
+func (e *Engine) Doctor(ctx context.Context) error {
+	rep, err := e.DoctorReport(ctx, e.O.Kernels, false)
+	if err != nil {
+		return e.P.Die(2, "Cannot list the installed kernels: "+err.Error())
+	}
+	if e.O.JSON {
+		rep.WriteJSON(e.P.Stdout())
+	} else {
+		rep.WriteText(e.P.Stdout())
+	}
+	if c := rep.ExitCode(); c != 0 {
+		return ui.Exit(c)
+	}
+	return nil
+}
+
+// DoctorReport runs the doctor's checks for kernels (every installed one
+// when empty); skipInitramfs leaves out the initramfs check.
+func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitramfs bool) (*doctor.Report, error) {
+	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"mok_certificate"}, "", e.Env, io.Discard)
+	cert := fw["mok_certificate"]
+	if cert == "" {
+		cert = e.L.MOKCert()
+	}
+	return doctor.Check(ctx, doctor.Options{
+		Root: e.L.Root, InstallTree: e.L.InstallTree, Kernels: kernels, Running: e.CurrentKern,
+		Distro: e.Distro, Cert: cert, HeadersDir: e.kernelSourceDir,
+		Modules: func(ctx context.Context, k string) ([]doctor.Module, error) {
+			return e.AutoinstallModules(ctx, k, e.Machine), nil
+		},
+		InitramfsCache: e.L.DKMSTree + "/.initramfs-index", SkipInitramfs: skipInitramfs,
+	})
+}
+
+// AutoinstallModules describes, read-only, the modules autoinstall would
+// consider for kernel k: the latest version of every AUTOINSTALL module,
+// plus any other module installed for k (the next boot loads those too).
+func (e *Engine) AutoinstallModules(ctx context.Context, k, a string) []doctor.Module {
+	var out []doctor.Module
+	var msgs bytes.Buffer
+	quiet := e.child(ui.New(io.Discard, &msgs))
+	for _, m := range e.modules("") {
+		latest, broken := "", ""
+		for _, v := range e.versions(m, "") {
+			switch e.state(m, v) {
+			case Added:
+				if latest == "" || kver.Less(latest, v) {
+					latest = v
+				}
+			case Broken:
+				broken = v
+			}
+		}
+		if latest == "" {
+			if broken != "" {
+				out = append(out, doctor.Module{Module: m, Version: broken, Broken: true})
+			}
+			continue
+		}
+		v := latest
+		dm := doctor.Module{Module: m, Version: v, Built: e.isBuilt(m, v, k, a), Installed: e.isInstalled(m, v, k, a),
+			MakeLog: e.L.MakeLog(m, v)}
+		msgs.Reset()
+		c, err := quiet.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+		if err != nil {
+			dm.ConfError = firstMessage(msgs.String(), err)
+			out = append(out, dm)
+			continue
+		}
+		if !c.AutoInstall && !dm.Installed {
+			continue
+		}
+		if c.Excluded(k, a, e.kernelConfig(k)) {
+			dm.Excluded = exclusiveDirectives(c)
+		}
+		dm.Depends = strings.Fields(strings.Join(c.BuildDepends, " "))
+		for _, r := range c.Records {
+			f := doctor.File{Name: r.DestName, Built: findKo(e.L.BuiltModules(m, v, k, a), r.DestName)}
+			if dm.Installed {
+				ref := f.Built
+				if ref == "" {
+					ref = r.DestName + ".ko"
+				}
+				f.Installed = e.installedCopy(r, k, ref)
+			}
+			dm.Files = append(dm.Files, f)
+		}
+		out = append(out, dm)
+	}
+	return out
+}
+
+func firstMessage(msgs string, err error) string {
+	for _, l := range strings.Split(msgs, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return err.Error()
+}
+
+// exclusiveDirectives names the BUILD_EXCLUSIVE_* settings of a conf.
+func exclusiveDirectives(c *dkmsconf.Conf) string {
+	var out []string
+	for _, d := range []struct{ name, val string }{
+		{"BUILD_EXCLUSIVE_KERNEL", c.BuildExclusiveKernel}, {"BUILD_EXCLUSIVE_KERNEL_MIN", c.BuildExclusiveKernelMin},
+		{"BUILD_EXCLUSIVE_KERNEL_MAX", c.BuildExclusiveKernelMax}, {"OBSOLETE_BY", c.ObsoleteBy},
+		{"BUILD_EXCLUSIVE_ARCH", c.BuildExclusiveArch}, {"BUILD_EXCLUSIVE_CONFIG", c.BuildExclusiveConfig},
+	} {
+		if d.val != "" {
+			out = append(out, d.name+"=\""+d.val+"\"")
+		}
+	}
+	return strings.Join(out, " ")
+}
