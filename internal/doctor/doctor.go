@@ -223,8 +223,8 @@ type kernelCtx struct {
 	depOrder []string // the first in-tree modules of modules.dep
 	// depReported: the unreadable modules.dep was reported once
 	depReported bool
-	vermagic string // the kernel's own vermagic; "" unknown
-	vmRead   bool
+	vermagic    string // the kernel's own vermagic; "" unknown
+	vmRead      bool
 	// installed files to look for in the initramfs, and their rows
 	shadowRows map[string]*ModuleReport
 	shadowMods []installedFile

@@ -87,7 +87,7 @@ type KernelReport struct {
 	Initramfs         string   `json:"initramfs,omitempty"`
 	// Problems are about the kernel itself (headers missing, initramfs or
 	// modules.dep unreadable).
-	Problems []Problem      `json:"problems"`
+	Problems []Problem       `json:"problems"`
 	Modules  []*ModuleReport `json:"modules"`
 	// Status: healthy, problem or unchecked.
 	Status string `json:"status"`

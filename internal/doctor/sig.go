@@ -212,7 +212,7 @@ func (kc *kernelCtx) checkSignature(ctx context.Context, row *ModuleReport, path
 	sig, err := ReadSignature(path)
 	if errors.Is(err, ErrUnsigned) {
 		kc.kr.add(row, Problem{Verdict: Unsigned, Detail: "not signed, and kernel " + k + " refuses unsigned modules (" + by + ")",
-			Advice: "DKMS signs what it builds when it finds the kernel's sign-file and a key (mok_signing_key, mok_certificate in framework.conf; dkms generate_mok makes one); then reinstall",
+			Advice:  "DKMS signs what it builds when it finds the kernel's sign-file and a key (mok_signing_key, mok_certificate in framework.conf; dkms generate_mok makes one); then reinstall",
 			Command: "dkms install --force " + id + " -k " + k})
 		return
 	}
