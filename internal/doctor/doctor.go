@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,8 +63,10 @@ type Options struct {
 	// Cert is the certificate DKMS signs modules with (mok_certificate).
 	Cert string
 	// Run runs a program and returns its standard output; nil runs it
-	// from PATH. Only mokutil is run.
+	// from the PATH of Env (of the process when Env is nil), with Env.
+	// Only mokutil is run.
 	Run func(ctx context.Context, name string, args ...string) ([]byte, error)
+	Env []string
 	// InitramfsCache is a directory where the index of .ko entries of
 	// each initramfs image is kept between runs; "" keeps none.
 	InitramfsCache string
@@ -83,7 +86,35 @@ func (o *Options) run(ctx context.Context, name string, args ...string) ([]byte,
 	if o.Run != nil {
 		return o.Run(ctx, name, args...)
 	}
-	return exec.CommandContext(ctx, name, args...).Output()
+	prog := name
+	if o.Env != nil {
+		if prog = lookPath(name, getenv(o.Env, "PATH")); prog == "" {
+			return nil, fmt.Errorf("%s: %w", name, exec.ErrNotFound)
+		}
+	}
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Env = o.Env
+	return cmd.Output()
+}
+
+// lookPath finds name in the directories of path; "" when it is in none.
+func lookPath(name, path string) string {
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+func getenv(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }
 
 // Check runs every check and returns the report. An error means nothing

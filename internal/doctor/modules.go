@@ -48,7 +48,7 @@ func (kc *kernelCtx) whyNotInstalled(m *Module, all map[string]*Module) Problem 
 			Advice: "fix the module's dkms.conf (or update its package), then run " + auto, Command: auto}
 	case m.Excluded != "":
 		return Problem{Verdict: Excluded, Detail: id + " is not meant for kernel " + k + " (" + m.Excluded + ")",
-			Advice: "nothing to do, unless the hardware needs it: then a version of the module that supports this kernel is needed"}
+			Advice: "nothing to do (a module version that supports this kernel is needed if its hardware is used)"}
 	case !kc.kr.HeadersPresent:
 		return Problem{Verdict: HeadersMissing, Detail: id + " cannot be built: no kernel headers at " + kc.kr.Headers,
 			Advice: headersAdvice(kc.o.Distro, k) + "; the headers package's hook then builds it (or run " + auto + ")"}

@@ -42,7 +42,7 @@ func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitram
 	}
 	return doctor.Check(ctx, doctor.Options{
 		Root: e.L.Root, InstallTree: e.L.InstallTree, Kernels: kernels, Running: e.CurrentKern,
-		Distro: e.Distro, Cert: cert, HeadersDir: e.kernelSourceDir,
+		Distro: e.Distro, Cert: cert, HeadersDir: e.kernelSourceDir, Env: e.Env,
 		Modules: func(ctx context.Context, k string) ([]doctor.Module, error) {
 			return e.AutoinstallModules(ctx, k, e.Machine), nil
 		},
