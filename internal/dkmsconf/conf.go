@@ -100,14 +100,14 @@ func Read(ctx context.Context, o ReadOptions) (*Conf, error) {
 	}
 
 	vals := map[string]shconf.Var{}
-	for _, file := range chain(o) {
-		res, err := shconf.EvalFile(ctx, file, Directives, shconf.Options{
-			Preset: vals, Vars: o.Vars, Env: o.Env, FullShell: o.FullShell, Stderr: stderr,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("reading dkms.conf: %w", err)
+	// The whole chain in one request to the sandboxed evaluator.
+	steps := shconf.EvalChains(ctx, []shconf.Chain{{Files: chain(o), Names: Directives,
+		Opts: shconf.Options{Preset: vals, Vars: o.Vars, Env: o.Env, FullShell: o.FullShell, Stderr: stderr}}})[0]
+	for _, st := range steps {
+		if st.Err != nil {
+			return nil, fmt.Errorf("reading dkms.conf: %w", st.Err)
 		}
-		vals = res
+		vals = st.Vals
 		if o.Strict {
 			for _, name := range deprecated {
 				// Set at all counts (an empty value, or only X[1]), as
@@ -116,9 +116,12 @@ func Read(ctx context.Context, o ReadOptions) (*Conf, error) {
 				if !vals[name].Set || (name == "CLEAN" && (v == "" || v == "true" || v == "/bin/true" || v == "/usr/bin/true")) {
 					continue
 				}
-				fmt.Fprintf(stderr, "Deprecated feature: %s (%s)\n", name, file)
+				fmt.Fprintf(stderr, "Deprecated feature: %s (%s)\n", name, st.File)
 			}
 		}
+	}
+	if vals == nil {
+		vals = map[string]shconf.Var{}
 	}
 	for _, d := range o.Directives {
 		name, value, _ := strings.Cut(d, "=")

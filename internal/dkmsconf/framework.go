@@ -38,24 +38,26 @@ func ReadFrameworkOver(ctx context.Context, etcDir string, names []string, kerne
 	files := []string{filepath.Join(etcDir, "framework.conf")}
 	more, _ := filepath.Glob(filepath.Join(etcDir, "framework.conf.d", "*.conf"))
 	files = append(files, more...)
+	var present []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			present = append(present, f)
+		}
+	}
 	vals := map[string]shconf.Var{}
 	for n, v := range initial {
 		vals[n] = shconf.Var{Set: true, Scalar: v}
 	}
 	var errs []error
-	for _, f := range files {
-		if _, err := os.Stat(f); err != nil {
+	steps := shconf.EvalChains(ctx, []shconf.Chain{{Files: present, Names: names, KeepGoing: true,
+		Opts: shconf.Options{Vars: map[string]string{"kernelver": kernelver}, Env: env, Stderr: stderr}}})[0]
+	for _, st := range steps {
+		if st.Err != nil {
+			fmt.Fprintln(stderr, st.Err)
+			errs = append(errs, fmt.Errorf("reading framework.conf: %w", st.Err))
 			continue
 		}
-		res, err := shconf.EvalFile(ctx, f, names, shconf.Options{
-			Preset: vals, Vars: map[string]string{"kernelver": kernelver}, Env: env, Stderr: stderr,
-		})
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			errs = append(errs, fmt.Errorf("reading framework.conf: %w", err))
-			continue
-		}
-		vals = res
+		vals = st.Vals
 	}
 	fw := Framework{}
 	for _, n := range names {

@@ -92,8 +92,23 @@ var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // EvalFile evaluates the file at path and returns the whitelisted names
 // (Set=false for unset ones). Every element has one trailing CR removed, as
 // upstream's copy-back does. A file that calls `exit` copies nothing back,
-// so the result then equals Preset, as in upstream.
-func EvalFile(ctx context.Context, path string, names []string, opts Options) (res map[string]Var, err error) {
+// so the result then equals Preset, as in upstream. Unless opts.FullShell
+// is set, the file is evaluated in a sandboxed child (see EvalChains).
+func EvalFile(ctx context.Context, path string, names []string, opts Options) (map[string]Var, error) {
+	steps := EvalChains(ctx, []Chain{{Files: []string{path}, Names: names, Opts: opts}})[0]
+	if len(steps) == 0 {
+		return nil, &Error{File: path, Msg: "not evaluated"}
+	}
+	return steps[0].Vals, steps[0].Err
+}
+
+// policy is what an evaluation may run beyond the built-in commands.
+type policy struct {
+	external bool // the kernel blocks writes: allow-listed programs may run
+}
+
+// evalInProcess is the evaluator itself, in the calling process.
+func evalInProcess(ctx context.Context, path string, names []string, opts Options, pol policy) (res map[string]Var, err error) {
 	defer func() {
 		// The interpreter is large; a bug in it must not take dkms down
 		// while it is merely reading configuration.
@@ -134,6 +149,7 @@ func EvalFile(ctx context.Context, path string, names []string, opts Options) (r
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ev := &evaluation{
+		pol:     pol,
 		path:    path,
 		file:    file,
 		opts:    opts,
@@ -144,6 +160,7 @@ func EvalFile(ctx context.Context, path string, names []string, opts Options) (r
 	if ev.stderr == nil {
 		ev.stderr = io.Discard
 	}
+	ev.stderr = &quietStderr{ev: ev, w: ev.stderr}
 	if !opts.FullShell {
 		if e := checkStatic(path, file); e != nil {
 			return nil, e
@@ -155,6 +172,7 @@ func EvalFile(ctx context.Context, path string, names []string, opts Options) (r
 // evaluation carries the state shared by the child (the file) and the
 // parent (the copy-back) runners.
 type evaluation struct {
+	pol     policy
 	path    string
 	file    *syntax.File
 	opts    Options
@@ -162,8 +180,9 @@ type evaluation struct {
 	stderr  io.Writer
 	timeout time.Duration
 
-	violation *Error // first sandbox violation; it ends the evaluation
-	calls     atomic.Int64
+	violation  *Error // first sandbox violation; it ends the evaluation
+	refusedMsg atomic.Value
+	calls      atomic.Int64
 }
 
 func (ev *evaluation) run(ctx context.Context, abs string) (map[string]Var, error) {
@@ -420,4 +439,21 @@ func toVariable(v Var) expand.Variable {
 		out.Indexes = idx
 	}
 	return out
+}
+
+// quietStderr drops the lines the interpreter prints for an expansion
+// that failed because the evaluation was stopped (a refusal inside $(...),
+// the cancellation that follows it): the refusal itself is the error.
+type quietStderr struct {
+	ev *evaluation
+	w  io.Writer
+}
+
+func (q *quietStderr) Write(p []byte) (int, error) {
+	line := strings.TrimSuffix(string(p), "\n")
+	if line == context.Canceled.Error() || line == context.DeadlineExceeded.Error() ||
+		line == q.ev.refusedMsg.Load() {
+		return len(p), nil
+	}
+	return q.w.Write(p)
 }

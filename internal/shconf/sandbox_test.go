@@ -28,15 +28,12 @@ func TestSandboxRefusals(t *testing.T) {
 		line            int
 	}{
 		{"rm", "X=1\nrm -rf /nonexistent-dkms-test\n", `command "rm" is not allowed`, 2},
-		{"awk", "X=$(echo a | awk '{print}')\n", `command "awk" is not allowed`, 1},
+		{"python", "X=$(echo a | python3 -c 1)\n", `command "python3" is not allowed`, 1},
+		{"sh", "sh -c 'touch /tmp/x'\n", `command "sh" is not allowed`, 1},
 		{"absolute path", "/bin/touch /tmp/x\n", `command "/bin/touch" is not allowed`, 1},
 		{"odd dir", "/tmp/grep x\n", `command "/tmp/grep" is not allowed`, 1},
 		{"redirect", "X=1\n\necho hi > out.txt\n", `redirection to`, 3},
 		{"append", "echo hi >> /tmp/dkms-sandbox-test\n", `redirection to "/tmp/dkms-sandbox-test"`, 1},
-		{"sed -i", "sed -i s/a/b/ f\n", `command "sed" with option -i is not allowed`, 1},
-		{"sed -ni", "sed -ni s/a/b/ f\n", `with option -i`, 1},
-		{"sed --in-place", "sed --in-place=.bak s/a/b/ f\n", `with option --in-place=.bak`, 1},
-		{"sort -o", "sort -o out in\n", `command "sort" with option -o`, 1},
 		{"eval", "eval 'rm x'\n", `command "rm" is not allowed`, 1},
 		{"procsubst", "cat <(echo x)\n", `process substitution is not allowed`, 1},
 		{"eval procsubst", "eval 'cat <(echo x)'\n", `process substitution is not allowed`, 1},
@@ -171,16 +168,16 @@ func TestPresetVarsEnvAndExit(t *testing.T) {
 		"PACKAGE_NAME": {Set: true, Scalar: "pre"},
 	}
 	body := `MAKE[1]="${MAKE[0]} b"
-K="$kernelver:$(printenv kernelver 2>/dev/null)"
+K="$kernelver:$(env kernelver 2>/dev/null)"
 E="$(grep -c . /dev/null)$FROM_ENV"
 `
 	res, err := evalString(t, body, names, Options{Preset: preset,
 		Vars: map[string]string{"kernelver": "6.1"}, Env: []string{"FROM_ENV=env", "PACKAGE_NAME=ignored", "PATH=/usr/bin:/bin"}})
 	var se *Error
-	if !errors.As(err, &se) || !strings.Contains(se.Msg, `"printenv"`) {
-		t.Fatalf("printenv should be refused, got %v", err)
+	if !errors.As(err, &se) || !strings.Contains(se.Msg, `"env"`) {
+		t.Fatalf("env should be refused, got %v", err)
 	}
-	res, err = evalString(t, strings.Replace(body, ":$(printenv kernelver 2>/dev/null)", "", 1), names,
+	res, err = evalString(t, strings.Replace(body, ":$(env kernelver 2>/dev/null)", "", 1), names,
 		Options{Preset: preset, Vars: map[string]string{"kernelver": "6.1"}, Env: []string{"FROM_ENV=env", "PACKAGE_NAME=ignored"}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,277 @@
+package shconf
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/psx"
+)
+
+// Bounds of the evaluation child. Real dkms.conf files need a few MB and
+// milliseconds; these are far above that and far below what would hurt
+// the machine.
+const (
+	childMemLimit  = 4 << 30 // address space of the child and of each command it runs
+	childGoLimit   = 512 << 20
+	childCPUSecs   = 600 // for all the files of one dkms run; each file has its own wall-clock deadline
+	childExtraProc = 256 // tasks beyond those the machine runs already
+)
+
+// jail confines the current process before anything is evaluated. With
+// namespaces (the parent started us in new mount, network, PID and IPC
+// namespaces) every mount is remounted read-only, nodev and nosuid, /dev
+// becomes a tmpfs holding only the harmless devices, and /proc shows only
+// this PID namespace. Landlock adds a read-only rule set over everything
+// where the kernel has it. Then no_new_privs, a seccomp filter, the
+// dropped capability bounding set and empty capability sets make the
+// confinement permanent for every command started later, and rlimits bound
+// memory, CPU, processes and file size. It returns whether writes are
+// blocked by the kernel, which is what allows external commands.
+func jail(namespaces bool) (writesBlocked bool, why string) {
+	runtime.LockOSThread() // mount calls below act on this thread's namespace
+	mounted := false
+	if namespaces {
+		if err := readOnlyMounts(); err != nil {
+			why = "read-only mounts: " + err.Error()
+		} else {
+			mounted = true
+		}
+	}
+	if err := psxPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+		return false, "no_new_privs: " + err.Error()
+	}
+	landlocked := restrictLandlock() == nil
+	if err := installSeccomp(); err != nil {
+		return false, "seccomp: " + err.Error()
+	}
+	if err := dropCapabilities(); err != nil {
+		return false, "capabilities: " + err.Error()
+	}
+	setLimits()
+	if !mounted && !landlocked {
+		if why == "" {
+			why = "no mount namespace and no Landlock"
+		}
+		return false, why
+	}
+	return true, ""
+}
+
+// readOnlyMounts makes this mount namespace private and read-only.
+func readOnlyMounts() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("private propagation: %w", err)
+	}
+	mounts, err := mountPoints()
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+		flags |= m.keep
+		if err := unix.Mount("", m.path, "", flags, ""); err != nil {
+			if st, serr := os.Stat(m.path); serr != nil || !st.IsDir() && !st.Mode().IsRegular() {
+				continue // gone, or shadowed by a file: not reachable either
+			}
+			return fmt.Errorf("remounting %s: %w", m.path, err)
+		}
+	}
+	// Only null, zero, full, random and urandom in /dev: disks, ttys
+	// and the rest of devtmpfs stay out of reach (device nodes are not
+	// covered by a read-only mount).
+	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "size=16k,mode=755"); err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	for _, d := range []struct {
+		name         string
+		major, minor uint32
+	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}} {
+		// A node that cannot be made (device cgroup) is simply absent.
+		_ = unix.Mknod("/dev/"+d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		_ = os.Symlink(target, "/dev/"+name)
+	}
+	if err := unix.Mount("", "/dev", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("/dev read-only: %w", err)
+	}
+	// A proc of our own PID namespace: /proc/PID of processes outside
+	// the jail is not there to be opened.
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("/proc: %w", err)
+	}
+	return nil
+}
+
+type mountPoint struct {
+	path string
+	keep uintptr // per-mount flags to keep (noexec, atime)
+}
+
+func mountPoints() ([]mountPoint, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []mountPoint
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 {
+			continue
+		}
+		m := mountPoint{path: unescapeMount(fields[4])}
+		for _, o := range strings.Split(fields[5], ",") {
+			switch o {
+			case "noexec":
+				m.keep |= unix.MS_NOEXEC
+			case "noatime":
+				m.keep |= unix.MS_NOATIME
+			case "nodiratime":
+				m.keep |= unix.MS_NODIRATIME
+			case "relatime":
+				m.keep |= unix.MS_RELATIME
+			}
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// unescapeMount decodes mountinfo's octal escapes (\040 for a blank).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// restrictLandlock allows reading and executing everything and writing
+// nothing but /dev/null, denies TCP, and scopes signals and abstract
+// sockets to the jail, as far as the running kernel supports.
+func restrictLandlock() error {
+	err := landlock.V6.BestEffort().Restrict(
+		landlock.RODirs("/"),
+		landlock.RWFiles("/dev/null").IgnoreIfMissing(),
+	)
+	if err != nil {
+		return err
+	}
+	// BestEffort silently does nothing on a kernel without Landlock:
+	// ask the kernel whether it is there at all.
+	v, err := landlockABI()
+	if err != nil || v < 1 {
+		return fmt.Errorf("landlock not available")
+	}
+	return nil
+}
+
+func landlockABI() (int, error) {
+	r, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func psxPrctl(option int, arg uintptr) error {
+	if _, _, e := psx.Syscall6(unix.SYS_PRCTL, uintptr(option), arg, 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// dropCapabilities empties the bounding set and every capability set on
+// all threads: root without capabilities cannot remount, load modules,
+// ptrace or open /proc/PID/root of the real dkms, and no_new_privs plus the
+// empty bounding set keep execve (setuid or file capabilities) from giving
+// any back.
+func dropCapabilities() error {
+	last := 40
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
+		if err := psxPrctl(unix.PR_CAPBSET_DROP, uintptr(c)); err != nil && err != unix.EINVAL && err != unix.EPERM {
+			return fmt.Errorf("dropping capability %d: %w", c, err)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	_, _, e := psx.Syscall3(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	runtime.KeepAlive(&hdr)
+	runtime.KeepAlive(&data)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// setLimits bounds the child and everything it starts. RLIMIT_NPROC
+// counts all tasks of the user, so it is set above what runs now.
+func setLimits() {
+	set := func(res int, v uint64) { _ = unix.Setrlimit(res, &unix.Rlimit{Cur: v, Max: v}) }
+	set(unix.RLIMIT_AS, childMemLimit)
+	set(unix.RLIMIT_CPU, childCPUSecs)
+	set(unix.RLIMIT_FSIZE, 0)
+	set(unix.RLIMIT_CORE, 0)
+	set(unix.RLIMIT_NPROC, runningTasks()+childExtraProc)
+	debug.SetMemoryLimit(childGoLimit)
+}
+
+// runningTasks is the machine's task count from /proc/loadavg ("1/345").
+func runningTasks() uint64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err == nil {
+		f := strings.Fields(string(b))
+		if len(f) >= 4 {
+			if _, total, ok := strings.Cut(f[3], "/"); ok {
+				if n, err := strconv.ParseUint(total, 10, 64); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return 4096
+}
+
+// endStragglers kills whatever a file left running (`cmd &`) before the
+// next file is evaluated: as PID 1 of the jail's PID namespace, kill(-1)
+// reaches every other process in it and nothing outside.
+func endStragglers() {
+	if os.Getpid() != 1 {
+		return
+	}
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,349 @@
+package shconf
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Chain is a sequence of files evaluated one after the other, each seeing
+// the whitelisted values the previous ones produced (dkms.conf and its
+// /etc/dkms overrides, or framework.conf and framework.conf.d).
+type Chain struct {
+	Files     []string
+	Names     []string
+	Opts      Options // Preset is the input of the first file
+	KeepGoing bool    // a failing file is skipped (its error reported) instead of ending the chain
+}
+
+// Step is the outcome of one file of a chain.
+type Step struct {
+	File string
+	Vals map[string]Var
+	Err  error
+}
+
+// maxReply bounds what the parent reads back from a child: values and
+// stderr of confs are small, and a hostile one must not grow the parent.
+const maxReply = 64 << 20
+
+// grace is how long past a file's deadline the parent waits before it
+// kills the child (which stops a runaway evaluation itself when it can).
+const grace = 500 * time.Millisecond
+
+var (
+	noNamespaces  atomic.Bool  // starting in new namespaces failed once: don't try again
+	forceFallback atomic.Bool  // test knob: a child confined by nothing (only built-in commands)
+	lastJail      atomic.Value // string: how the last child was confined
+)
+
+// JailState reports how the last evaluation child was confined:
+// "confined", or "unconfined: " and the reason.
+func JailState() string {
+	s, _ := lastJail.Load().(string)
+	return s
+}
+
+// EvalChains evaluates all chains in one sandboxed child process (a chain
+// with Opts.FullShell runs in this process, unconfined, as it opted out).
+// Result i has one Step per file of chain i that was evaluated.
+func EvalChains(ctx context.Context, chains []Chain) [][]Step {
+	out := make([][]Step, len(chains))
+	var pending []chainReq
+	for i, c := range chains {
+		if len(c.Files) == 0 {
+			continue
+		}
+		if c.Opts.FullShell {
+			out[i] = evalChainInProcess(ctx, c)
+			continue
+		}
+		pending = append(pending, chainReq{Index: i, Files: c.Files, Names: c.Names, Preset: c.Opts.Preset,
+			Vars: c.Opts.Vars, Env: c.Opts.Env, Timeout: c.Opts.Timeout, Dir: c.Opts.Dir, KeepGoing: c.KeepGoing})
+	}
+	for len(pending) > 0 {
+		pending = runChild(ctx, chains, pending, out)
+	}
+	return out
+}
+
+func evalChainInProcess(ctx context.Context, c Chain) []Step {
+	var steps []Step
+	opts := c.Opts
+	for _, f := range c.Files {
+		vals, err := evalInProcess(ctx, f, c.Names, opts, policy{external: true})
+		steps = append(steps, Step{File: f, Vals: vals, Err: err})
+		if err != nil && !c.KeepGoing {
+			break
+		}
+		if err == nil {
+			opts.Preset = vals
+		}
+	}
+	return steps
+}
+
+func timeoutOf(c chainReq) time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return defaultTimeout
+}
+
+// limitedBuffer keeps the first bytes of the child's own stderr (the Go
+// runtime's last words), for the error message.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := 64<<10 - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// server is the evaluation child of this process, kept for the next
+// request: starting and confining it costs more than most evaluations.
+type server struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	dec    *json.Decoder
+	errBuf *limitedBuffer
+	mode   request // Namespaces and NoJail it was started with
+}
+
+var (
+	serverMu sync.Mutex // one request at a time; held for the whole of it
+	current  *server
+)
+
+func startChild(mode request) (*server, error) {
+	cmd := exec.Command(selfPath())
+	cmd.Args = []string{childArg0}
+	cmd.Env = []string{childEnv + "=1"}
+	cmd.Dir = "/"
+	errBuf := &limitedBuffer{}
+	cmd.Stderr = errBuf // a pipe, never dkms's terminal
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	if mode.Namespaces {
+		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC
+	}
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &server{cmd: cmd, stdin: stdin, dec: json.NewDecoder(io.LimitReader(stdout, maxReply)), errBuf: errBuf, mode: mode}, nil
+}
+
+func (s *server) kill() {
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	_ = s.cmd.Process.Kill()
+}
+
+// getServer returns the running child, or starts one.
+func getServer() (*server, error) {
+	var mode request
+	if forceFallback.Load() {
+		mode.NoJail = true
+	} else if os.Geteuid() == 0 && !noNamespaces.Load() {
+		mode.Namespaces = true
+	}
+	if current != nil {
+		if current.mode.Namespaces == mode.Namespaces && current.mode.NoJail == mode.NoJail {
+			return current, nil
+		}
+		current.kill()
+		_ = current.cmd.Wait()
+		current = nil
+	}
+	s, err := startChild(mode)
+	if err != nil && mode.Namespaces {
+		// No namespaces here (a container, a kernel without them):
+		// Landlock, or no external command at all, in the child.
+		noNamespaces.Store(true)
+		mode.Namespaces = false
+		s, err = startChild(mode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	current = s
+	return s, nil
+}
+
+// runChild sends pending to the child and records its answers in out. It
+// returns the work left when the child died part-way (the file it died on
+// has its error recorded); the next call starts a new child.
+func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]Step) []chainReq {
+	serverMu.Lock()
+	defer serverMu.Unlock()
+	srv, err := getServer()
+	if err == nil {
+		var data []byte
+		data, err = json.Marshal(request{Chains: pending, Namespaces: srv.mode.Namespaces, NoJail: srv.mode.NoJail})
+		if err == nil {
+			_, err = srv.stdin.Write(append(data, '\n'))
+		}
+	}
+	if err != nil && srv == nil {
+		for _, c := range pending {
+			out[c.Index] = append(out[c.Index], Step{File: c.Files[c.Start],
+				Err: &Error{File: c.Files[c.Start], Msg: fmt.Sprintf("cannot start the sandboxed evaluation: %v", err)}})
+		}
+		return nil
+	}
+
+	byIndex := map[int]*chainReq{}
+	for i := range pending {
+		byIndex[pending[i].Index] = &pending[i]
+	}
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(timeoutOf(pending[0])+grace+time.Second, func() { timedOut.Store(true); srv.kill() })
+	stop := context.AfterFunc(ctx, srv.kill)
+	defer stop()
+
+	var cur *filePos
+	done := map[int]bool{}
+	bad := false // the child said something it should not have
+	ended := false
+	for !ended && !bad && err == nil {
+		var m message
+		if err = srv.dec.Decode(&m); err != nil {
+			bad = !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF)
+			break
+		}
+		switch {
+		case m.Jail != "":
+			lastJail.Store(m.Jail)
+		case m.Begin != nil:
+			c := byIndex[m.Begin.Chain]
+			if c == nil || m.Begin.File < c.Start || m.Begin.File >= len(c.Files) {
+				bad = true
+				break
+			}
+			pos := *m.Begin
+			cur = &pos
+			timer.Reset(timeoutOf(*c) + grace)
+		case m.Done != nil:
+			c := byIndex[m.Done.Chain]
+			if c == nil || cur == nil || m.Done.filePos != *cur {
+				bad = true
+				break
+			}
+			ferr := m.Done.Err.err()
+			out[c.Index] = append(out[c.Index], Step{File: c.Files[cur.File], Vals: m.Done.Vals, Err: ferr})
+			if ferr == nil {
+				c.Preset = m.Done.Vals
+			}
+			c.Start = cur.File + 1
+			if c.Start >= len(c.Files) || ferr != nil && !c.KeepGoing {
+				done[c.Index] = true
+			}
+			cur = nil
+		case m.End:
+			ended = true
+		case m.Stderr != "":
+			if m.Chain >= 0 && m.Chain < len(chains) && chains[m.Chain].Opts.Stderr != nil {
+				io.WriteString(chains[m.Chain].Opts.Stderr, m.Stderr)
+			}
+		}
+	}
+	timer.Stop()
+	if ended && len(done) == len(pending) {
+		return nil
+	}
+	// The child died, was killed, or misbehaved: it serves no more.
+	srv.kill()
+	waitErr := srv.cmd.Wait()
+	current = nil
+	if cur == nil {
+		// Between files: blame the next file of the first chain not done.
+		for _, c := range pending {
+			if !done[c.Index] {
+				cur = &filePos{c.Index, byIndex[c.Index].Start}
+				break
+			}
+		}
+	}
+	if cur == nil {
+		return nil
+	}
+	c := byIndex[cur.Chain]
+	file := c.Files[cur.File]
+	cause := deathCause(waitErr, srv.errBuf.String(), timedOut.Load(), bad, ctx.Err(), timeoutOf(*c))
+	out[c.Index] = append(out[c.Index], Step{File: file, Err: &Error{File: file, Msg: cause}})
+	c.Start = cur.File + 1
+	if !c.KeepGoing || c.Start >= len(c.Files) {
+		done[c.Index] = true
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	var left []chainReq
+	for _, p := range pending {
+		if !done[p.Index] {
+			left = append(left, *byIndex[p.Index])
+		}
+	}
+	return left
+}
+
+// deathCause says in words why a child ended without finishing.
+func deathCause(waitErr error, stderr string, timedOut, bad bool, ctxErr error, timeout time.Duration) string {
+	switch {
+	case timedOut:
+		return fmt.Sprintf("evaluation timed out after %v (the sandboxed evaluation was killed)", timeout)
+	case ctxErr != nil:
+		return "evaluation interrupted: " + ctxErr.Error()
+	case bad:
+		return fmt.Sprintf("evaluation produced more than %d MB of values and messages, or a malformed answer (the sandboxed evaluation was killed)", maxReply>>20)
+	case strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory"):
+		return fmt.Sprintf("evaluation ran out of memory (limit %d MB; the sandboxed evaluation died)", childMemLimit>>20)
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			if ws.Signal() == syscall.SIGXCPU {
+				return fmt.Sprintf("evaluation used more than %d s of CPU time (the sandboxed evaluation was killed)", childCPUSecs)
+			}
+			return fmt.Sprintf("the sandboxed evaluation was killed by signal %v", ws.Signal())
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(stderr), "\n")
+		if first != "" {
+			return fmt.Sprintf("the sandboxed evaluation failed (exit status %d: %s)", ee.ExitCode(), first)
+		}
+		return fmt.Sprintf("the sandboxed evaluation failed (exit status %d)", ee.ExitCode())
+	}
+	if waitErr != nil {
+		return "the sandboxed evaluation failed: " + waitErr.Error()
+	}
+	return "the sandboxed evaluation ended without an answer"
+}
