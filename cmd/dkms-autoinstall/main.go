@@ -136,7 +136,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 	}
 	defer e.Unlock()
 	r := &hook.Runner{E: e, Log: hook.NewLogger(o.Boot, stderr), Report: stderr,
-		SysfsRoot: getenv(env, "DKMS_SYSFS_ROOT")}
+		SysfsRoot: getenv(env, "DKMS_SYSFS_ROOT"), Doctor: true}
 	return r.Run(ctx, o)
 }
 

@@ -232,7 +232,7 @@ func checkKernel(ctx context.Context, o *Options, s *sigState, k, headers string
 	if !o.SkipInitramfs {
 		kc.initramfs(ctx)
 	}
-	if !kr.HeadersPresent {
+	if !kr.HeadersPresent && kc.needHeaders {
 		kr.Problems = append(kr.Problems, Problem{Verdict: HeadersMissing,
 			Detail: "no kernel headers at " + kr.Headers + " (dkms looks there for include/)",
 			Advice: headersAdvice(o.Distro, k)})
@@ -252,6 +252,8 @@ type kernelCtx struct {
 	depErr   error
 	depRead  bool
 	depOrder []string // the first in-tree modules of modules.dep
+	// needHeaders: some module cannot be built without the headers
+	needHeaders bool
 	// depReported: the unreadable modules.dep was reported once
 	depReported bool
 	vermagic    string // the kernel's own vermagic; "" unknown

@@ -50,6 +50,7 @@ func (kc *kernelCtx) whyNotInstalled(m *Module, all map[string]*Module) Problem 
 		return Problem{Verdict: Excluded, Detail: id + " is not meant for kernel " + k + " (" + m.Excluded + ")",
 			Advice: "nothing to do (a module version that supports this kernel is needed if its hardware is used)"}
 	case !kc.kr.HeadersPresent:
+		kc.needHeaders = true
 		return Problem{Verdict: HeadersMissing, Detail: id + " cannot be built: no kernel headers at " + kc.kr.Headers,
 			Advice: headersAdvice(kc.o.Distro, k) + "; the headers package's hook then builds it (or run " + auto + ")"}
 	}

@@ -183,40 +183,64 @@ type Finding struct {
 	Problem
 }
 
-// Findings returns the problems and unchecked findings of every kernel.
+// Findings returns the problems and unchecked findings of every kernel:
+// those of its modules first, then those of the kernel itself.
 func (r *Report) Findings() []Finding {
 	var out []Finding
+	serious := func(p Problem) bool { s := p.Verdict.Severity(); return s == "problem" || s == "unchecked" }
 	for _, kr := range r.Kernels {
-		for _, p := range kr.Problems {
-			if s := p.Verdict.Severity(); s == "problem" || s == "unchecked" {
-				out = append(out, Finding{Kernel: kr.Kernel, Problem: p})
-			}
-		}
 		for _, m := range kr.Modules {
 			for _, p := range m.Problems {
-				if s := p.Verdict.Severity(); s == "problem" || s == "unchecked" {
+				if serious(p) {
 					out = append(out, Finding{Kernel: kr.Kernel, Module: m.Module, Version: m.Version, File: m.File, Problem: p})
 				}
+			}
+		}
+		for _, p := range kr.Problems {
+			if serious(p) {
+				out = append(out, Finding{Kernel: kr.Kernel, Problem: p})
 			}
 		}
 	}
 	return out
 }
 
-// Line is the one-line summary of a finding.
-func (f Finding) Line() string {
-	who := "kernel " + f.Kernel
-	if f.Module != "" {
-		who = f.Module + "/" + f.Version + " for kernel " + f.Kernel
-		if f.File != "" && f.File != f.Module {
-			who = f.Module + "/" + f.Version + " (" + f.File + ") for kernel " + f.Kernel
-		}
+func (f Finding) who() string {
+	switch {
+	case f.Module == "":
+		return "kernel " + f.Kernel
+	case f.File != "" && f.File != f.Module:
+		return f.Module + "/" + f.Version + " (" + f.File + ") for kernel " + f.Kernel
 	}
-	s := who + ": " + string(f.Verdict) + ": " + f.Detail
+	return f.Module + "/" + f.Version + " for kernel " + f.Kernel
+}
+
+// Line is the one-line summary of a finding: who, verdict, detail, the
+// failed build's first error and log, and the command or advice.
+func (f Finding) Line() string {
+	s := f.who() + ": " + string(f.Verdict) + ": " + f.Detail
+	if f.LogLine != "" {
+		s += ": " + f.LogLine
+	}
+	if f.Log != "" {
+		s += "; see " + f.Log
+	}
 	if f.Command != "" {
 		s += "; run: " + f.Command
 	} else if f.Advice != "" {
 		s += "; " + f.Advice
+	}
+	return s
+}
+
+// Short is Line without the detail and advice, for a status line.
+func (f Finding) Short() string {
+	s := f.who() + ": " + string(f.Verdict)
+	switch {
+	case f.Log != "":
+		s += "; see " + f.Log
+	case f.Command != "":
+		s += "; run: " + f.Command
 	}
 	return s
 }

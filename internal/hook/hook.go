@@ -57,6 +57,12 @@ type Runner struct {
 	// Modprobe is the program that loads modules ("" means modprobe from
 	// PATH).
 	Modprobe string
+	// Doctor runs dkms doctor's checks after installing (doctor.go): for
+	// every kernel a hook names, and for the running kernel at boot when
+	// something had to be built for it.
+	Doctor bool
+
+	touched []string // kernels this run built for, or skipped for lack of headers
 }
 
 // Run does the work and returns the process exit status. Kernel hooks
@@ -85,12 +91,16 @@ func (r *Runner) Run(ctx context.Context, o Options) int {
 	} else if !r.install(ctx, o, kernels) {
 		code = ExitFailed
 	}
-	if o.Boot {
-		status := "DKMS modules are up to date"
-		if code != 0 {
-			status = "some DKMS modules failed; see the journal"
+	first, problems := "", 0
+	if r.Doctor && !o.Remove && !o.Preinst {
+		check := kernels
+		if o.Boot {
+			check = r.touched
 		}
-		r.Notify("READY=1\nSTATUS=" + status)
+		first, problems = r.doctorAfter(ctx, check)
+	}
+	if o.Boot {
+		r.Notify("READY=1\nSTATUS=" + bootStatus(code, first, problems))
 	}
 	if code != 0 && !strict {
 		r.Log.WithField("PHASE", "summary").Warn("exiting 0 so that the kernel hooks after this one still run " +
@@ -188,6 +198,7 @@ func (r *Runner) install(ctx context.Context, o Options, kernels []string) bool 
 			// without its headers package is normal, not a failure.
 			r.Log.WithFields(logrus.Fields{"KERNEL": k, "PHASE": "prepare"}).Info("Automatic installation of modules for kernel " + k +
 				" was skipped since the kernel headers for this kernel do not seem to be installed.")
+			r.touched = append(r.touched, k)
 			continue
 		}
 		pairs = append(pairs, engine.Pair{K: k, A: e.Machine})
@@ -248,6 +259,9 @@ func (r *Runner) install(ctx context.Context, o Options, kernels []string) bool 
 		// subprocess) happens.
 		if res.Queued > 0 {
 			r.afterInstall(ctx, o, res.Kernel)
+		}
+		if res.Queued > 0 || res.Err != nil {
+			r.touched = append(r.touched, res.Kernel)
 		}
 	}
 	return err == nil

@@ -1,0 +1,73 @@
+package hook
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dkms-go/dkms/internal/testenv"
+)
+
+// TestDoctorAfterBoot: after the boot unit built for its kernel, every
+// problem dkms doctor's checks find is one journal entry with MODULE,
+// VERSION, KERNEL and PROBLEM, and the unit's status line names the first.
+func TestDoctorAfterBoot(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
+	s := newSystem(t, "")
+	s.brokenModule("bad")
+	r := s.run(Options{Boot: true, Kernels: []string{fk}}, func(r *Runner) { r.Doctor = true })
+	var found *logrus.Entry
+	for i, en := range r.entries {
+		if en.Data["PHASE"] != "doctor" {
+			continue
+		}
+		if _, ok := en.Data["PROBLEM"].(string); !ok || en.Data["KERNEL"] != fk {
+			t.Errorf("doctor entry %q lacks PROBLEM or KERNEL: %v", en.Message, en.Data)
+		}
+		if en.Data["MODULE"] == "bad" && en.Data["VERSION"] == "1.0" && en.Data["PROBLEM"] == "build-failed" {
+			found = &r.entries[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no build-failed entry for bad/1.0:\n%s", r.messages())
+	}
+	log := s.dkms + "/bad/1.0/build/make.log"
+	if want := "bad/1.0 for kernel " + fk + ": build-failed: the build of bad/1.0 for kernel " + fk +
+		" failed: error: this does not build; see " + log; !strings.HasPrefix(found.Message, want) {
+		t.Errorf("entry %q\nwant prefix %q", found.Message, want)
+	}
+	if n := len(r.notes); n == 0 || !strings.HasPrefix(r.notes[n-1], "READY=1\nSTATUS=bad/1.0 for kernel "+fk+": build-failed; see "+log) {
+		t.Errorf("status %q", r.notes)
+	}
+	// Nothing new at the next boot: no checks, the fast path stays fast.
+	if err := os.RemoveAll(s.dkms + "/bad"); err != nil {
+		t.Fatal(err)
+	}
+	r = s.run(Options{Boot: true, Kernels: []string{fk}}, func(r *Runner) { r.Doctor = true })
+	if len(r.entries) != 0 || len(r.notes) != 1 || r.notes[0] != "READY=1\nSTATUS=DKMS modules are up to date" {
+		t.Errorf("nothing-to-do boot: notes %q, log:\n%s", r.notes, r.messages())
+	}
+}
+
+// TestDoctorAfterHook: a kernel installed without its headers; the hook
+// says which module the next boot will lack, and why, in one line.
+func TestDoctorAfterHook(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t, "")
+	s.fakeModule("good")
+	const k = "6.1.0-noheaders"
+	s.write("/boot/vmlinuz-"+k, "x")
+	r := s.run(Options{Hook: "postinst", Kernels: []string{k}}, func(r *Runner) { r.Doctor = true })
+	want := "info: Automatic installation of modules for kernel " + k + " was skipped since the kernel headers for this kernel do not seem to be installed.\n" +
+		"warning: good/1.0 for kernel " + k + ": headers-missing: good/1.0 cannot be built: no kernel headers at " + s.inst + "/" + k + "/build; " +
+		"install the headers: apt-get install linux-headers-" + k + "; the headers package's hook then builds it (or run dkms autoinstall -k " + k + ")\n" +
+		"warning: kernel " + k + ": headers-missing: no kernel headers at " + s.inst + "/" + k + "/build (dkms looks there for include/); " +
+		"install the headers: apt-get install linux-headers-" + k + "\n"
+	if r.code != 0 || r.messages() != want {
+		t.Errorf("exit %d, log:\n%s\nwant:\n%s", r.code, r.messages(), want)
+	}
+}
