@@ -183,6 +183,7 @@ type evaluation struct {
 	violation  *Error // first sandbox violation; it ends the evaluation
 	refusedMsg atomic.Value
 	calls      atomic.Int64
+	lastLine   atomic.Int64 // line of the latest command, for refusals that know no position
 }
 
 func (ev *evaluation) run(ctx context.Context, abs string) (map[string]Var, error) {

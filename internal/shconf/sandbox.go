@@ -152,7 +152,11 @@ func (ev *evaluation) sandboxOpen(cancel context.CancelFunc) interp.OpenHandlerF
 			return devNull{}, nil // whatever /dev holds in the jail
 		}
 		if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 {
-			return nil, ev.refuse(cancel, redirectLine(ev.file, path), "redirection to %q is not allowed", path)
+			line := redirectLine(ev.file, path)
+			if line == 0 {
+				line = int(ev.lastLine.Load()) // inside eval or a sourced file
+			}
+			return nil, ev.refuse(cancel, line, "redirection to %q is not allowed", path)
 		}
 		return def(ctx, path, flag, perm)
 	}
@@ -165,6 +169,7 @@ func (ev *evaluation) callHandler(cancel context.CancelFunc) interp.CallHandlerF
 		// Go stack until the process dies, and a pipeline fork bomb would
 		// spawn goroutines without end. Bound both.
 		n := ev.calls.Add(1)
+		ev.lastLine.Store(int64(interp.HandlerCtx(ctx).Pos.Line()))
 		if n > maxCalls {
 			return nil, ev.refuse(cancel, int(interp.HandlerCtx(ctx).Pos.Line()), "more than %d commands", maxCalls)
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,13 +69,29 @@ func EvalChains(ctx context.Context, chains []Chain) [][]Step {
 			out[i] = evalChainInProcess(ctx, c)
 			continue
 		}
-		pending = append(pending, chainReq{Index: i, Files: c.Files, Names: c.Names, Preset: c.Opts.Preset,
-			Vars: c.Opts.Vars, Env: c.Opts.Env, Timeout: c.Opts.Timeout, Dir: c.Opts.Dir, KeepGoing: c.KeepGoing})
+		// The child works in "/": it gets absolute paths.
+		files := make([]string, len(c.Files))
+		for j, f := range c.Files {
+			files[j] = absPath(f)
+		}
+		dir := c.Opts.Dir
+		if dir != "" {
+			dir = absPath(dir)
+		}
+		pending = append(pending, chainReq{Index: i, Files: files, Names: c.Names, Preset: c.Opts.Preset,
+			Vars: c.Opts.Vars, Env: c.Opts.Env, Timeout: c.Opts.Timeout, Dir: dir, KeepGoing: c.KeepGoing})
 	}
 	for len(pending) > 0 {
 		pending = runChild(ctx, chains, pending, out)
 	}
 	return out
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func evalChainInProcess(ctx context.Context, c Chain) []Step {
@@ -215,8 +232,9 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 	}
 	if err != nil && srv == nil {
 		for _, c := range pending {
-			out[c.Index] = append(out[c.Index], Step{File: c.Files[c.Start],
-				Err: &Error{File: c.Files[c.Start], Msg: fmt.Sprintf("cannot start the sandboxed evaluation: %v", err)}})
+			file := chains[c.Index].Files[c.Start]
+			out[c.Index] = append(out[c.Index], Step{File: file,
+				Err: &Error{File: file, Msg: fmt.Sprintf("cannot start the sandboxed evaluation: %v", err)}})
 		}
 		return nil
 	}
@@ -259,7 +277,11 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 				break
 			}
 			ferr := m.Done.Err.err()
-			out[c.Index] = append(out[c.Index], Step{File: c.Files[cur.File], Vals: m.Done.Vals, Err: ferr})
+			orig := chains[c.Index].Files[cur.File]
+			if se, ok := ferr.(*Error); ok && se.File == c.Files[cur.File] {
+				se.File = orig // as the caller named it
+			}
+			out[c.Index] = append(out[c.Index], Step{File: orig, Vals: m.Done.Vals, Err: ferr})
 			if ferr == nil {
 				c.Preset = m.Done.Vals
 			}
@@ -297,7 +319,7 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 		return nil
 	}
 	c := byIndex[cur.Chain]
-	file := c.Files[cur.File]
+	file := chains[c.Index].Files[cur.File]
 	cause := deathCause(waitErr, srv.errBuf.String(), timedOut.Load(), bad, ctx.Err(), timeoutOf(*c))
 	out[c.Index] = append(out[c.Index], Step{File: file, Err: &Error{File: file, Msg: cause}})
 	c.Start = cur.File + 1

@@ -1,0 +1,265 @@
+package shconf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// attackEnv is a module source directory with what the hostile confs of
+// testdata/hostile use: a sentinel file they try to change, a FIFO nobody
+// writes, a .so whose constructor writes a file, and a "grep" that does.
+type attackEnv struct {
+	dir, src, sentinel, fifo, marker string
+}
+
+const sentinelBody = "orig\n"
+
+func newAttackEnv(t *testing.T) *attackEnv {
+	t.Helper()
+	dir := t.TempDir()
+	a := &attackEnv{dir: dir, src: filepath.Join(dir, "src"), sentinel: filepath.Join(dir, "sentinel"),
+		fifo: filepath.Join(dir, "fifo"), marker: filepath.Join(dir, "marker")}
+	if err := os.MkdirAll(a.src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a.sentinel, []byte(sentinelBody), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(a.fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	grep := "#!/bin/sh\necho pwned >" + a.marker + "\n"
+	if err := os.WriteFile(filepath.Join(a.src, "grep"), []byte(grep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// check asserts that nothing the conf could reach was created, changed
+// or deleted.
+func (a *attackEnv) check(t *testing.T) {
+	t.Helper()
+	if b, err := os.ReadFile(a.sentinel); err != nil || string(b) != sentinelBody {
+		t.Errorf("sentinel changed: %q, %v", b, err)
+	}
+	if _, err := os.Stat(a.marker); err == nil {
+		t.Errorf("the attack created %s", a.marker)
+	}
+	names, _ := os.ReadDir(a.dir)
+	if len(names) != 3 {
+		t.Errorf("files in the module directory: %v", names)
+	}
+}
+
+func (a *attackEnv) vars() map[string]string {
+	return map[string]string{"SENTINEL": a.sentinel, "SRCDIR": a.src, "FIFO": a.fifo}
+}
+
+// buildEvilSO compiles a shared object whose constructor writes marker,
+// and proves that it does so outside the sandbox.
+func buildEvilSO(t *testing.T, a *attackEnv) {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not installed")
+	}
+	csrc := filepath.Join(t.TempDir(), "evil.c")
+	code := `#include <stdio.h>
+__attribute__((constructor)) static void evil(void) {
+	FILE *f = fopen(MARKER, "w");
+	if (f) { fputs("pwned\n", f); fclose(f); }
+}
+`
+	if err := os.WriteFile(csrc, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(a.src, "evil.so")
+	probe := filepath.Join(t.TempDir(), "probe")
+	for _, target := range []string{probe, a.marker} {
+		out, err := exec.Command(gcc, "-shared", "-fPIC", `-DMARKER="`+target+`"`, "-o", so, csrc).CombinedOutput()
+		if err != nil {
+			t.Fatalf("gcc: %v\n%s", err, out)
+		}
+		if target == probe {
+			cmd := exec.Command("/bin/true")
+			cmd.Env = []string{"LD_PRELOAD=" + so}
+			if err := cmd.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(probe); err != nil {
+				t.Fatalf("the preloaded object does not work outside the sandbox: %v", err)
+			}
+		}
+	}
+}
+
+// TestHostileConfs: every attack of testdata/hostile ends with nothing
+// written, within its bound, as a refusal or an evaluation error, never a
+// crash of the caller.
+func TestHostileConfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the kernel sandbox needs root (namespaces)")
+	}
+	const timeout = 3 * time.Second
+	tests := []struct {
+		file string
+		want string // "" = may succeed; "refused" = a refusal naming the line; else a substring of the error
+	}{
+		{"sort-compress-prog.conf", ""},
+		{"ld-preload.conf", ""},
+		{"sed-in-pl.conf", ""},
+		{"sed-i-abbrev.conf", ""},
+		{"sort-outp.conf", ""},
+		{"sort-o-abbrev.conf", ""},
+		{"framework-rewrite.conf", ""},
+		{"awk-system.conf", ""},
+		{"find-delete.conf", ""},
+		{"read-dev-zero.conf", "evaluation"},
+		{"cat-fifo.conf", "timed out"},
+		{"cat-dev-zero.conf", "evaluation"},
+		{"doubling.conf", "evaluation"},
+		{"redirect.conf", "refused"},
+		{"cmdsubst-touch.conf", "refused"},
+		{"eval.conf", "refused"},
+		{"exec.conf", "refused"},
+		{"command.conf", "refused"},
+		{"builtin.conf", "refused"},
+		{"dev-tcp.conf", "refused"},
+		{"path-trick.conf", ""},
+		{"function-shadow.conf", "refused"},
+		{"brace-bomb.conf", ""},
+		{"glob-bomb.conf", ""},
+		{"fork-bomb.conf", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			a := newAttackEnv(t)
+			if tt.file == "ld-preload.conf" {
+				buildEvilSO(t, a)
+			}
+			conf := filepath.Join(a.src, "dkms.conf")
+			body, err := os.ReadFile(filepath.Join("testdata/hostile", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(conf, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			start := time.Now()
+			_, err = EvalFile(context.Background(), conf, []string{"PACKAGE_NAME", "X"},
+				Options{Vars: a.vars(), Env: []string{"PATH=/usr/bin:/bin"}, Timeout: timeout, Stderr: &stderr})
+			took := time.Since(start)
+			if took > timeout+5*time.Second {
+				t.Errorf("took %v, bound %v", took, timeout)
+			}
+			a.check(t)
+			if st := JailState(); st != "confined" {
+				t.Errorf("jail: %s", st)
+			}
+			var se *Error
+			switch {
+			case tt.want == "":
+				if err != nil && !errors.As(err, &se) {
+					t.Errorf("err = %v, want nil or *Error", err)
+				}
+			case tt.want == "refused":
+				if !errors.As(err, &se) || se.Line == 0 || !strings.Contains(se.Msg, "not allowed") {
+					t.Errorf("err = %v, want a refusal naming the line", err)
+				}
+			default:
+				if !errors.As(err, &se) || se.File != conf || !strings.Contains(se.Msg, tt.want) {
+					t.Errorf("err = %v, want an *Error for %s containing %q", err, conf, tt.want)
+				}
+			}
+			if strings.Contains(stderr.String(), "context canceled") {
+				t.Errorf("stray line on stderr: %q", stderr.String())
+			}
+		})
+	}
+}
+
+// TestHugeConf: a 32 MB conf ends within the deadline in the child, and
+// the caller's memory does not grow with it.
+func TestHugeConf(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "dkms.conf")
+	line := "A=" + strings.Repeat("a", 1000) + "\n"
+	if err := os.WriteFile(p, []byte(strings.Repeat(line, 32<<20/len(line))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := EvalFile(context.Background(), p, []string{"A"}, Options{Timeout: 2 * time.Second})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	var se *Error
+	if err != nil && !errors.As(err, &se) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestJailConfinement looks at the jail from inside: every mount
+// read-only, no network but loopback, no capabilities.
+func TestJailConfinement(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	// Mounts below /dev are hidden under the jail's own /dev.
+	body := `W=$(awk '$6 !~ /^ro/ && $5 !~ "^/dev/"' /proc/self/mountinfo | wc -l)
+N=$(awk 'NR > 2 { print $1 }' /proc/net/dev)
+C=$(grep CapEff /proc/self/status)
+P=$(grep NoNewPrivs /proc/self/status)
+`
+	res, err := evalString(t, body, []string{"W", "N", "C", "P"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"W": "0", "N": "lo:", "C": "CapEff: 0000000000000000", "P": "NoNewPrivs: 1"}
+	for k, v := range want {
+		if got := res[k].Index(0); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+// TestFallbackRunsNoProgram: confined by nothing (forced here), only the
+// built-in commands run, and runaway files are still bounded by the child.
+func TestFallbackRunsNoProgram(t *testing.T) {
+	forceFallback.Store(true)
+	defer forceFallback.Store(false)
+	res, err := evalString(t, "X=$(uname -r)-$(basename /a/b)\n", []string{"X"}, Options{})
+	if err != nil || !strings.HasSuffix(res["X"].Index(0), "-b") {
+		t.Fatalf("built-ins: %v %v", res, err)
+	}
+	if !strings.HasPrefix(JailState(), "unconfined") {
+		t.Errorf("jail state %q", JailState())
+	}
+	_, err = evalString(t, "X=1\nY=$(grep -c . /dev/null)\n", []string{"X"}, Options{})
+	var se *Error
+	if !errors.As(err, &se) || se.Line != 2 || !strings.Contains(se.Msg, `command "grep" is not allowed (no kernel sandbox`) {
+		t.Errorf("grep in the fallback: %v", err)
+	}
+	a := newAttackEnv(t)
+	for _, f := range []string{"doubling.conf", "sed-in-pl.conf", "awk-system.conf", "cat-fifo.conf"} {
+		start := time.Now()
+		_, err := EvalFile(context.Background(), filepath.Join("testdata/hostile", f), []string{"X"},
+			Options{Vars: a.vars(), Timeout: 2 * time.Second})
+		if !errors.As(err, &se) {
+			t.Errorf("%s: err = %v, want *Error", f, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s took %v", f, d)
+		}
+		a.check(t)
+	}
+}
