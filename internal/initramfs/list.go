@@ -77,6 +77,9 @@ func List(r io.Reader, fn func(Entry) error) error {
 			if s.err != io.EOF {
 				return fmt.Errorf("reading image: %w", s.err)
 			}
+			if seg == 0 {
+				return ErrEmptyImage
+			}
 			return nil
 		}
 		start := s.off
@@ -145,6 +148,9 @@ func (d *decoders) walkArchive(s *source, c Compression, seg int, fn func(Entry)
 		fi := hdr.FileInfo()
 		e := Entry{Path: hdr.Name, Segment: seg, Compression: c, Mode: fi.Mode(), Linkname: hdr.Linkname}
 		if e.Mode.IsRegular() {
+			if hdr.Size > MaxMemberSize {
+				return fmt.Errorf("%s: %w: %d bytes, more than %d MiB", hdr.Name, ErrTooLarge, hdr.Size, MaxMemberSize>>20)
+			}
 			e.Size = hdr.Size
 			e.Hash, err = d.hashContent(hdr.Name, cr, hdr.Size)
 			if err != nil {
@@ -173,11 +179,11 @@ func (d *decoders) hashContent(name string, r io.Reader, size int64) (string, er
 	var err error
 	switch {
 	case strings.HasSuffix(name, ".ko.xz"):
-		err = hashXZ(h, lr)
+		err = d.hashXZ(h, lr)
 	case strings.HasSuffix(name, ".ko.zst"):
-		err = hashZstd(h, lr)
+		err = d.hashZstd(h, lr)
 	case strings.HasSuffix(name, ".ko.gz"):
-		err = hashGzip(h, lr)
+		err = d.hashGzip(h, lr)
 	default:
 		_, err = io.CopyBuffer(h, lr, d.buf)
 	}
@@ -194,32 +200,29 @@ func (d *decoders) hashContent(name string, r io.Reader, size int64) (string, er
 	return hex.EncodeToString(h.Sum(sum[:0])), nil
 }
 
-func hashXZ(h hash.Hash, r io.Reader) error {
+func (d *decoders) hashXZ(h hash.Hash, r io.Reader) error {
 	zr, err := xz.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("xz module: %w", err)
 	}
-	_, err = io.Copy(h, zr)
-	return err
+	return d.copyMember(h, zr)
 }
 
-func hashZstd(h hash.Hash, r io.Reader) error {
+func (d *decoders) hashZstd(h hash.Hash, r io.Reader) error {
 	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		return fmt.Errorf("zstd module: %w", err)
 	}
 	defer zr.Close()
-	_, err = io.Copy(h, zr)
-	return err
+	return d.copyMember(h, zr)
 }
 
-func hashGzip(h hash.Hash, r io.Reader) error {
+func (d *decoders) hashGzip(h hash.Hash, r io.Reader) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("gzip module: %w", err)
 	}
-	_, err = io.Copy(h, zr)
-	return err
+	return d.copyMember(h, zr)
 }
 
 func unexpectedIfEOF(err error) error {

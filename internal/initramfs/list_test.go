@@ -124,8 +124,8 @@ func TestListErrors(t *testing.T) {
 		wantMsg string // substring of the error when set
 		entries int
 	}{
-		{name: "empty", data: nil},
-		{name: "only padding", data: make([]byte, 1024)},
+		{name: "empty", data: nil, wantErr: ErrEmptyImage},
+		{name: "only padding", data: make([]byte, 1024), wantErr: ErrEmptyImage},
 		{name: "garbage", data: []byte("hello world"), wantErr: ErrBadMagic},
 		{name: "lzo", data: []byte("\x89LZO\x00\r\n\x1a\n\x10\x30"), wantErr: ErrUnsupportedCompression, wantMsg: "unsupported compression: lzo"},
 		{name: "garbage after archive", data: append(slices.Clone(arc), 'x'), wantErr: ErrBadMagic, entries: 1},

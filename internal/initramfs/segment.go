@@ -66,9 +66,10 @@ func detect(b []byte) (Compression, bool) {
 // decoders holds decoders and hash state reused across segments and
 // files.
 type decoders struct {
-	zstd *zstd.Decoder
-	sha  hash.Hash
-	buf  []byte
+	zstd   *zstd.Decoder
+	sha    hash.Hash
+	buf    []byte
+	budget budget
 }
 
 func (d *decoders) close() {
@@ -83,13 +84,17 @@ func (d *decoders) close() {
 // be found.
 func (d *decoders) openSegment(s *source, c Compression) (producer, error) {
 	if c == Zstd {
-		return d.zstdSegment(s)
+		z, err := d.zstdSegment(s)
+		if err != nil {
+			return nil, err
+		}
+		return boundedProducer{z, &d.budget}, nil
 	}
 	r, err := d.openReader(s, c)
 	if err != nil {
 		return nil, err
 	}
-	return readProducer{r}, nil
+	return boundedProducer{readProducer{r}, &d.budget}, nil
 }
 
 func (d *decoders) openReader(s *source, c Compression) (io.Reader, error) {
