@@ -74,7 +74,7 @@ func main() {
 	flag.StringVar(&o.BinDir, "bin", "bin", "directory with our dkms and dkms-autoinstall")
 	flag.StringVar(&o.Work, "work", "", "scratch directory (kept); default a temporary one that is removed")
 	flag.StringVar(&o.Deb, "deb", os.Getenv("BENCH_UPSTREAM_DEB"), "upstream dkms .deb (default: apt-get download dkms)")
-	flag.StringVar(&o.Only, "only", "", "comma-separated scenario ids (1-6)")
+	flag.StringVar(&o.Only, "only", "", "comma-separated scenario ids (1-7)")
 	flag.StringVar(&o.Out, "out", "docs/BENCHMARKS.md", "report to write (empty: none)")
 	flag.StringVar(&o.Plot, "plot", "docs/bench-status.png", "plot to write (empty: none)")
 	flag.StringVar(&o.Command, "command", "make bench", "command recorded in the report")
@@ -129,6 +129,7 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 		{"4", b.runRemoval},
 		{"5", b.runBuilds},
 		{"6", b.runInitramfs},
+		{"7", b.runDoctor},
 	}
 	for _, s := range scenarios {
 		if o.Only != "" && !strings.Contains(","+o.Only+",", ","+s.id+",") {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/dkms-go/dkms/internal/compress"
 )
@@ -30,7 +31,16 @@ type Info struct {
 }
 
 // Read reads the module at path, decompressing it according to its suffix.
+// An uncompressed module is not read whole: only its ELF headers and its
+// .modinfo section are.
 func Read(path string) (*Info, error) {
+	if compress.Suffix(path) == "" {
+		info, err := readPlain(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading module %s: %w", path, err)
+		}
+		return info, nil
+	}
 	r, err := compress.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading module %s: %w", path, err)
@@ -57,6 +67,41 @@ func Parse(data []byte) (*Info, error) {
 		return nil, fmt.Errorf("parsing ELF: %w", err)
 	}
 	defer f.Close()
+	sec, err := modinfoSection(f, uint64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	raw := data[sec.Offset : sec.Offset+sec.Size]
+	return parseSection(raw), nil
+}
+
+func readPlain(path string) (*Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("parsing ELF: %w", err)
+	}
+	sec, err := modinfoSection(ef, uint64(st.Size()))
+	if err != nil {
+		return nil, err
+	}
+	raw := make([]byte, sec.Size)
+	if _, err := f.ReadAt(raw, int64(sec.Offset)); err != nil {
+		return nil, fmt.Errorf("parsing ELF: reading .modinfo: %w", err)
+	}
+	return parseSection(raw), nil
+}
+
+// modinfoSection finds .modinfo and checks it lies within size bytes.
+func modinfoSection(f *elf.File, size uint64) (*elf.Section, error) {
 	sec := f.Section(".modinfo")
 	if sec == nil || sec.Type == elf.SHT_NOBITS {
 		return nil, ErrNoModinfo
@@ -67,11 +112,10 @@ func Parse(data []byte) (*Info, error) {
 	if sec.Flags&elf.SHF_COMPRESSED != 0 {
 		return nil, fmt.Errorf("parsing ELF: compressed .modinfo section")
 	}
-	if sec.Offset > uint64(len(data)) || sec.Size > uint64(len(data))-sec.Offset {
+	if sec.Offset > size || sec.Size > size-sec.Offset {
 		return nil, fmt.Errorf("parsing ELF: .modinfo section exceeds the file")
 	}
-	raw := data[sec.Offset : sec.Offset+sec.Size]
-	return parseSection(raw), nil
+	return sec, nil
 }
 
 // parseSection splits the NUL-separated records; runs of NULs are padding
