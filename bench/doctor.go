@@ -52,7 +52,7 @@ func (b *bench) runDoctor(ctx context.Context) error {
 		return err
 	}
 	files := map[string]string{
-		"etc/os-release": "ID=debian\nNAME=\"Debian GNU/Linux\"\n",
+		"etc/os-release":          "ID=debian\nNAME=\"Debian GNU/Linux\"\n",
 		"etc/dkms/framework.conf": fmt.Sprintf("mok_certificate=%q\n", filepath.Join(b.w.dir, "keys/mok.pub")),
 		"proc/cmdline":            "BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro module.sig_enforce=1\n",
 		"proc/keys": "2c4f1a0e I------     1 perm 1f030000     0     0 asymmetri dkms bench: " +
@@ -85,7 +85,7 @@ func (b *bench) runDoctor(ctx context.Context) error {
 			return err
 		}
 		for src, dst := range map[string]string{image: filepath.Join(sys, "boot/initrd.img-"+kk),
-			"/boot/config-" + k: filepath.Join(sys, "boot/config-"+kk),
+			"/boot/config-" + k:                filepath.Join(sys, "boot/config-"+kk),
 			"/lib/modules/" + k + "/" + intree: filepath.Join(t.Inst, kk, intree)} {
 			if err := copyPlain(src, dst); err != nil {
 				return err
