@@ -166,19 +166,34 @@ func evalInProcess(ctx context.Context, path string, names []string, opts Option
 			return nil, e
 		}
 	}
+	spans, e := rewriteAnchored(path, file)
+	if e != nil {
+		return nil, e
+	}
+	var rewritten []byte
+	if len(spans) > 0 {
+		// The source builtin reads the file through the open handler,
+		// which serves this text instead.
+		if rewritten, e = rewriteSource(path, data, spans); e != nil {
+			return nil, e
+		}
+	}
+	ev.abs, ev.rewritten = abs, rewritten
 	return ev.run(ctx, abs)
 }
 
 // evaluation carries the state shared by the child (the file) and the
 // parent (the copy-back) runners.
 type evaluation struct {
-	pol     policy
-	path    string
-	file    *syntax.File
-	opts    Options
-	names   []string
-	stderr  io.Writer
-	timeout time.Duration
+	pol       policy
+	rewritten []byte // the file's text with anchored replacements rewritten, or nil
+	abs       string // the file's absolute path
+	path      string
+	file      *syntax.File
+	opts      Options
+	names     []string
+	stderr    io.Writer
+	timeout   time.Duration
 
 	violation  *Error // first sandbox violation; it ends the evaluation
 	refusedMsg atomic.Value

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -84,3 +85,10 @@ type devNull struct{}
 func (devNull) Read([]byte) (int, error)    { return 0, io.EOF }
 func (devNull) Write(p []byte) (int, error) { return len(p), nil }
 func (devNull) Close() error                { return nil }
+
+// readOnly serves a file's text from memory.
+type readOnly struct{ r *strings.Reader }
+
+func (f readOnly) Read(p []byte) (int, error) { return f.r.Read(p) }
+func (readOnly) Write(p []byte) (int, error)  { return 0, os.ErrPermission }
+func (readOnly) Close() error                 { return nil }

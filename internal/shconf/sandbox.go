@@ -86,15 +86,22 @@ func (ev *evaluation) newRunner(ctx context.Context, cancel context.CancelFunc, 
 		interp.Dir(dir),
 		interp.StdIO(nil, stdout, ev.stderr),
 	}
-	opts = append(opts, interp.CallHandler(ev.callHandler(cancel)))
+	opts = append(opts, interp.CallHandler(ev.callHandler(cancel)),
+		interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+			return func(ctx context.Context, args []string) error {
+				if args[0] == patsubCmd {
+					return ev.cmdAnchoredReplace(interp.HandlerCtx(ctx), cancel, args)
+				}
+				return next(ctx, args)
+			}
+		}))
 	if !ev.opts.FullShell {
 		opts = append(opts,
 			interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 				return ev.sandboxExec(cancel, next)
-			}),
-			interp.OpenHandler(ev.sandboxOpen(cancel)),
-		)
+			}))
 	}
+	opts = append(opts, interp.OpenHandler(ev.sandboxOpen(cancel)))
 	r, err := interp.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %s: %w", ev.path, err)
@@ -148,6 +155,12 @@ func (ev *evaluation) sandboxExec(cancel context.CancelFunc, next interp.ExecHan
 func (ev *evaluation) sandboxOpen(cancel context.CancelFunc) interp.OpenHandlerFunc {
 	def := interp.DefaultOpenHandler()
 	return func(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+		if ev.rewritten != nil && flag == os.O_RDONLY && path == ev.abs {
+			return readOnly{strings.NewReader(string(ev.rewritten))}, nil
+		}
+		if ev.opts.FullShell {
+			return def(ctx, path, flag, perm)
+		}
 		if path == "/dev/null" {
 			return devNull{}, nil // whatever /dev holds in the jail
 		}
@@ -187,9 +200,6 @@ func (ev *evaluation) callHandler(cancel context.CancelFunc) interp.CallHandlerF
 		}
 		if args[0] == "unset" {
 			args = fixUnset(interp.HandlerCtx(ctx).Env, args)
-		}
-		if ev.opts.FullShell {
-			return args, nil
 		}
 		return sandbox(ctx, args)
 	}
@@ -245,6 +255,9 @@ func (ev *evaluation) sandboxCall(cancel context.CancelFunc) interp.CallHandlerF
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(hc.Dir, p)
 			}
+			if p == ev.abs {
+				return args, nil // the file itself, checked and rewritten already
+			}
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return args, nil // the builtin reports it like bash
@@ -257,8 +270,11 @@ func (ev *evaluation) sandboxCall(cancel context.CancelFunc) interp.CallHandlerF
 		if err != nil {
 			return args, nil // the builtin reports the syntax error
 		}
-		if what := forbiddenNode(f); what != "" {
+		if what := forbiddenNode(f); what != "" && !ev.opts.FullShell {
 			return nil, ev.refuse(cancel, line, "%s is not allowed", what)
+		}
+		if hasAnchored(f) {
+			return nil, ev.refuse(cancel, line, "an anchored ${name/#pattern/string} or `&` replacement inside eval, trap, alias or a sourced file is not supported")
 		}
 		return args, nil
 	}
