@@ -220,11 +220,3 @@ func tail(b []byte, lines int) string {
 	}
 	return strings.Join(ls, "\n")
 }
-
-// exitZero is the usual check: the command succeeded.
-func exitZero(out []byte, code int) error {
-	if code != 0 {
-		return fmt.Errorf("exit status %d", code)
-	}
-	return nil
-}

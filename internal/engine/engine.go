@@ -112,14 +112,6 @@ type Engine struct {
 	cached   *dkmsconf.Conf
 }
 
-// Config carries what the caller (main) decides about the process.
-type Config struct {
-	Prog   string
-	Root   string   // "" or "/" on a real system
-	Env    []string // os.Environ()
-	Stdout *os.File
-}
-
 // New performs the start-up sequence of §1 up to reading framework.conf,
 // without the temp-space probe: Begin, then ReadFramework.
 func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine, error) {
@@ -338,15 +330,6 @@ func (e *Engine) defaultArch(kernel string) string {
 	return e.Machine
 }
 
-func (e *Engine) distroIs(prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(e.Distro, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // IsRoot reports whether we run with effective uid 0.
 func (e *Engine) IsRoot() bool { return e.euid == 0 }
 
@@ -356,8 +339,3 @@ func lookPath(name string) bool {
 	return err == nil
 }
 
-// shellError extracts the sandbox error, if any.
-func shellError(err error) (*shconf.Error, bool) {
-	se, ok := err.(*shconf.Error)
-	return se, ok
-}

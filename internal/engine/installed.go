@@ -1,10 +1,6 @@
 package engine
 
-import (
-	"context"
-	"path/filepath"
-	"strings"
-)
+import "context"
 
 // InstalledModule is one kernel module file DKMS installed for a kernel.
 type InstalledModule struct {
@@ -38,13 +34,4 @@ func (e *Engine) InstalledModules(ctx context.Context, k, a string) []InstalledM
 		}
 	}
 	return out
-}
-
-// moduleName is the name modprobe knows a module file by.
-func moduleName(file string) string {
-	b := filepath.Base(file)
-	if i := strings.Index(b, ".ko"); i >= 0 {
-		b = b[:i]
-	}
-	return b
 }

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 )
 
 // Printer writes to dkms's two streams. Quiet (-q) swaps both for io.Discard
 // from the moment it is met.
 type Printer struct {
-	mu     sync.Mutex
 	out    io.Writer
 	err    io.Writer
 	silent bool
