@@ -338,4 +338,3 @@ func lookPath(name string) bool {
 	_, err := exec.LookPath(name)
 	return err == nil
 }
-
