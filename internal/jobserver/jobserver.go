@@ -61,12 +61,9 @@ func New(slots int) (*Server, error) {
 	return s, nil
 }
 
-// Slots returns the number of slots the server was created with.
-func (s *Server) Slots() int { return s.slots }
-
 // Acquire takes one token, blocking until one is free or ctx is done.
 // Every build attached to the server must hold a token for as long as it
-// runs; prefer Run, which cannot get this wrong.
+// runs, taken before Attach and given back with Release after it ends.
 func (s *Server) Acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -190,18 +187,6 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// Run runs cmd as a client of the server while holding one token for its
-// whole life, so the implicit slot of the make it starts is paid for. cmd
-// must not have been started; cancel it through exec.CommandContext.
-func (s *Server) Run(ctx context.Context, cmd *exec.Cmd) error {
-	if err := s.Acquire(ctx); err != nil {
-		return fmt.Errorf("waiting for a jobserver slot: %w", err)
-	}
-	defer s.Release()
-	s.Attach(cmd)
-	return cmd.Run()
 }
 
 // Close closes the pipe. Commands still running keep their inherited copies;

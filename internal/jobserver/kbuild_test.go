@@ -30,7 +30,10 @@ func TestKbuildUnderServer(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "make", "KERNELRELEASE="+testenv.DebianKernel(t), "-C", kdir, "M="+dir, "modules")
 	cmd.Dir = dir
 	cmd.WaitDelay = time.Second
-	out, err := runCombined(ctx, s, cmd)
+	var b strings.Builder
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err = runAttached(ctx, s, cmd)
+	out := b.String()
 	if err != nil {
 		t.Fatalf("kbuild under jobserver: %v\n%s", err, out)
 	}
