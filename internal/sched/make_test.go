@@ -166,7 +166,15 @@ func runFakeBuilds(t *testing.T, slots, builds, holdUntil int, makeArgs ...strin
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 			cmd.WaitDelay = time.Second
-			if err := srv.Run(ctx, cmd); err != nil {
+			// As the engine does: one token for the build's whole life.
+			if err := srv.Acquire(ctx); err != nil {
+				fmt.Fprintf(outputs[j.ID], "\n%v", err)
+				cancel()
+				return 1
+			}
+			defer srv.Release()
+			srv.Attach(cmd)
+			if err := cmd.Run(); err != nil {
 				fmt.Fprintf(outputs[j.ID], "\n%v", err)
 				cancel()
 				return 1

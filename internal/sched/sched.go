@@ -30,22 +30,6 @@ const (
 // CodeSkipped is the install exit status that means "skipped" (§10).
 const CodeSkipped = 77
 
-func (o Outcome) String() string {
-	switch o {
-	case Installed:
-		return "installed"
-	case Skipped:
-		return "skipped"
-	case Failed:
-		return "failed"
-	case Blocked:
-		return "blocked"
-	case Canceled:
-		return "canceled"
-	}
-	return "unknown"
-}
-
 // Result is the outcome of one job. Code is the exit status of Run for jobs
 // that ran. Missing lists, for jobs that did not run, the dependency names
 // still unsatisfied, in the order of Job.Deps.
