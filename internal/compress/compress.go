@@ -101,17 +101,12 @@ func DefaultOpts() Opts {
 	}
 }
 
-// Compress compresses file in place with the external tool for suffix
+// CompressTo compresses file in place with the external tool for suffix
 // (`gzip <opts> -f <file>` and so on) and returns the new path,
 // <file><suffix>. When the tool fails the error carries its output, any
 // partial output file is removed and file is left as it was, so the caller
-// can store the uncompressed module instead.
-func Compress(ctx context.Context, file, suffix string, o Opts) (string, error) {
-	return CompressTo(ctx, file, suffix, o, nil, nil)
-}
-
-// CompressTo is Compress with the tool's own output also written to stdout
-// and stderr (when not nil), as dkms runs the tool on the terminal.
+// can store the uncompressed module instead. The tool's own output also goes
+// to stdout and stderr (when not nil), as dkms runs the tool on the terminal.
 func CompressTo(ctx context.Context, file, suffix string, o Opts, stdout, stderr io.Writer) (string, error) {
 	var tool, opts string
 	switch suffix {

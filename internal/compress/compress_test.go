@@ -220,7 +220,7 @@ func TestCompressRoundTrip(t *testing.T) {
 			if err := os.WriteFile(file, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got, err := Compress(ctx, file, tt.suffix, tt.opts)
+			got, err := CompressTo(ctx, file, tt.suffix, tt.opts, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -286,7 +286,7 @@ func TestCompressFailureKeepsFile(t *testing.T) {
 				_, err = run(ctx, fake, nil, file, tt.suffix, nil, nil)
 			} else {
 				testenv.RequireTools(t, tt.tool)
-				_, err = Compress(ctx, file, tt.suffix, tt.opts)
+				_, err = CompressTo(ctx, file, tt.suffix, tt.opts, nil, nil)
 			}
 			if err == nil {
 				t.Fatal("Compress succeeded, want error")
@@ -309,14 +309,14 @@ func TestCompressFailureKeepsFile(t *testing.T) {
 func TestCompressErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if _, err := Compress(context.Background(), filepath.Join(dir, "missing.ko"), Gz, DefaultOpts()); err == nil {
+	if _, err := CompressTo(context.Background(), filepath.Join(dir, "missing.ko"), Gz, DefaultOpts(), nil, nil); err == nil {
 		t.Error("missing file: want error")
 	}
 	file := filepath.Join(dir, "a.ko")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compress(context.Background(), file, ".bz2", DefaultOpts()); err == nil {
+	if _, err := CompressTo(context.Background(), file, ".bz2", DefaultOpts(), nil, nil); err == nil {
 		t.Error("unknown suffix: want error")
 	}
 }

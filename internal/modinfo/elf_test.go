@@ -63,8 +63,8 @@ func TestParseSynthetic(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
-			if err == nil && !slices.Equal(info.Fields(), tt.want) {
-				t.Errorf("fields = %q, want %q", info.Fields(), tt.want)
+			if err == nil && !slices.Equal(info.fields, tt.want) {
+				t.Errorf("fields = %q, want %q", info.fields, tt.want)
 			}
 		})
 	}

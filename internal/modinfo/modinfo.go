@@ -143,17 +143,6 @@ func (i *Info) Get(key string) string {
 	return ""
 }
 
-// Has reports whether key is recorded at all, to tell an absent field from
-// an empty one.
-func (i *Info) Has(key string) bool {
-	for _, f := range i.fields {
-		if f.Key == key {
-			return true
-		}
-	}
-	return false
-}
-
 // All returns every value recorded for key, in section order.
 func (i *Info) All(key string) []string {
 	var vals []string
@@ -163,11 +152,6 @@ func (i *Info) All(key string) []string {
 		}
 	}
 	return vals
-}
-
-// Fields returns a copy of all records in section order.
-func (i *Info) Fields() []Field {
-	return append([]Field(nil), i.fields...)
 }
 
 // Version returns the version field (MODULE_VERSION), "" when unversioned.
