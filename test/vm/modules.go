@@ -106,9 +106,6 @@ func (m *ModuleDeps) Resolve(names ...string) ([]string, error) {
 	return order, nil
 }
 
-// Dir is the module directory the relative paths of Resolve are based on.
-func (m *ModuleDeps) Dir() string { return m.dir }
-
 // Has reports whether name is a module file of this kernel.
 func (m *ModuleDeps) Has(name string) bool {
 	_, ok := m.files[ModuleName(name)]
