@@ -21,14 +21,14 @@ import (
 
 func usageError(hc interp.HandlerContext, cmd, arg string) error {
 	fmt.Fprintf(hc.Stderr, "%s: invalid option -- '%s'\n", cmd, strings.TrimLeft(arg, "-"))
-	return interp.NewExitStatus(1)
+	return interp.ExitStatus(1)
 }
 
 func cmdUname(hc interp.HandlerContext, args []string) error {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		fmt.Fprintf(hc.Stderr, "uname: %v\n", err)
-		return interp.NewExitStatus(1)
+		return interp.ExitStatus(1)
 	}
 	str := func(b []byte) string { return string(bytes.TrimRight(b, "\x00")) }
 	fields := []struct {
@@ -74,7 +74,7 @@ func cmdUname(hc interp.HandlerContext, args []string) error {
 			}
 		default:
 			fmt.Fprintf(hc.Stderr, "uname: extra operand '%s'\n", a)
-			return interp.NewExitStatus(1)
+			return interp.ExitStatus(1)
 		}
 	}
 	if len(want) == 0 && !all {
@@ -173,7 +173,7 @@ func forEachInput(hc interp.HandlerContext, cmd string, files []string, fn func(
 		}
 	}
 	if status != 0 {
-		return interp.NewExitStatus(uint8(status))
+		return interp.ExitStatus(status)
 	}
 	return nil
 }
@@ -217,12 +217,12 @@ func cmdBasename(hc interp.HandlerContext, args []string) error {
 done:
 	if len(ops) == 0 {
 		fmt.Fprintln(hc.Stderr, "basename: missing operand")
-		return interp.NewExitStatus(1)
+		return interp.ExitStatus(1)
 	}
 	if !multi {
 		if len(ops) > 2 {
 			fmt.Fprintf(hc.Stderr, "basename: extra operand '%s'\n", ops[2])
-			return interp.NewExitStatus(1)
+			return interp.ExitStatus(1)
 		}
 		if len(ops) == 2 {
 			suffix = ops[1]
@@ -259,7 +259,7 @@ func cmdDirname(hc interp.HandlerContext, args []string) error {
 	}
 	if len(ops) == 0 {
 		fmt.Fprintln(hc.Stderr, "dirname: missing operand")
-		return interp.NewExitStatus(1)
+		return interp.ExitStatus(1)
 	}
 	for _, o := range ops {
 		if strings.HasPrefix(o, "-") && o != "-" {
@@ -336,7 +336,7 @@ func cmdHead(hc interp.HandlerContext, args []string) error {
 	n, _, files, err := lineCount("head", args[1:])
 	if err != nil {
 		fmt.Fprintf(hc.Stderr, "head: %v\n", err)
-		return interp.NewExitStatus(1)
+		return interp.ExitStatus(1)
 	}
 	return forEachInput(hc, "head", files, func(r io.Reader) error {
 		br := bufio.NewReader(r)
@@ -355,7 +355,7 @@ func cmdTail(hc interp.HandlerContext, args []string) error {
 	n, fromStart, files, err := lineCount("tail", args[1:])
 	if err != nil {
 		fmt.Fprintf(hc.Stderr, "tail: %v\n", err)
-		return interp.NewExitStatus(1)
+		return interp.ExitStatus(1)
 	}
 	return forEachInput(hc, "tail", files, func(r io.Reader) error {
 		data, err := io.ReadAll(r)

@@ -292,7 +292,7 @@ func (ev *evaluation) classify(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := interp.IsExitStatus(err); ok {
+	if _, ok := errors.AsType[interp.ExitStatus](err); ok {
 		return nil
 	}
 	return &Error{File: ev.path, Msg: err.Error()}

@@ -27,7 +27,7 @@ var goCommands = map[string]func(hc interp.HandlerContext, args []string) error{
 	"head":     cmdHead,
 	"tail":     cmdTail,
 	"true":     func(interp.HandlerContext, []string) error { return nil },
-	"false":    func(interp.HandlerContext, []string) error { return interp.NewExitStatus(1) },
+	"false":    func(interp.HandlerContext, []string) error { return interp.ExitStatus(1) },
 }
 
 // realCommands run as the real program, only in a child whose writes
@@ -148,7 +148,7 @@ func (ev *evaluation) sandboxExec(cancel context.CancelFunc, next interp.ExecHan
 			}
 		}
 		fmt.Fprintf(hc.Stderr, "%s: command not found\n", name)
-		return interp.NewExitStatus(127)
+		return interp.ExitStatus(127)
 	}
 }
 
@@ -329,7 +329,7 @@ func redirectLine(f *syntax.File, path string) int {
 			return true
 		}
 		switch rd.Op {
-		case syntax.RdrOut, syntax.AppOut, syntax.RdrAll, syntax.AppAll, syntax.ClbOut, syntax.RdrInOut:
+		case syntax.RdrOut, syntax.AppOut, syntax.RdrAll, syntax.AppAll, syntax.RdrClob, syntax.RdrInOut:
 		default:
 			return true
 		}

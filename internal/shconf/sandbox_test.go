@@ -171,13 +171,13 @@ func TestPresetVarsEnvAndExit(t *testing.T) {
 K="$kernelver:$(env kernelver 2>/dev/null)"
 E="$(grep -c . /dev/null)$FROM_ENV"
 `
-	res, err := evalString(t, body, names, Options{Preset: preset,
+	_, err := evalString(t, body, names, Options{Preset: preset,
 		Vars: map[string]string{"kernelver": "6.1"}, Env: []string{"FROM_ENV=env", "PACKAGE_NAME=ignored", "PATH=/usr/bin:/bin"}})
 	var se *Error
 	if !errors.As(err, &se) || !strings.Contains(se.Msg, `"env"`) {
 		t.Fatalf("env should be refused, got %v", err)
 	}
-	res, err = evalString(t, strings.Replace(body, ":$(env kernelver 2>/dev/null)", "", 1), names,
+	res, err := evalString(t, strings.Replace(body, ":$(env kernelver 2>/dev/null)", "", 1), names,
 		Options{Preset: preset, Vars: map[string]string{"kernelver": "6.1"}, Env: []string{"FROM_ENV=env", "PACKAGE_NAME=ignored"}})
 	if err != nil {
 		t.Fatal(err)

@@ -123,7 +123,7 @@ func (p *plan) add(h *tar.Header, lim Limits, total *int64) error {
 	switch h.Typeflag {
 	case tar.TypeDir:
 		m.kind = kindDir
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // tar.Reader reports the old '\x00' type as TypeReg
 		m.kind = kindFile
 		m.size = h.Size
 		if h.Size < 0 || h.Size > lim.MaxMemberSize {
