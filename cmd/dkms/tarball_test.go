@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -92,38 +91,6 @@ func members(t *testing.T, path string) []string {
 		out = append(out, name)
 	})
 	return out
-}
-
-// treeListing describes everything below root (type, mode, size and link
-// target) so a test can show that a refused command wrote nothing.
-func treeListing(t *testing.T, root string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if filepath.Base(rel) == ".dkms.lock" {
-			return nil // the tree lock, taken before any action looks at its input
-		}
-		line := rel + " " + fi.Mode().String()
-		if fi.Mode().IsRegular() {
-			b, _ := os.ReadFile(p)
-			line += " " + string(b)
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
 }
 
 func TestMkTarballLdTarballRoundTrip(t *testing.T) {
@@ -369,7 +336,7 @@ func TestLdTarballRefusesHostileArchives(t *testing.T) {
 			t.Parallel()
 			e := emptyTree(t, tarK1)
 			archive := writeTar(t, tc.ents)
-			before := treeListing(t, e.root)
+			before := testenv.Tree(t, e.root, ".dkms.lock")
 			for _, args := range [][]string{{"ldtarball", archive}, {"add", "--archive=" + archive}, {"ldtarball", archive, "--force"}} {
 				out, errOut, code := e.run(args...)
 				wantHead := "\nError! Refusing to load " + archive + ": it is not a safe DKMS archive.\n"
@@ -377,7 +344,7 @@ func TestLdTarballRefusesHostileArchives(t *testing.T) {
 					!strings.HasSuffix(errOut, "\nNothing was written to the DKMS tree.\n") || !strings.Contains(errOut, tc.reason) {
 					t.Errorf("%v: exit %d, stdout %q\nstderr:\n%s\nwant exit 3 and a refusal mentioning %q", args, code, out, errOut, tc.reason)
 				}
-				if after := treeListing(t, e.root); after != before {
+				if after := testenv.Tree(t, e.root, ".dkms.lock"); after != before {
 					t.Errorf("%v wrote to the system root:\n%s\nbefore:\n%s", args, after, before)
 				}
 			}

@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,39 +80,6 @@ func assertUntouched(t testing.TB, dest string) {
 	if ents, _ := os.ReadDir(filepath.Dir(dest)); len(ents) != 1 {
 		t.Errorf("leftovers beside destination: %v", ents)
 	}
-}
-
-// snapshot describes a tree: one line per entry with type, permission
-// bits, and content or link target, for comparing two trees.
-func snapshot(t testing.TB, root string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		line := rel + " " + fi.Mode().String()
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			line += " -> " + l
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			line += " " + string(b) + " " + fi.ModTime().UTC().Format(time.RFC3339)
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
 }
 
 // sampleTree builds a small module-like tree with the kinds of entries a

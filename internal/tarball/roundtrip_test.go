@@ -37,7 +37,7 @@ var suffixes = []struct {
 func TestCreateThenGNUTarExtracts(t *testing.T) {
 	t.Parallel()
 	src := sampleTree(t)
-	want := snapshot(t, src)
+	want := testenv.Tree(t, src)
 	for _, s := range suffixes {
 		t.Run(s.suffix, func(t *testing.T) {
 			t.Parallel()
@@ -72,7 +72,7 @@ func TestCreateThenGNUTarExtracts(t *testing.T) {
 			if msg, err := exec.CommandContext(ctx, "tar", "-C", dest, "-xaf", out).CombinedOutput(); err != nil {
 				t.Fatalf("tar -x: %v: %s", err, msg)
 			}
-			if got := snapshot(t, dest); got != want {
+			if got := testenv.Tree(t, dest); got != want {
 				t.Errorf("tree after tar -x:\n%s\nwant:\n%s", got, want)
 			}
 		})
@@ -87,7 +87,7 @@ func TestGNUTarThenExtract(t *testing.T) {
 	if err := os.Link(filepath.Join(src, "dkms_source_tree", "foo.c"), filepath.Join(src, "dkms_source_tree", "hard.c")); err != nil {
 		t.Fatal(err)
 	}
-	want := snapshot(t, src)
+	want := testenv.Tree(t, src)
 	for _, s := range suffixes {
 		t.Run(s.suffix, func(t *testing.T) {
 			t.Parallel()
@@ -102,7 +102,7 @@ func TestGNUTarThenExtract(t *testing.T) {
 			if err := Extract(ctx, out, dest, Limits{}); err != nil {
 				t.Fatalf("Extract: %v", err)
 			}
-			if got := snapshot(t, dest); got != want {
+			if got := testenv.Tree(t, dest); got != want {
 				t.Errorf("tree after Extract:\n%s\nwant:\n%s", got, want)
 			}
 			a, _ := os.Stat(filepath.Join(dest, "dkms_source_tree", "foo.c"))
@@ -158,7 +158,7 @@ func TestCreateErrorsLeaveNothing(t *testing.T) {
 func TestOwnRoundTrip(t *testing.T) {
 	t.Parallel()
 	src := sampleTree(t)
-	want := snapshot(t, src)
+	want := testenv.Tree(t, src)
 	for _, s := range suffixes {
 		t.Run(s.suffix, func(t *testing.T) {
 			t.Parallel()
@@ -171,7 +171,7 @@ func TestOwnRoundTrip(t *testing.T) {
 			if err := Extract(context.Background(), out, dest, Limits{}); err != nil {
 				t.Fatal(err)
 			}
-			if got := snapshot(t, dest); got != want {
+			if got := testenv.Tree(t, dest); got != want {
 				t.Errorf("tree:\n%s\nwant:\n%s", got, want)
 			}
 		})
