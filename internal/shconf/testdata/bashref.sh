@@ -20,14 +20,18 @@ safe_source() {
 	tmpfile=$(mktemp)
 	(
 		exec >"$tmpfile"
+		# shellcheck source=/dev/null # the dkms.conf under test
 		. "$to_source_file" >/dev/null
 		for _export_env in "${export_envs[@]}"; do
-			for _i in $(eval echo \${!$_export_env[@]}); do
+			_idx=()
+			eval "_idx=(\"\${!${_export_env}[@]}\")"
+			for _i in "${_idx[@]}"; do
 				# One trailing CR is removed (spec 3.1/4.2); the echo stays
 				# unquoted like upstream's, so values are word-split.
-				eval "_v=\${$_export_env[$_i]}"
+				eval "_v=\${${_export_env}[$_i]}"
 				_v=${_v%$'\r'}
-				echo $_export_env[$_i]=\"$_v\"
+				# shellcheck disable=SC2086 # the value is word-split on purpose
+				echo "${_export_env}[${_i}]=\""$_v\"
 			done
 		done
 		for directive in $(set | grep ^DKMS_DIRECTIVE | cut -d = -f 2-3); do
@@ -36,6 +40,7 @@ safe_source() {
 			echo "$directive_name=\"$directive_value\""
 		done
 	)
+	# shellcheck source=/dev/null # written just above
 	. "$tmpfile"
 	rm "$tmpfile"
 }
@@ -43,9 +48,10 @@ safe_source() {
 cd "$(dirname "$conf")" || exit 1
 safe_source "$conf" "${names[@]}"
 for n in "${names[@]}"; do
-	eval "idx=(\${!$n[@]})"
+	idx=() v=
+	eval "idx=(\${!${n}[@]})"
 	for i in "${idx[@]}"; do
-		eval "v=\${$n[$i]}"
+		eval "v=\${${n}[$i]}"
 		printf '%s[%s]=%s\0' "$n" "$i" "$v"
 	done
 done
