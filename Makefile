@@ -18,10 +18,17 @@ build:
 	$(GO) build $(BUILDFLAGS) -o bin/dkms ./cmd/dkms
 	$(GO) build $(BUILDFLAGS) -o bin/dkms-autoinstall ./cmd/dkms-autoinstall
 
-test: deps build
-	$(GO) vet ./...
-	sh scripts/lint.sh
+# One go test over every package, so the VM tests overlap the others.
+test: deps build lint
 	$(GO) test -timeout 25m ./...
+
+# The halves of `make test`, for a quicker loop: everything but the VM
+# tests, and only the VM tests (DKMS_VMTEST=full adds the slow scenarios).
+unit-test: deps build
+	$(GO) test -timeout 25m $$($(GO) list ./... | grep -v '/test/vm$$')
+
+vm-test: deps build
+	$(GO) test -timeout 25m ./test/vm/
 
 demo: deps build
 	sh scripts/demo.sh
@@ -69,8 +76,9 @@ uninstall:
 	-rmdir $(DESTDIR)/etc/dkms/framework.conf.d $(DESTDIR)/etc/dkms $(DESTDIR)$(PREFIX)/lib/dkms 2>/dev/null
 	@if [ -e $(DESTDIR)/etc/dkms/framework.conf ]; then echo "left the edited $(DESTDIR)/etc/dkms/framework.conf in place"; fi
 
-lint:
-	sh scripts/lint.sh
+# go vet, staticcheck, deadcode, go mod tidy, gofmt and shellcheck; see the script.
+lint: deps
+	GO=$(GO) sh scripts/lint.sh
 
 # The Debian package dkms-go, built with dpkg-buildpackage (docs/PACKAGES.md):
 # dist/dkms-go_*.deb, then `apt install ./dist/dkms-go_*.deb`.
