@@ -134,14 +134,14 @@ func TestArchiveNamesCannotEscape(t *testing.T) {
 			e.write("/etc/dkms/framework.conf", "# sentinel framework.conf\n")
 			e.write(headers+"/Makefile", "# headers\n")
 			archive := writeTar(t, tc.ents)
-			before := treeListing(t, e.root)
+			before := testenv.Tree(t, e.root, ".dkms.lock")
 			for _, args := range [][]string{{"ldtarball", archive}, {"add", "--archive=" + archive},
 				{"ldtarball", archive, "--force"}, {"add", archive, "--force"}} {
 				out, errOut, code := e.attack(archive, args...)
 				if code != 3 || out != "" || errOut != tc.stderr {
 					t.Errorf("%v: exit %d (want 3), stdout %q\nstderr:\n%s\nwant:\n%s", args[:1], code, out, errOut, tc.stderr)
 				}
-				if after := treeListing(t, e.root); after != before {
+				if after := testenv.Tree(t, e.root, ".dkms.lock"); after != before {
 					t.Fatalf("%v changed the system root:\n%s\nbefore:\n%s", args[:1], after, before)
 				}
 			}
@@ -189,13 +189,13 @@ func TestCommandLineNamesCannotEscape(t *testing.T) {
 		{[]string{"status", "-m", "foo", "-v", "."},
 			"\nError! Invalid module version \".\" on the command line: it is a relative directory name.\n" + rule},
 	}
-	before := treeListing(t, e.root)
+	before := testenv.Tree(t, e.root, ".dkms.lock")
 	for _, tc := range tests {
 		out, errOut, code := e.attack("", tc.args...)
 		if code != 1 || out != "" || errOut != tc.stderr {
 			t.Errorf("%q: exit %d (want 1), stdout %q\nstderr:\n%s\nwant:\n%s", tc.args, code, out, errOut, tc.stderr)
 		}
-		if after := treeListing(t, e.root); after != before {
+		if after := testenv.Tree(t, e.root, ".dkms.lock"); after != before {
 			t.Fatalf("%q changed the system root:\n%s\nbefore:\n%s", tc.args, after, before)
 		}
 	}
@@ -217,7 +217,7 @@ func TestAddFromPathNamesCannotEscape(t *testing.T) {
 		{"foo", "-1.0", `PACKAGE_VERSION "-1.0" starts with '-'`},
 	} {
 		e.write("/home/user/pkg/dkms.conf", confWith(tc.name, tc.version))
-		before := treeListing(t, e.root)
+		before := testenv.Tree(t, e.root, ".dkms.lock")
 		for _, args := range [][]string{{"add", dir}, {"add", dir, "--force"}, {"build", dir, "-k", tarK1}} {
 			out, errOut, code := e.attack("", args...)
 			want := "<root>/home/user/pkg/dkms.conf: " + tc.detail + "\n" + modname.Rule + "\n" +
@@ -225,7 +225,7 @@ func TestAddFromPathNamesCannotEscape(t *testing.T) {
 			if code != 8 || out != "" || errOut != want {
 				t.Errorf("%v (%s): exit %d (want 8), stdout %q\nstderr:\n%s\nwant:\n%s", args[:1], tc.detail, code, out, errOut, want)
 			}
-			if after := treeListing(t, e.root); after != before {
+			if after := testenv.Tree(t, e.root, ".dkms.lock"); after != before {
 				t.Fatalf("%v changed the system root:\n%s\nbefore:\n%s", args[:1], after, before)
 			}
 		}
@@ -266,7 +266,7 @@ func TestConfSymlinkOutsideIsNotRead(t *testing.T) {
 		{[]string{"add", e.root + "/home/user/pkg"}, "<root>/home/user/pkg/dkms.conf", "<root>/home/user/pkg/dkms.conf"},
 		{[]string{"build", "bar/1.0", "-k", tarK1}, "<root>/var/lib/dkms/bar/1.0/source/dkms.conf", ""},
 	} {
-		before := treeListing(t, e.root)
+		before := testenv.Tree(t, e.root, ".dkms.lock")
 		out, errOut, code := e.attack("", tc.args...)
 		want := tc.conf + ": a symbolic link leading out of its directory, not read\n" +
 			"\nError! Bad conf file.\nFile: " + tc.shown + " does not represent a valid dkms.conf file.\n"
@@ -276,7 +276,7 @@ func TestConfSymlinkOutsideIsNotRead(t *testing.T) {
 		if strings.Contains(out+errOut, "SECRETHASH") {
 			t.Errorf("%v printed the link target's content:\n%s%s", tc.args[:1], out, errOut)
 		}
-		if after := treeListing(t, e.root); after != before {
+		if after := testenv.Tree(t, e.root, ".dkms.lock"); after != before {
 			t.Errorf("%v changed the system root:\n%s\nbefore:\n%s", tc.args[:1], after, before)
 		}
 	}
