@@ -266,10 +266,3 @@ type kernelCtx struct {
 type installedFile struct {
 	module, version, name, path string
 }
-
-func trimKo(base string) string {
-	if i := strings.Index(base, ".ko"); i >= 0 {
-		return base[:i]
-	}
-	return base
-}

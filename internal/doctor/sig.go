@@ -32,10 +32,9 @@ type sigState struct {
 	cert       *x509.Certificate
 	certErr    error
 
-	mu       sync.Mutex
-	testKey  *mokAnswer
-	listNew  *mokAnswer
-	enrolled bool // testKey's answer when testKey.err == nil
+	mu      sync.Mutex
+	testKey *mokAnswer
+	listNew *mokAnswer
 }
 
 type mokAnswer struct {
