@@ -258,6 +258,7 @@ func (o *Options) CheckNames() error {
 		}
 		var e *modname.Error
 		if errors.As(modname.Check(n.value), &e) {
+			//lint:ignore ST1005 printed whole as the line of dkms's error block
 			return fmt.Errorf("Invalid %s %q on the command line: it %s.", n.what, e.Value, e.Reason)
 		}
 	}
