@@ -61,7 +61,7 @@ func runProgram(ctx context.Context, hc interp.HandlerContext, path string, args
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(hc.Stderr, "%s: %v\n", args[0], err)
-		return interp.NewExitStatus(127)
+		return interp.ExitStatus(127)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	err := cmd.Wait()
@@ -72,9 +72,9 @@ func runProgram(ctx context.Context, hc interp.HandlerContext, path string, args
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return interp.NewExitStatus(uint8(128 + int(ws.Signal())))
+			return interp.ExitStatus(128 + int(ws.Signal()))
 		}
-		return interp.NewExitStatus(uint8(ee.ExitCode()))
+		return interp.ExitStatus(ee.ExitCode())
 	}
 	return err
 }

@@ -43,17 +43,9 @@ const maxReply = 64 << 20
 const grace = 500 * time.Millisecond
 
 var (
-	noNamespaces  atomic.Bool  // starting in new namespaces failed once: don't try again
-	forceFallback atomic.Bool  // test knob: a child confined by nothing (only built-in commands)
-	lastJail      atomic.Value // string: how the last child was confined
+	noNamespaces  atomic.Bool // starting in new namespaces failed once: don't try again
+	forceFallback atomic.Bool // test knob: a child confined by nothing (only built-in commands)
 )
-
-// JailState reports how the last evaluation child was confined:
-// "confined", or "unconfined: " and the reason.
-func JailState() string {
-	s, _ := lastJail.Load().(string)
-	return s
-}
 
 // EvalChains evaluates all chains in one sandboxed child process (a chain
 // with Opts.FullShell runs in this process, unconfined, as it opted out).
@@ -260,7 +252,7 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 		}
 		switch {
 		case m.Jail != "":
-			lastJail.Store(m.Jail)
+			// How the child was confined: nothing reports it (yet).
 		case m.Begin != nil:
 			c := byIndex[m.Begin.Chain]
 			if c == nil || m.Begin.File < c.Start || m.Begin.File >= len(c.Files) {
