@@ -43,8 +43,9 @@ const maxReply = 64 << 20
 const grace = 500 * time.Millisecond
 
 var (
-	noNamespaces  atomic.Bool // starting in new namespaces failed once: don't try again
-	forceFallback atomic.Bool // test knob: a child confined by nothing (only built-in commands)
+	noNamespaces  atomic.Bool  // starting in new namespaces failed once: don't try again
+	forceFallback atomic.Bool  // test knob: a child confined by nothing (only built-in commands)
+	lastJail      atomic.Value // string: how the last child was confined, for the tests
 )
 
 // EvalChains evaluates all chains in one sandboxed child process (a chain
@@ -252,7 +253,7 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 		}
 		switch {
 		case m.Jail != "":
-			// How the child was confined: nothing reports it (yet).
+			lastJail.Store(m.Jail)
 		case m.Begin != nil:
 			c := byIndex[m.Begin.Chain]
 			if c == nil || m.Begin.File < c.Start || m.Begin.File >= len(c.Files) {
