@@ -14,6 +14,7 @@ import (
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/engine"
 	"github.com/dkms-go/dkms/internal/ui"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -68,22 +69,41 @@ func runWithRoot(ctx context.Context, args, env []string, stdout, stderr io.Writ
 // tempSpaceOK is the temp-space probe of §1 step 6; tmp is the default
 // tmp_location, ${TMPDIR:-/tmp}, where mktemp creates its file.
 func tempSpaceOK(tmp string, p *ui.Printer) bool {
-	f, err := os.CreateTemp(tmp, "dkms.")
+	f, err := probeFile(tmp)
 	if err != nil {
 		p.ErrorBlock("Unable to make temporary file.")
 		p.Warning("dkms will not function properly without some free space in $TMPDIR (" + tmp + ").")
 		return false
 	}
-	defer os.Remove(f.Name())
 	defer f.Close()
 	const probe = "Hello, DKMS!"
 	if _, err := f.WriteString(probe + "\n"); err != nil {
 		p.Warning("dkms will not function properly without some free space in $TMPDIR (" + tmp + ").")
 		return true
 	}
-	b, err := os.ReadFile(f.Name())
-	if err != nil || string(b) != probe+"\n" {
+	b := make([]byte, len(probe)+2)
+	n, err := f.ReadAt(b, 0)
+	if (err != nil && err != io.EOF) || string(b[:n]) != probe+"\n" {
 		p.Warning("dkms will not function properly without some free space in $TMPDIR (" + tmp + ").")
 	}
 	return true
+}
+
+// probeFile opens a file in tmp that has no name (O_TMPFILE), so a dkms
+// killed during the probe leaves nothing behind; where the file system
+// cannot do that, a named file unlinked at once.
+func probeFile(tmp string) (*os.File, error) {
+	fd, err := unix.Open(tmp, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		return os.NewFile(uintptr(fd), tmp+"/(probe)"), nil
+	}
+	f, err := os.CreateTemp(tmp, "dkms.")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

@@ -7,10 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -140,13 +140,13 @@ func run(ctx context.Context, tool string, opts []string, file, suffix string, s
 	defer os.Remove(keep)
 
 	args := append(opts, "-f", file)
-	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd := proc.Command(ctx, false, tool, args...)
 	// The two streams are copied by two goroutines, so each has its own
 	// buffer; the error carries both.
 	var output, errOutput bytes.Buffer
 	cmd.Stdout = io.MultiWriter(orDiscard(stdout), &output)
 	cmd.Stderr = io.MultiWriter(orDiscard(stderr), &errOutput)
-	runErr := cmd.Run()
+	runErr := proc.Run(cmd)
 	output.Write(errOutput.Bytes())
 	if runErr == nil {
 		if _, err := os.Stat(out); err != nil {

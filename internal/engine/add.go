@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 
@@ -131,7 +130,41 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if err := e.lock(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(e.L.BuildDir(m, v), 0o755); err != nil {
+	if err := e.makeVersionDir(m, v, src); err != nil {
+		return err
+	}
+	code := e.runTerminalScript(ctx, "post_add", c.PostAdd, link)
+	if implicit {
+		return nil
+	}
+	return exitCode(code)
+}
+
+// makeVersionDir makes <dkms_tree>/<m>/<v> with its build directory and
+// its source link. A new one is made under a temporary name and renamed
+// into place, so that a killed add leaves either nothing or the added
+// module (a version directory without its source link reads as broken).
+func (e *Engine) makeVersionDir(m, v, src string) error {
+	vd, link := e.L.VersionDir(m, v), e.L.SourceLink(m, v)
+	if !exists(vd) {
+		if err := mkdirAll(e.L.ModuleDir(m)); err != nil {
+			return e.P.Die(1, "Could not create "+e.L.ModuleDir(m)+": "+err.Error())
+		}
+		tmp := tempPath(e.L.ModuleDir(m), "add")
+		if err := mkdirAll(tmp + "/build"); err != nil {
+			return e.P.Die(1, "Could not create "+e.L.BuildDir(m, v)+": "+err.Error())
+		}
+		err := symlinkAt(src, tmp+"/source")
+		if err == nil {
+			err = renamePath(tmp, vd)
+		}
+		if err != nil {
+			e.warn(removeTree(tmp))
+			return e.P.Die(1, "Could not create "+vd+": "+err.Error())
+		}
+		return nil
+	}
+	if err := mkdirAll(e.L.BuildDir(m, v)); err != nil {
 		return e.P.Die(1, "Could not create "+e.L.BuildDir(m, v)+": "+err.Error())
 	}
 	// As `ln -s src link`: over an existing directory (a binaries-only
@@ -140,14 +173,10 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if isDir(link) {
 		at = link + "/" + filepath.Base(src)
 	}
-	if err := os.Symlink(src, at); err != nil {
+	if err := symlinkAt(src, at); err != nil {
 		e.P.Stderr().Write([]byte("ln: failed to create symbolic link '" + at + "': File exists\n"))
 	}
-	code := e.runTerminalScript(ctx, "post_add", c.PostAdd, link)
-	if implicit {
-		return nil
-	}
-	return exitCode(code)
+	return nil
 }
 
 // addFromPath copies a source directory into the source tree (§6.1).
@@ -188,15 +217,31 @@ func (e *Engine) addFromPath(ctx context.Context, given, archive, tmp string) er
 	if e.O.Force && isDir(dst) {
 		e.P.Stderr().Write([]byte("\n"))
 		e.P.Line("Forcing install of " + m + "/" + v)
-		os.RemoveAll(dst)
+		if err := removeTreeAtomic(dst); err != nil {
+			return e.P.Die(2, "Could not delete "+dst+": "+err.Error())
+		}
 	}
 	if resolved == dst {
 		return nil
 	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return e.P.Die(2, "Could not create "+dst+": "+err.Error())
+	if isDir(dst) {
+		if err := copyTree(resolved, dst); err != nil {
+			return e.P.Die(2, "Could not copy "+resolved+" to "+dst+": "+err.Error())
+		}
+		return nil
 	}
-	if err := copyTree(resolved, dst); err != nil {
+	// A new source directory is copied under a temporary name and renamed
+	// into place: a killed copy never leaves a partial source to add.
+	if err := mkdirAll(e.L.SourceTree); err != nil {
+		return e.P.Die(2, "Could not create "+e.L.SourceTree+": "+err.Error())
+	}
+	staging := tempPath(e.L.SourceTree, "src")
+	err = copyTree(resolved, staging)
+	if err == nil {
+		err = renamePath(staging, dst)
+	}
+	if err != nil {
+		e.warn(removeTree(staging))
 		return e.P.Die(2, "Could not copy "+resolved+" to "+dst+": "+err.Error())
 	}
 	return nil

@@ -142,12 +142,12 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	for i, pr := range pairs {
 		results[i] = &AutoResult{Kernel: pr.K, Arch: pr.A}
 	}
+	if err := e.LockTree(ctx); err != nil {
+		return results, err
+	}
 	if exists(e.L.NoAutoinstall()) {
 		p.Line("Automatic installation of modules has been disabled.")
 		return results, nil
-	}
-	if err := e.lock(); err != nil {
-		return results, err
 	}
 	// One kernel, serially: upstream's order, the kernel is prepared just
 	// before the first module that has to be built (§6.7 step 5.2) and a
@@ -301,6 +301,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	for _, pr := range pairs {
 		if depmodDue[pr.K] {
 			e.depmodStep(ctx, pr.K)
+			e.clearPending(pr.K, pr.A)
 		}
 	}
 	if prepErr != nil {

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"context"
 	"debug/elf"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"time"
@@ -104,10 +104,14 @@ func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) er
 				"), skip. You may override by specifying --force.")
 			return nil
 		}
-		e.lock()
-		os.RemoveAll(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a))
+		if err := e.lock(); err != nil {
+			return err
+		}
+		if err := removeTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
+			return e.P.Die(6, "Could not delete the built module: "+err.Error())
+		}
 		if !hasSubdir(e.L.KernelDir(pc.m, pc.v, pc.k)) {
-			os.RemoveAll(e.L.KernelDir(pc.m, pc.v, pc.k))
+			e.warn(removeTree(e.L.KernelDir(pc.m, pc.v, pc.k)))
 		}
 	}
 	if pc.m == "" || pc.v == "" || e.state(pc.m, pc.v) != Added {
@@ -303,5 +307,5 @@ func (e *Engine) versionOf(dep string) string {
 
 // runCmd runs a program with output discarded.
 func runCmd(ctx context.Context, name string, args ...string) error {
-	return exec.CommandContext(ctx, name, args...).Run()
+	return proc.Run(proc.Command(ctx, false, name, args...))
 }

@@ -45,16 +45,18 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		return err
 	}
 	build := e.L.BuildDir(m, v)
-	os.RemoveAll(build)
-	if err := os.MkdirAll(build, 0o755); err != nil {
-		return p.Die(15)
+	if err := removeTree(build); err != nil {
+		return p.Die(15, "Could not clean "+build+": "+err.Error())
+	}
+	if err := mkdirAll(build); err != nil {
+		return p.Die(15, "Could not create "+build+": "+err.Error())
 	}
 	if err := copyTree(src+"/", build); err != nil {
 		return p.Die(15, "Could not copy the source into "+build+": "+err.Error())
 	}
 	logPath := e.L.MakeLog(m, v)
-	if err := os.WriteFile(logPath, []byte(makeLogHeader(m, v, k, a, time.Now())), 0o644); err != nil {
-		return ui.Exit(15)
+	if err := writeFile(logPath, []byte(makeLogHeader(m, v, k, a, time.Now())), 0o644); err != nil {
+		return p.Die(15, "Could not write "+logPath+": "+err.Error())
 	}
 	consult := "Consult " + logPath + " for more information."
 	for _, patch := range c.Patches(k) {
@@ -91,18 +93,22 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		}
 	}
 	kdir := e.L.KernelDir(m, v, k)
-	if err := os.MkdirAll(kdir, 0o755); err != nil {
+	if err := mkdirAll(kdir); err != nil {
 		return p.Die(7, "Could not create "+kdir+": "+err.Error())
 	}
-	staging, err := os.MkdirTemp(kdir, ".tmp_"+a+"_")
-	if err != nil {
-		p.ErrorBlock("Unable to make temporary directory.")
-		return ui.Exit(7)
+	// Staged under the temporary prefix, renamed into place when complete.
+	staging := tempPath(kdir, a)
+	for _, d := range []string{staging, staging + "/log", staging + "/module"} {
+		if err := mkdirAll(d); err != nil {
+			p.Stderr().Write([]byte(err.Error() + "\n"))
+			p.ErrorBlock("Unable to make temporary directory.")
+			return ui.Exit(7)
+		}
 	}
-	os.MkdirAll(staging+"/log", 0o755)
-	os.MkdirAll(staging+"/module", 0o755)
 	if isRegular(build + "/Module.symvers") {
-		copyFile(build+"/Module.symvers", staging+"/module/Module.symvers", 0o644)
+		if err := copyFile(build+"/Module.symvers", staging+"/module/Module.symvers", 0o644); err != nil {
+			p.Warning("Could not copy Module.symvers: " + err.Error())
+		}
 	}
 	for _, r := range c.Records {
 		file := build + "/" + r.BuiltLocation + r.BuiltName + ".ko"
@@ -135,19 +141,19 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 			return p.Die(7, "Missing module '"+r.DestName+"' in "+staging+"/module")
 		}
 	}
-	os.Chmod(staging, 0o755)
 	if err := renameReplace(staging, e.L.BuiltDir(m, v, k, a)); err != nil {
+		p.Stderr().Write([]byte(err.Error() + "\n"))
 		return p.Die(7, "do_build: final mv failed ("+strconv.Itoa(1)+")")
 	}
 	if code := e.runLoggedScript(ctx, pc, "post_build", c.PostBuild); code != 0 {
 		return ui.Exit(code)
 	}
-	os.Rename(logPath, e.L.BuiltDir(m, v, k, a)+"/log/make.log")
-	os.RemoveAll(build)
+	e.warn(renamePath(logPath, e.L.BuiltDir(m, v, k, a)+"/log/make.log"))
+	e.warn(removeTree(build))
 	if c.BuildDependsRebuild && !e.O.Force {
 		for _, dep := range c.BuildDepends {
 			if dv := e.versionOf(dep); dv != "" {
-				os.WriteFile(e.L.BuiltDir(m, v, k, a)+"/.dep_"+dep, []byte(dv+"\n"), 0o644)
+				e.warn(writeFileAtomic(e.L.BuiltDir(m, v, k, a)+"/.dep_"+dep, []byte(dv+"\n"), 0o644))
 			}
 		}
 	}
@@ -163,11 +169,13 @@ func existsFollow(p string) bool {
 // renameReplace renames a staging directory onto dst, replacing an empty
 // or absent dst.
 func renameReplace(src, dst string) error {
-	if err := os.Rename(src, dst); err == nil {
+	if err := renamePath(src, dst); err == nil {
 		return nil
 	}
-	os.Remove(dst)
-	return os.Rename(src, dst)
+	if err := removeIfEmpty(dst); err != nil {
+		return err
+	}
+	return renamePath(src, dst)
 }
 
 // anyVersionInstalled reports whether some version of module dep is

@@ -165,7 +165,7 @@ func (c *statusCache) save() {
 		return
 	}
 	dir := strings.TrimSuffix(c.path, "/"+cacheName)
-	tmp, err := os.CreateTemp(dir, cacheName+"-*")
+	tmp, err := os.CreateTemp(dir, tmpPrefix+"status-*")
 	if err != nil {
 		return
 	}

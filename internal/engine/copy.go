@@ -1,19 +1,21 @@
 package engine
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
-	"syscall"
+	"github.com/dkms-go/dkms/internal/fault"
 )
 
 // copyTree copies the contents of src into dst like `cp -a src/. dst`:
 // modes, ownership, times and symlinks are kept, same-named files are
 // overwritten and unrelated files in dst stay.
-func copyTree(src, dst string) error {
+func copyTree(src, dst string) (err error) {
 	// A directory's times and mode are set once everything below it has
 	// been written, as writing into it would change them again.
 	type dirMeta struct {
@@ -23,7 +25,9 @@ func copyTree(src, dst string) error {
 	var dirs []dirMeta
 	defer func() {
 		for i := len(dirs) - 1; i >= 0; i-- {
-			keepMeta(dirs[i].path, dirs[i].info)
+			if merr := keepMeta(dirs[i].path, dirs[i].info); err == nil {
+				err = merr
+			}
 		}
 	}()
 	return filepath.WalkDir(src, func(p string, de fs.DirEntry, err error) error {
@@ -38,7 +42,7 @@ func copyTree(src, dst string) error {
 		}
 		switch {
 		case info.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
+			if err := mkdirAll(target); err != nil {
 				return err
 			}
 			dirs = append(dirs, dirMeta{target, info})
@@ -48,18 +52,18 @@ func copyTree(src, dst string) error {
 			if err != nil {
 				return err
 			}
-			os.Remove(target)
-			if err := os.Symlink(link, target); err != nil {
+			if err := removeFile(target); err != nil {
 				return err
 			}
-			keepOwner(target, info, true)
-			return nil
+			if err := symlinkAt(link, target); err != nil {
+				return err
+			}
+			return keepOwner(target, info, true)
 		case info.Mode().IsRegular():
 			if err := copyFile(p, target, info.Mode().Perm()); err != nil {
 				return err
 			}
-			keepMeta(target, info)
-			return nil
+			return keepMeta(target, info)
 		}
 		return nil
 	})
@@ -68,46 +72,66 @@ func copyTree(src, dst string) error {
 // copyFile writes src to dst through a temporary file in the same
 // directory, so a reader never sees a half-written dst.
 func copyFile(src, dst string, mode os.FileMode) error {
+	return copyFileVia(src, dst, filepath.Dir(dst), mode)
+}
+
+// copyFileVia is copyFile with the temporary file in tmpDir, which must be
+// on dst's file system (else the temporary file goes beside dst).
+func copyFileVia(src, dst, tmpDir string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".dkms-copy-*")
+	tmp := tempPath(tmpDir, "copy")
+	fault.Point("create", tmp)
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(tmp)
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+	if err := out.Chmod(mode); err != nil {
+		out.Close()
+		os.Remove(tmp)
 		return err
 	}
-	os.Chmod(tmp.Name(), mode)
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		os.Remove(tmp.Name())
+	if err := out.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	err = renamePath(tmp, dst)
+	if errors.Is(err, syscall.EXDEV) && tmpDir != filepath.Dir(dst) {
+		os.Remove(tmp)
+		return copyFileVia(src, dst, filepath.Dir(dst), mode)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return nil
 }
 
-func keepMeta(target string, info os.FileInfo) {
-	os.Chmod(target, info.Mode().Perm()|info.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
-	keepOwner(target, info, false)
-	os.Chtimes(target, time.Now(), info.ModTime())
+func keepMeta(target string, info os.FileInfo) error {
+	if err := os.Chmod(target, info.Mode().Perm()|info.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+		return err
+	}
+	if err := keepOwner(target, info, false); err != nil {
+		return err
+	}
+	return os.Chtimes(target, time.Now(), info.ModTime())
 }
 
-func keepOwner(target string, info os.FileInfo, link bool) {
+func keepOwner(target string, info os.FileInfo, link bool) error {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	if !ok || os.Geteuid() != 0 {
-		return
+		return nil
 	}
 	if link {
-		os.Lchown(target, int(st.Uid), int(st.Gid))
-		return
+		return os.Lchown(target, int(st.Uid), int(st.Gid))
 	}
-	os.Chown(target, int(st.Uid), int(st.Gid))
+	return os.Chown(target, int(st.Uid), int(st.Gid))
 }

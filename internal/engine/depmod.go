@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
 	"os/exec"
@@ -40,9 +41,13 @@ func (e *Engine) depmod(ctx context.Context, k string, w, ew io.Writer) {
 	if sm := e.L.Sys("/boot/System.map-" + k); isRegular(sm) {
 		args = append(args, "-F", sm)
 	}
-	cmd := exec.CommandContext(ctx, "depmod", args...)
+	cmd := proc.Command(ctx, false, "depmod", args...)
 	cmd.Stdout, cmd.Stderr = w, ew
-	cmd.Run()
+	if err := proc.Run(cmd); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			fmt.Fprintf(ew, "depmod %s: %v\n", k, err)
+		}
+	}
 	if st, err := os.Stat(kd + "/modules.dep"); err == nil && st.Size() == 0 {
 		for _, n := range []string{"alias", "dep", "devname", "softdep", "symbols", "weakdep"} {
 			if os.Remove(kd+"/modules."+n) == nil {
@@ -102,7 +107,7 @@ func (e *Engine) modprobeOnInstall(ctx context.Context, k string) {
 	ui.RunShell(ctx, "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q",
 		"/", e.Env, io.Discard, nil)
 	if exists("/lib/systemd/system/systemd-modules-load.service") {
-		exec.CommandContext(ctx, "systemctl", "restart", "systemd-modules-load.service").Run()
+		proc.Run(proc.Command(ctx, false, "systemctl", "restart", "systemd-modules-load.service"))
 	}
 }
 

@@ -93,6 +93,7 @@ type Engine struct {
 
 	euid     int
 	lockFile *os.File
+	repaired bool // LockTree has repaired what killed runs left
 	// kconfigMemo: kernel -> config file path, looked up once per run
 	kconfigMemo map[string]string
 	// compression suffix of the main context (§7.3 quirk)

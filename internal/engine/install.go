@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
+	"github.com/dkms-go/dkms/internal/proc"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -82,6 +82,13 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	if err := e.lock(); err != nil {
 		return err
 	}
+	// From here until depmod has run, the marker tells the next run to
+	// finish or roll back this install if this one is killed.
+	if !e.O.NoDepmod {
+		if err := e.markPending(pc); err != nil {
+			return p.Die(6, "Could not record the install: "+err.Error())
+		}
+	}
 	installed := 0
 	for _, r := range c.Records {
 		srcFile := builtFile(modDir, r.DestName, suffix)
@@ -91,35 +98,42 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		e.archiveOriginal(pc, r, suffix, srcFile)
 		dir := e.L.KernelModules(k) + e.destLocation(r)
 		p.Line("Installing " + dir + "/" + filepath.Base(srcFile))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := mkdirAll(dir); err != nil {
+			p.Stderr().Write([]byte(err.Error() + "\n"))
 			return p.Die(6, "Copying '"+srcFile+"' failed")
 		}
 		dst := dir + "/" + filepath.Base(srcFile)
+		var err error
 		if e.Symlinks {
-			tmp := dst + ".dkms-new"
-			os.Remove(tmp)
-			if err := os.Symlink(srcFile, tmp); err != nil || os.Rename(tmp, dst) != nil {
-				return p.Die(6, "Copying '"+srcFile+"' failed")
-			}
-		} else if err := copyFile(srcFile, dst, 0o644); err != nil {
+			err = symlinkAtomic(srcFile, dst, e.L.KernelModules(k))
+		} else {
+			// The temporary copy is made at the top of the kernel's
+			// directory, where the next run looks for leftovers.
+			err = copyFileVia(srcFile, dst, e.L.KernelModules(k), 0o644)
+		}
+		if err != nil {
+			p.Stderr().Write([]byte(err.Error() + "\n"))
 			return p.Die(6, "Copying '"+srcFile+"' failed")
 		}
 		installed++
 	}
 	if len(c.Records) > 0 && installed == 0 {
+		e.warn(e.rollBackMarker(pc))
 		return p.Die(6, "Installation aborted.")
 	}
-	link := e.L.KernelLink(m, k, a)
-	tmpLink := link + ".dkms-new"
-	os.Remove(tmpLink)
-	os.Symlink(v+"/"+k+"/"+a, tmpLink)
-	os.Rename(tmpLink, link)
+	// The kernel link makes the install visible to status: it comes after
+	// every module file is in place.
+	if err := symlinkAtomic(v+"/"+k+"/"+a, e.L.KernelLink(m, k, a), ""); err != nil {
+		p.Stderr().Write([]byte(err.Error() + "\n"))
+		return p.Die(6, "Could not link "+e.L.KernelLink(m, k, a)+".")
+	}
 	pc.force = savedForce
 	e.runTerminalScript(ctx, "post_install", c.PostInstall, e.L.SourceLink(m, v))
 	if pc.batchDepmod {
 		pc.depmodDue = true // run once per kernel by the caller
 	} else {
 		e.depmodStep(ctx, k)
+		e.clearPending(k, a)
 	}
 	e.modprobeOnInstall(ctx, k)
 	if !e.O.Force {
@@ -190,6 +204,11 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 		return true
 	}
 	kernelCopy := copies[0]
+	if !e.linkActive(pc.m, pc.v, k, pc.a) && sameFile(kernelCopy, dkmsFile) {
+		// Our own copy, left by an install that was killed before it made
+		// the kernel link: finish that install.
+		return true
+	}
 	// A file modinfo cannot read has neither version nor srcversion, as
 	// upstream's empty modinfo output gives.
 	vk, sk := e.versionInfo(ctx, kernelCopy)
@@ -224,9 +243,9 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 func (e *Engine) versionInfo(ctx context.Context, path string) (string, string) {
 	info, err := modinfo.Read(path)
 	if err != nil {
-		cmd := exec.CommandContext(ctx, "modinfo", path)
+		cmd := proc.Command(ctx, false, "modinfo", path)
 		cmd.Stderr = e.P.Stderr()
-		cmd.Run() // its status is not looked at upstream either
+		proc.Run(cmd) // its status is not looked at upstream either
 		return "", ""
 	}
 	return info.Version(), info.SrcVersion()
@@ -259,14 +278,24 @@ func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix, srcFile
 			continue
 		}
 		e.P.Line("Found pre-existing " + c + ", archiving for uninstallation")
-		os.MkdirAll(backup, 0o755)
-		dst := backup + "/" + filepath.Base(c)
-		if err := os.Rename(c, dst); err != nil {
-			if copyFile(c, dst, 0o644) == nil {
-				os.Remove(c)
-			}
+		if err := mkdirAll(backup); err != nil {
+			e.warn(err)
+			return
 		}
-		os.WriteFile(dst+".origin", []byte(c+"\n"), 0o644)
+		dst := backup + "/" + filepath.Base(c)
+		// Where the original came from is written first: an archived file
+		// is never without its origin.
+		if err := writeFileAtomic(dst+".origin", []byte(c+"\n"), 0o644); err != nil {
+			e.warn(err)
+			return
+		}
+		if err := renamePath(c, dst); err != nil {
+			if err := copyFile(c, dst, 0o644); err != nil {
+				e.warn(err)
+				return
+			}
+			e.warn(removeFile(c))
+		}
 		return
 	}
 }

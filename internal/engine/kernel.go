@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/dkms-go/dkms/internal/ui"
@@ -31,7 +30,7 @@ func (e *Engine) KernelRemoval(ctx context.Context) error {
 // without AUTOINSTALL (kernel_preinst). It returns the failure list in
 // upstream's " m/v(N)" form.
 func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (string, error) {
-	if err := e.lock(); err != nil {
+	if err := e.LockTree(ctx); err != nil {
 		return "", err
 	}
 	var failed string
@@ -60,12 +59,11 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 			}
 		}
 	}
-	marker := e.L.DKMSTree + "/depmod-pending-" + k + "-" + a
-	if exists(marker) {
-		os.Remove(marker)
+	if pending, _ := filepath.Glob(e.L.DKMSTree + "/*/" + pendingPrefix + k + "-" + a); len(pending) > 0 {
 		// Upstream calls depmod with an empty kernel here, so it is skipped;
 		// we run it for the kernel when its modules are still installed.
 		e.depmodStep(ctx, k)
+		e.clearPending(k, a)
 	}
 	if isDir(e.L.KernelModules(k)) {
 		removeEmptyDirs(e.L.KernelModules(k))
@@ -82,23 +80,26 @@ func (e *Engine) PurgeKernel(k, a string) {
 		md := e.L.ModuleDir(m)
 		for _, v := range e.versions(m, "") {
 			if kd := e.L.KernelDir(m, v, k); isDir(kd) && !isSymlink(kd) {
-				os.RemoveAll(kd)
+				e.warn(removeTreeAtomic(kd))
 			}
 		}
 		links, _ := filepath.Glob(md + "/kernel-" + k + "-*")
 		for _, l := range links {
 			if isSymlink(l) {
-				os.Remove(l)
+				e.warn(removeFile(l))
 			}
 		}
-		os.RemoveAll(md + "/original_module/" + k)
+		if od := md + "/original_module/" + k; exists(od) {
+			e.warn(removeTree(od))
+		}
 		if od := md + "/original_module"; exists(od) && !hasSubdir(od) {
-			os.RemoveAll(od)
+			e.warn(removeTree(od))
 		}
 	}
 	markers, _ := filepath.Glob(e.L.DKMSTree + "/depmod-pending-" + k + "-*")
-	for _, mk := range markers {
-		os.Remove(mk)
+	markers2, _ := filepath.Glob(e.L.DKMSTree + "/*/" + pendingPrefix + k + "-*")
+	for _, mk := range append(markers, markers2...) {
+		e.warn(removeFile(mk))
 	}
 	if isDir(e.L.KernelModules(k)) {
 		removeEmptyDirs(e.L.KernelModules(k))

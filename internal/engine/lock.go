@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/dkms-go/dkms/internal/fault"
 )
 
 // lock takes an exclusive flock on <dkms_tree>/.dkms.lock for the rest of
@@ -16,7 +19,7 @@ func (e *Engine) lock() error {
 	if e.lockFile != nil {
 		return nil
 	}
-	if err := os.MkdirAll(e.L.DKMSTree, 0o755); err != nil {
+	if err := mkdirAll(e.L.DKMSTree); err != nil {
 		return e.P.Die(1, "Could not create the DKMS tree "+e.L.DKMSTree+": "+err.Error())
 	}
 	f, err := os.OpenFile(e.L.LockFile(), os.O_RDWR|os.O_CREATE, 0o644)
@@ -24,26 +27,35 @@ func (e *Engine) lock() error {
 		// A read-only tree is reported by the operation itself.
 		return nil
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
 		f.Close()
 		return e.P.Die(1, "Could not lock "+e.L.LockFile()+": "+err.Error())
 	}
 	e.lockFile = f
+	fault.Locked()
 	return nil
 }
 
-// lockIfWritable takes the lock when the tree exists and we may write to
-// it; the action's own gates report every other case.
-func (e *Engine) lockIfWritable() {
+// lockIfWritable takes the lock, and repairs what killed runs left, when
+// the tree exists and we may write to it; the action's own gates report
+// every other case.
+func (e *Engine) lockIfWritable(ctx context.Context) error {
 	if isDir(e.L.DKMSTree) && e.writable() {
-		e.lock()
+		return e.LockTree(ctx)
 	}
+	return nil
 }
 
 // Unlock releases the tree lock.
 func (e *Engine) Unlock() {
 	if e.lockFile != nil {
-		e.lockFile.Close()
+		e.lockFile.Close() // closing releases the flock; nothing was written
 		e.lockFile = nil
 	}
 }
@@ -80,8 +92,11 @@ func (e *Engine) writeRPMSafeLock(m, v string) {
 	if err != nil {
 		return
 	}
-	fmt.Fprintf(f, "%s-%s\n%s\n", m, v, startTime(pp))
-	f.Close()
+	_, err = fmt.Fprintf(f, "%s-%s\n%s\n", m, v, startTime(pp))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	e.warn(err)
 }
 
 func (e *Engine) rpmSafeCancel(m, v string) bool {
@@ -95,7 +110,7 @@ func (e *Engine) rpmSafeCancel(m, v string) bool {
 		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 		st := startTime(pp)
 		if len(lines) >= 2 && lines[0] == m+"-"+v && st != "" && lines[len(lines)-1] == st {
-			os.Remove(l)
+			e.warn(removeFile(l))
 			return true
 		}
 	}

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fault"
 	"github.com/dkms-go/dkms/internal/modinfo"
+	"golang.org/x/sys/unix"
 )
 
 // destLocation is the effective DEST_MODULE_LOCATION of a record (§4.6).
@@ -104,8 +106,9 @@ func (e *Engine) kernelCopies(k, d, suffix string) []string {
 func removeEmptyParents(dir, stop string) {
 	stop = filepath.Clean(stop)
 	for d := filepath.Clean(dir); d != stop && strings.HasPrefix(d, stop+"/"); d = filepath.Dir(d) {
-		if os.Remove(d) != nil {
-			return
+		fault.Point("rmdir", d)
+		if unix.Rmdir(d) != nil {
+			return // not empty (or not there): the parents are not either
 		}
 	}
 }
@@ -121,7 +124,7 @@ func removeEmptyDirs(root string) {
 		return nil
 	})
 	for i := len(dirs) - 1; i >= 0; i-- {
-		os.Remove(dirs[i])
+		removeIfEmpty(dirs[i]) // what is not empty stays; nothing else can fail here
 	}
 }
 

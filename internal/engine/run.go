@@ -3,16 +3,16 @@ package engine
 import (
 	"bytes"
 	"context"
-	"os/exec"
+	"github.com/dkms-go/dkms/internal/proc"
 
 	"github.com/dkms-go/dkms/internal/cli"
 )
 
 func runOutput(name string, args ...string) (string, error) {
 	var b bytes.Buffer
-	cmd := exec.Command(name, args...)
+	cmd := proc.Command(context.Background(), false, name, args...)
 	cmd.Stdout = &b
-	err := cmd.Run()
+	err := proc.Run(cmd)
 	return b.String(), err
 }
 
@@ -20,10 +20,20 @@ func runOutput(name string, args ...string) (string, error) {
 func (e *Engine) Dispatch(ctx context.Context) error {
 	defer e.Unlock()
 	switch e.O.Action {
-	case "add", "build", "install", "uninstall", "unbuild", "remove", "ldtarball", "match":
+	case "add", "build", "install", "uninstall", "unbuild", "remove", "ldtarball", "match", "mktarball",
+		"autoinstall", "kernel_postinst", "kernel_preinst", "kernel_prerm":
 		// Decide on the tree's state under the lock, so two processes never
-		// both decide to build the same module.
-		e.lockIfWritable()
+		// both decide to build the same module, and every fact a change
+		// depends on is read after the lock is held.
+		if err := e.lockIfWritable(ctx); err != nil {
+			return err
+		}
+		if e.O.All {
+			// The kernels --all stands for, read again under the lock.
+			if err := e.resolveKernels(); err != nil {
+				return err
+			}
+		}
 	}
 	switch e.O.Action {
 	case "add":

@@ -3,8 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"github.com/dkms-go/dkms/internal/proc"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -45,7 +45,7 @@ func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) 
 		expanded = append(expanded, globIn(dir, a)...)
 	}
 	run := func(name string, args ...string) error {
-		cmd := exec.CommandContext(ctx, name, args...)
+		cmd := proc.Command(ctx, true, name, args...)
 		cmd.Dir = dir
 		// The shell that upstream starts scripts from has cd'ed through
 		// the source link: the script's logical working directory is
@@ -53,7 +53,7 @@ func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) 
 		cmd.Env = append(e.scriptEnv(), "PWD="+dir)
 		cmd.Stdout = e.P.Stdout()
 		cmd.Stderr = e.P.Stderr()
-		return cmd.Run()
+		return proc.Run(cmd)
 	}
 	err := run(prog, expanded...)
 	if errors.Is(err, syscall.ENOEXEC) {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/proc"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fault"
 	"github.com/dkms-go/dkms/internal/tarball"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -42,12 +43,12 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	if _, err := e.readConf(ctx, confRead{m: m, v: v, k: k0, a: a0}); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(e.TmpLocation, "dkms.")
+	tmp, err := e.stagingDir(ctx, "mk")
 	if err != nil {
-		return e.P.Die(1, "Unable to make temporary directory.")
+		return err
 	}
-	defer os.RemoveAll(tmp)
-	if err := os.Mkdir(tmp+"/"+arMainTree, 0o755); err != nil {
+	defer os.RemoveAll(tmp) // what a killed run leaves is swept by the next one
+	if err := mkdirAll(tmp + "/" + arMainTree); err != nil {
 		return e.failTarball(err)
 	}
 
@@ -105,7 +106,7 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	e.P.Line("Tarball location: " + location)
 	// An --archive of /<name> leaves the directory empty: upstream's
 	// mkdir -p "" fails, so it dies here rather than writing to /.
-	if dir == "" || os.MkdirAll(dir, 0o755) != nil || syscall.Access(dir, 2) != nil {
+	if dir == "" || mkdirAll(dir) != nil || syscall.Access(dir, 2) != nil {
 		return e.P.Die(9, "Missing write permissions for "+dir+".")
 	}
 	// Upstream runs tar with 2>/dev/null here: the die block alone.
@@ -115,16 +116,41 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	return nil
 }
 
+// stagingDir makes the staging directory of mktarball and ldtarball in
+// the DKMS tree, under the temporary prefix, where the next run that takes
+// the lock deletes it if this one is killed (upstream uses tmp_location).
+func (e *Engine) stagingDir(ctx context.Context, what string) (string, error) {
+	if !isDir(e.L.DKMSTree) || !e.writable() {
+		// Nothing of the tree to sweep it, but nothing to write there either.
+		dir, err := os.MkdirTemp(e.TmpLocation, "dkms.")
+		if err != nil {
+			return "", e.P.Die(1, "Unable to make temporary directory.")
+		}
+		return dir, nil
+	}
+	if err := e.LockTree(ctx); err != nil {
+		return "", err
+	}
+	dir := tempPath(e.L.DKMSTree, what)
+	fault.Point("mkdir", dir)
+	// 0700 as mktemp -d makes it: mktarball archives its mode as "./".
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		e.P.Stderr().Write([]byte(err.Error() + "\n"))
+		return "", e.P.Die(1, "Unable to make temporary directory.")
+	}
+	return dir, nil
+}
+
 // binariesOnlyPart writes the dkms_binaries_only directory: the name and
 // version files (informational) and the module's dkms.conf.
 func (e *Engine) binariesOnlyPart(dir, m, v string) error {
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := mkdirAll(dir); err != nil {
 		return err
 	}
-	if err := os.WriteFile(dir+"/PACKAGE_NAME", []byte(m+"\n"), 0o644); err != nil {
+	if err := writeFile(dir+"/PACKAGE_NAME", []byte(m+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(dir+"/PACKAGE_VERSION", []byte(v+"\n"), 0o644); err != nil {
+	if err := writeFile(dir+"/PACKAGE_VERSION", []byte(v+"\n"), 0o644); err != nil {
 		return err
 	}
 	conf := e.O.ConfPath
@@ -171,11 +197,16 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	if strings.HasSuffix(path, ".rpm") {
 		return e.loadRPM(ctx, path)
 	}
-	tmp, err := os.MkdirTemp(e.TmpLocation, "dkms.")
+	top, err := e.stagingDir(ctx, "ld")
 	if err != nil {
-		return e.P.Die(1, "Unable to make temporary directory.")
+		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer os.RemoveAll(top) // what a killed run leaves is swept by the next one
+	// Extract stages beside its destination: inside top, then.
+	tmp := top + "/x"
+	if err := mkdirAll(tmp); err != nil {
+		return e.P.Die(1, "Unable to make temporary directory.", err.Error())
+	}
 	if err := tarball.Extract(ctx, path, tmp, tarball.DefaultLimits()); errors.Is(err, tarball.ErrNotArchive) {
 		// Upstream's tar shows its complaint and extracts nothing, and the
 		// search for a dkms.conf then fails (§6.11 steps 3-4).
@@ -234,7 +265,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	} else if !isDir(e.L.SourceDir(m, v)) {
 		dst := e.L.SourceLink(m, v)
 		e.P.Line("Creating " + dst)
-		if err := os.MkdirAll(dst, 0o755); err != nil {
+		if err := mkdirAll(dst); err != nil {
 			return e.P.Die(2, "Could not create "+dst+": "+err.Error())
 		}
 		e.P.Line("Copying dkms.conf to " + dst + " ...")
@@ -250,11 +281,22 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 			continue
 		}
 		e.P.Line("Loading " + dst + "...")
-		os.RemoveAll(dst)
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return e.P.Die(6, "Could not create "+dst+": "+err.Error())
+		// Copied under a temporary name beside dst, then renamed: status
+		// never reads a half-loaded build.
+		kdir := e.L.KernelDir(m, v, b.K)
+		if err := mkdirAll(kdir); err != nil {
+			return e.P.Die(6, "Could not create "+kdir+": "+err.Error())
 		}
-		if err := copyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, dst); err != nil {
+		staging := tempPath(kdir, b.A)
+		if err := copyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staging); err != nil {
+			e.warn(removeTree(staging))
+			return e.P.Die(6, "Could not load "+dst+": "+err.Error())
+		}
+		if err := removeTreeAtomic(dst); err != nil {
+			return e.P.Die(6, "Could not replace "+dst+": "+err.Error())
+		}
+		if err := renamePath(staging, dst); err != nil {
+			e.warn(removeTree(staging))
 			return e.P.Die(6, "Could not load "+dst+": "+err.Error())
 		}
 	}
@@ -361,9 +403,9 @@ func isRealDir(p string) bool {
 // The returned error always ends the command, with autoinstall's status
 // (an ExitError, possibly with code 0, so add does not carry on).
 func (e *Engine) loadRPM(ctx context.Context, path string) error {
-	cmd := exec.CommandContext(ctx, "rpm", "-Uvh", path)
+	cmd := proc.Command(ctx, true, "rpm", "-Uvh", path)
 	cmd.Stdout, cmd.Stderr = e.P.Stdout(), e.P.Stderr()
-	if err := cmd.Run(); err != nil {
+	if err := proc.Run(cmd); err != nil {
 		return e.P.Die(9, "Unable to install "+path+" using rpm.", "Check to ensure that your system can install .rpm files.")
 	}
 	return &ui.ExitError{Code: ui.Code(e.Autoinstall(ctx))}

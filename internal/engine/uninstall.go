@@ -69,6 +69,11 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 		return err
 	}
 	active := e.linkActive(m, v, k, a)
+	// Until depmod has run, the marker tells the next run to finish this
+	// uninstall if this one is killed.
+	if err := e.markPending(pc); err != nil {
+		return p.Die(6, "Could not record the uninstall: "+err.Error())
+	}
 	if active {
 		p.Line("Before uninstall, this module version was ACTIVE on this kernel.")
 		ref := e.L.KernelLink(m, k, a) + "/module"
@@ -83,7 +88,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 				p.Line("Deleting " + dir + "/" + r.DestName + ".ko" + suffix)
 				matches, _ := filepath.Glob(dir + "/" + r.DestName + ".ko*")
 				for _, f := range matches {
-					os.Remove(f)
+					e.warn(removeFile(f))
 				}
 				removeEmptyParents(dir, e.L.KernelModules(k))
 			} else {
@@ -91,26 +96,32 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 			}
 			e.restoreOriginals(pc, r, suffix)
 		}
-		os.Remove(e.L.KernelLink(m, k, a))
+		// The link goes last: until then status still reads the module as
+		// installed, and a killed uninstall is finished by the next run.
+		if err := removeFile(e.L.KernelLink(m, k, a)); err != nil {
+			return p.Die(6, "Could not remove the kernel link: "+err.Error())
+		}
 	} else {
 		p.Line("This module version was INACTIVE for this kernel.")
 	}
 	e.runTerminalScript(ctx, "post_remove", c.PostRemove, e.L.SourceLink(m, v))
-	if deferDepmod {
-		os.WriteFile(e.L.DKMSTree+"/depmod-pending-"+k+"-"+a, nil, 0o644)
-	} else {
+	if !deferDepmod {
+		// Deferred, the marker stays for the caller's depmod.
 		e.depmodStep(ctx, k)
 	}
 	if active && exists(e.L.OriginalDir(m, k, a)) {
 		p.Line("Removing original module(s) from DKMS tree for kernel " + k + " (" + a + ")")
-		os.RemoveAll(e.L.OriginalDir(m, k, a))
+		e.warn(removeTree(e.L.OriginalDir(m, k, a)))
 		kdir := e.L.ModuleDir(m) + "/original_module/" + k
 		if !hasSubdir(kdir) {
-			os.RemoveAll(kdir)
+			e.warn(removeTree(kdir))
 		}
 	}
 	if od := e.L.ModuleDir(m) + "/original_module"; exists(od) && !hasSubdir(od) {
-		os.RemoveAll(od)
+		e.warn(removeTree(od))
+	}
+	if !deferDepmod {
+		e.warn(removeFile(e.pendingMarker(m, k, a)))
 	}
 	return nil
 }
@@ -142,13 +153,18 @@ func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string)
 			continue
 		}
 		e.P.Line("Restoring archived original module " + orig)
-		os.MkdirAll(filepath.Dir(orig), 0o755)
-		if os.Rename(file, orig) != nil {
-			if copyFile(file, orig, 0o644) == nil {
-				os.Remove(file)
-			}
+		if err := mkdirAll(filepath.Dir(orig)); err != nil {
+			e.warn(err)
+			continue
 		}
-		os.Remove(o)
+		if renamePath(file, orig) != nil {
+			if err := copyFile(file, orig, 0o644); err != nil {
+				e.warn(err)
+				continue
+			}
+			e.warn(removeFile(file))
+		}
+		e.warn(removeFile(o))
 	}
 	removeEmptyDirs(e.L.ModuleDir(m) + "/original_module/" + k)
 	for _, name := range []string{r.DestName + ".ko", r.DestName + ".ko" + suffix} {
@@ -156,8 +172,11 @@ func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string)
 		if isRegular(legacy) {
 			e.P.Line("Restoring archived original module")
 			dir := kd + r.DestLocation
-			os.MkdirAll(dir, 0o755)
-			os.Rename(legacy, dir+"/"+name)
+			if err := mkdirAll(dir); err != nil {
+				e.warn(err)
+				break
+			}
+			e.warn(renamePath(legacy, dir+"/"+name))
 			break
 		}
 	}
@@ -196,9 +215,13 @@ func (e *Engine) deleteBuilt(pc *pairCtx) error {
 	if err := e.lock(); err != nil {
 		return err
 	}
-	os.RemoveAll(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a))
+	// Built files disappear at once (renamed away, then deleted), so a
+	// killed unbuild never leaves a half-deleted build that status reads.
+	if err := removeTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
+		return e.P.Die(6, "Could not delete the built module: "+err.Error())
+	}
 	if kd := e.L.KernelDir(pc.m, pc.v, pc.k); !hasSubdir(kd) {
-		os.RemoveAll(kd)
+		e.warn(removeTree(kd))
 	}
 	return nil
 }
@@ -213,13 +236,9 @@ func (e *Engine) Remove(ctx context.Context) error {
 		return err
 	}
 	vd := e.L.VersionDir(m, v)
-	leftovers, _ := filepath.Glob(vd + "/*/.tmp_*")
-	for _, l := range leftovers {
-		os.RemoveAll(l)
-	}
 	for _, n := range readDirNames(vd) {
 		if isDir(vd+"/"+n) && !isSymlink(vd+"/"+n) {
-			os.Remove(vd + "/" + n) // only succeeds when empty
+			e.warn(removeIfEmpty(vd + "/" + n))
 		}
 	}
 	if e.O.RPMSafeUpgrade && e.rpmSafeCancel(m, v) {
@@ -250,10 +269,13 @@ func (e *Engine) Remove(ctx context.Context) error {
 	}
 	if complete {
 		e.P.Line("Deleting module " + m + "/" + v + " completely from the DKMS tree.")
-		os.RemoveAll(vd)
+		// At once: a half-deleted version directory would read as broken.
+		if err := removeTreeAtomic(vd); err != nil {
+			return e.P.Die(6, "Could not delete "+vd+": "+err.Error())
+		}
 	}
 	if len(readDirNames(e.L.ModuleDir(m))) == 0 {
-		os.RemoveAll(e.L.ModuleDir(m))
+		e.warn(removeTree(e.L.ModuleDir(m)))
 	}
 	e.postTransaction(ctx)
 	return nil

@@ -1,10 +1,11 @@
 package hook
 
 import (
+	"bytes"
 	"context"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -96,7 +97,11 @@ func (r *Runner) loadForHardware(ctx context.Context, mods []engine.InstalledMod
 		m := owner[name]
 		l := r.Log.WithFields(logrus.Fields{"MODULE": m.Module, "VERSION": m.Version, "KERNEL": r.E.CurrentKern, "PHASE": "load"})
 		args := append(modprobeRoot(r.E.L.InstallTree), name)
-		if out, err := exec.CommandContext(ctx, prog, args...).CombinedOutput(); err != nil {
+		cmd := proc.Command(ctx, false, prog, args...)
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := proc.Run(cmd); err != nil {
+			out := buf.Bytes()
 			l.Warnf("modprobe %s failed: %v: %s", name, err, strings.TrimSpace(string(out)))
 			continue
 		}

@@ -76,6 +76,12 @@ func (r *Runner) Run(ctx context.Context, o Options) int {
 	}
 	e := r.E
 	strict := o.Strict || o.Boot || truthy(e.FW["autoinstall_strict"])
+	// Every decision below is taken under the tree lock, after the repair
+	// of what a killed run left.
+	if err := e.LockTree(ctx); err != nil {
+		r.Log.WithField("PHASE", "prepare").Error(err)
+		return r.exit(strict, ui.Code(err))
+	}
 	kernels, err := r.kernels(o)
 	if err != nil {
 		r.Log.WithField("PHASE", "prepare").Error(err)

@@ -3,9 +3,9 @@ package sign
 import (
 	"context"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -67,10 +67,10 @@ func PrepareMOK(ctx context.Context, c Config, out io.Writer) (key, cert string,
 // years. Its output is discarded and failure shows up as missing files,
 // which the caller reports.
 func generate(ctx context.Context, openssl, key, cert string) {
-	cmd := exec.CommandContext(ctx, openssl, "req", "-new", "-x509", "-nodes", "-days", "36500",
+	cmd := proc.Command(ctx, false, openssl, "req", "-new", "-x509", "-nodes", "-days", "36500",
 		"-subj", "/CN=DKMS module signing key", "-newkey", "rsa:2048", "-keyout", key,
 		"-addext", "extendedKeyUsage=codeSigning", "-outform", "DER", "-out", cert)
-	if cmd.Run() == nil {
+	if proc.Run(cmd) == nil {
 		// The key guards module loading under Secure Boot: only root reads it,
 		// whatever the umask or the openssl version did.
 		os.Chmod(key, 0o600)
@@ -93,12 +93,12 @@ func ubuntuMOK(ctx context.Context, c Config, out io.Writer) (key, cert string, 
 	}
 	os.Remove(cert)
 	fmt.Fprintln(out, "Certificate or key are missing, generating them using update-secureboot-policy...")
-	newKey := exec.CommandContext(ctx, policy, "--new-key")
+	newKey := proc.Command(ctx, true, policy, "--new-key")
 	newKey.Env = append(os.Environ(), "SHIM_NOTRIGGER=y")
-	newKey.Run()
-	enroll := exec.CommandContext(ctx, policy, "--enroll-key")
+	proc.Run(newKey)
+	enroll := proc.Command(ctx, true, policy, "--enroll-key")
 	enroll.Stdout, enroll.Stderr = out, out
-	enroll.Run()
+	proc.Run(enroll)
 	return key, cert, true
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
 	"os/exec"
@@ -155,11 +156,11 @@ func configValue(path, name string) (string, bool) {
 // error: an unsigned module is still installed.
 func (s *Signer) Sign(ctx context.Context, file string, stdout, stderr io.Writer) {
 	fmt.Fprintf(stdout, "Signing module %s\n", file)
-	cmd := exec.CommandContext(ctx, s.Tool, s.Hash, s.Key, s.Cert, file)
+	cmd := proc.Command(ctx, false, s.Tool, s.Hash, s.Key, s.Cert, file)
 	var output bytes.Buffer
 	cmd.Stdout = &output
 	cmd.Stderr = &output
-	if err := cmd.Run(); err != nil {
+	if err := proc.Run(cmd); err != nil {
 		// Like the shell's $(...), drop trailing newlines; no output at all
 		// still gives the block its empty second line.
 		fmt.Fprintf(stderr, "Warning: Failed to sign module '%s'!\n%s\n", file, strings.TrimRight(output.String(), "\n"))

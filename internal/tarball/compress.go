@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os/exec"
 	"strings"
@@ -164,7 +165,7 @@ func compressor(ctx context.Context, c codec, w io.Writer) (wc io.WriteCloser, w
 		if err != nil {
 			return nil, nil, fmt.Errorf("%v compression needs the %s program: %w", c, prog, err)
 		}
-		cmd := exec.CommandContext(ctx, path, "-c")
+		cmd := proc.Command(ctx, false, path, "-c")
 		cmd.Stdout = w
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -172,7 +173,7 @@ func compressor(ctx context.Context, c codec, w io.Writer) (wc io.WriteCloser, w
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting %s: %w", prog, err)
 		}
-		if err := cmd.Start(); err != nil {
+		if err := proc.Start(cmd); err != nil {
 			return nil, nil, fmt.Errorf("starting %s: %w", prog, err)
 		}
 		return in, func() error {
@@ -197,6 +198,7 @@ func decompressWith(prog string, r io.Reader) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("reading the archive needs the %s program: %w", prog, err)
 	}
 	cmd := exec.Command(path, "-dc")
+	proc.Guard(cmd, false)
 	cmd.Stdin = r
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -204,7 +206,7 @@ func decompressWith(prog string, r io.Reader) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", prog, err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := proc.Start(cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", prog, err)
 	}
 	return &programReader{ReadCloser: out, cmd: cmd, stderr: &stderr, prog: prog}, nil

@@ -27,7 +27,8 @@ func Create(ctx context.Context, srcDir, outPath string) (err error) {
 	if !root.IsDir() {
 		return fmt.Errorf("creating archive: %s is not a directory", srcDir)
 	}
-	out, err := os.CreateTemp(filepath.Dir(outPath), "."+filepath.Base(outPath)+".tmp*")
+	// dkms sweeps temporaries named .dkms-tmp-* (engine/recover.go).
+	out, err := os.CreateTemp(filepath.Dir(outPath), ".dkms-tmp-"+filepath.Base(outPath)+"-*")
 	if err != nil {
 		return fmt.Errorf("creating archive: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
 	"os/exec"
@@ -194,17 +195,15 @@ func RunShell(ctx context.Context, cmdline, dir string, env []string, w io.Write
 
 // runShell is RunShell with the command's stdout and stderr apart.
 func runShell(ctx context.Context, cmdline, dir string, env []string, stdout, stderr io.Writer, attach func(*exec.Cmd)) int {
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", cmdline)
+	cmd := proc.Command(ctx, true, "/bin/sh", "-c", cmdline)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if attach != nil {
 		attach(cmd)
 	}
-	return ExitStatus(cmd.Run())
+	return ExitStatus(proc.Run(cmd))
 }
 
 // ExitStatus turns the error of exec.Cmd.Run into a shell-style status.
@@ -224,8 +223,8 @@ func ExitStatus(err error) int {
 // Output runs a program and returns its trimmed stdout.
 func Output(ctx context.Context, name string, args ...string) (string, error) {
 	var b bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := proc.Command(ctx, false, name, args...)
 	cmd.Stdout = &b
-	err := cmd.Run()
+	err := proc.Run(cmd)
 	return strings.TrimSpace(b.String()), err
 }
