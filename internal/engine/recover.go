@@ -89,6 +89,20 @@ func (e *Engine) sweepTemporaries() {
 			e.warn(removeTree(p))
 		}
 	}
+	// A kernel directory (<m>/<v>/<k>) left empty by a killed unbuild,
+	// then a module directory left empty by a killed remove.
+	kds, _ := filepath.Glob(e.L.DKMSTree + "/*/*/*")
+	for _, kd := range kds {
+		if kernelDirName(filepath.Base(kd)) && isRealDir(kd) {
+			e.warn(removeIfEmpty(kd))
+		}
+	}
+	mods, _ := os.ReadDir(e.L.DKMSTree)
+	for _, de := range mods {
+		if de.IsDir() && !strings.HasPrefix(de.Name(), ".") {
+			e.warn(removeIfEmpty(e.L.ModuleDir(de.Name())))
+		}
+	}
 }
 
 // repairPending finishes or rolls back every install and uninstall whose

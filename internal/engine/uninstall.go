@@ -210,6 +210,10 @@ func (e *Engine) unbuildStep(ctx context.Context, pc *pairCtx, deferDepmod bool)
 func (e *Engine) deleteBuilt(pc *pairCtx) error {
 	if !isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
 		e.P.Line("Module " + pc.m + "/" + pc.v + " is not built for kernel " + pc.k + " (" + pc.a + "). Skipping...")
+		// What a killed unbuild may have left: the kernel's empty directory.
+		if kd := e.L.KernelDir(pc.m, pc.v, pc.k); isRealDir(kd) && e.lockFile != nil {
+			e.warn(removeIfEmpty(kd))
+		}
 		return nil
 	}
 	if err := e.lock(); err != nil {
