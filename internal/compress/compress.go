@@ -90,6 +90,7 @@ func Detect(installTree, kernel string) (string, error) {
 // compress_xz_opts, compress_zstd_opts); each is split on blanks when used.
 type Opts struct {
 	Gzip, Xz, Zstd string
+	Env            []string // the tools' environment; nil = ours
 }
 
 // DefaultOpts returns the built-in defaults of upstream dkms.
@@ -119,12 +120,12 @@ func CompressTo(ctx context.Context, file, suffix string, o Opts, stdout, stderr
 	default:
 		return "", fmt.Errorf("compressing %s: unknown suffix %q", file, suffix)
 	}
-	return run(ctx, tool, strings.Fields(opts), file, suffix, stdout, stderr)
+	return run(ctx, tool, strings.Fields(opts), file, suffix, o.Env, stdout, stderr)
 }
 
 // run does the work of CompressTo with an explicit tool, so tests can
 // substitute a misbehaving compressor.
-func run(ctx context.Context, tool string, opts []string, file, suffix string, stdout, stderr io.Writer) (string, error) {
+func run(ctx context.Context, tool string, opts []string, file, suffix string, env []string, stdout, stderr io.Writer) (string, error) {
 	if _, err := os.Lstat(file); err != nil {
 		return "", fmt.Errorf("compressing %s: %w", file, err)
 	}
@@ -141,6 +142,7 @@ func run(ctx context.Context, tool string, opts []string, file, suffix string, s
 
 	args := append(opts, "-f", file)
 	cmd := proc.Command(ctx, false, tool, args...)
+	cmd.Env = env
 	// The two streams are copied by two goroutines, so each has its own
 	// buffer; the error carries both.
 	var output, errOutput bytes.Buffer

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"debug/elf"
-	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
 	"regexp"
@@ -31,6 +30,7 @@ type pairCtx struct {
 	signer          *sign.Signer
 	buildEnv        []string
 	cc              string
+	envApplied      bool              // build_environment replaced buildEnv (D10)
 	js              *jobserver.Server // shared jobserver of a parallel autoinstall
 	batchDepmod     bool              // leave depmod to the caller (once per kernel)
 	depmodDue       bool              // set when an install left depmod to the caller
@@ -303,9 +303,4 @@ func (e *Engine) versionOf(dep string) string {
 	}
 	kver.SortV(vs)
 	return vs[len(vs)-1]
-}
-
-// runCmd runs a program with output discarded.
-func runCmd(ctx context.Context, name string, args ...string) error {
-	return proc.Run(proc.Command(ctx, false, name, args...))
 }

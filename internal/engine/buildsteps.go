@@ -9,6 +9,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -27,6 +28,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 	if err := e.prepareKernel(ctx, pc); err != nil {
 		return err
 	}
+	e.applyBuildEnvironment(ctx, pc)
 	var missing string
 	for _, dep := range c.BuildDepends {
 		if !e.anyVersionInstalled(dep, k, a) {
@@ -121,14 +123,20 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 			if pc.cc == "clang" {
 				tool = "llvm-strip"
 			}
-			runCmd(ctx, tool, "-g", file)
+			strip := proc.Command(ctx, false, tool, "-g", file)
+			strip.Env = pc.toolEnv()
+			proc.Run(strip)
 		}
 		if pc.signer != nil {
-			pc.signer.Sign(ctx, file, p.Stdout(), p.Stderr())
+			s := *pc.signer
+			s.Env = pc.toolEnv()
+			s.Sign(ctx, file, p.Stdout(), p.Stderr())
 		}
 		stored, ext := file, ".ko"
 		if pc.suffix != "" {
-			if out, err := compress.CompressTo(ctx, file, pc.suffix, e.Compress, p.Stdout(), p.Stderr()); err == nil {
+			opts := e.Compress
+			opts.Env = pc.toolEnv()
+			if out, err := compress.CompressTo(ctx, file, pc.suffix, opts, p.Stdout(), p.Stderr()); err == nil {
 				stored, ext = out, ".ko"+pc.suffix
 			}
 		}

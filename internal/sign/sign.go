@@ -72,6 +72,7 @@ func orDefault(v, def string) string {
 // Hash, private key (or pkcs11: URI) Key and DER certificate Cert.
 type Signer struct {
 	Tool, Hash, Key, Cert string
+	Env                   []string // the tool's environment; nil = ours
 }
 
 // Prepare runs the signing preparation of §7.2, steps 2 to 6, printing its
@@ -157,6 +158,7 @@ func configValue(path, name string) (string, bool) {
 func (s *Signer) Sign(ctx context.Context, file string, stdout, stderr io.Writer) {
 	fmt.Fprintf(stdout, "Signing module %s\n", file)
 	cmd := proc.Command(ctx, false, s.Tool, s.Hash, s.Key, s.Cert, file)
+	cmd.Env = s.Env
 	var output bytes.Buffer
 	cmd.Stdout = &output
 	cmd.Stderr = &output
