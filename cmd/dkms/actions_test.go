@@ -97,7 +97,7 @@ func TestBuildPaths(t *testing.T) {
 				"\nError! Application of patch bad.patch failed.\nConsult <root>/var/lib/dkms/foo/1.0/build/make.log for more information.\n"}}, nil},
 		{"build exclusive", "BUILD_EXCLUSIVE_KERNEL=\"^4\\.\"\n", nil, nil,
 			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 77, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
-				"Warning: The <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/dkms.conf\nfor module foo/1.0 includes a BUILD_EXCLUSIVE directive\nwhich does not match this kernel/arch/config.\nThis indicates that it should not be built.\n"}}, nil},
+				"Warning: The <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/dkms.conf\nfor module foo/1.0 includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.\n"}}, nil},
 		{"missing headers", "", nil, func(e *testEnv) { os.RemoveAll(e.inst + "/" + fk + "/build/include") },
 			[]step{{[]string{"build", "foo/1.0", "-k", fk}, 21, "Creating symlink <root>/var/lib/dkms/foo/1.0/source -> <root>/usr/src/foo-1.0\n\n",
 				"\nError! Your kernel headers for kernel 6.1.0-test cannot be found at <root>/lib/modules/6.1.0-test/build or <root>/lib/modules/6.1.0-test/source.\n" +

@@ -48,7 +48,7 @@ func TestAutoinstallSummaryFake(t *testing.T) {
 		"dkms_failing_dependencies_test/1.0 autoinstall failed due to missing dependencies: dkms_failing_test.\n"
 	exclWarn := func(m string) string {
 		return "Warning: The <root>/var/lib/dkms/" + m + "/1.0/" + fk + "/x86_64/dkms.conf\nfor module " + m +
-			"/1.0 includes a BUILD_EXCLUSIVE directive\nwhich does not match this kernel/arch/config.\nThis indicates that it should not be built.\n"
+			"/1.0 includes BUILD_EXCLUSIVE directives\nwhich do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.\n"
 	}
 	wantErr := exclWarn("dkms_build_exclusive_test") +
 		"\nError! Bad return status for module build on kernel: " + fk + " (x86_64)\n" +

@@ -71,7 +71,7 @@ func TestAutoinstallRealModules(t *testing.T) {
 		}
 		last = i
 	}
-	if !strings.Contains(errOut, "Warning: The <root>/var/lib/dkms/mod-excl/1.0/"+k+"/x86_64/dkms.conf\nfor module mod-excl/1.0 includes a BUILD_EXCLUSIVE directive\n") {
+	if !strings.Contains(errOut, "Warning: The <root>/var/lib/dkms/mod-excl/1.0/"+k+"/x86_64/dkms.conf\nfor module mod-excl/1.0 includes BUILD_EXCLUSIVE directives\n") {
 		t.Errorf("exclusive warning missing:\n%s", errOut)
 	}
 	st, _, _ := e.run("status", "-k", k)

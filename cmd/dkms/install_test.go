@@ -69,11 +69,13 @@ func TestInstallPaths(t *testing.T) {
 		}, nil},
 		{"obsolete", "OBSOLETE_BY=5.10\nBUILD_EXCLUSIVE_KERNEL_MAX=99\n", nil, nil, []step{
 			{[]string{"install", "foo/1.0", "-k", fk}, 6, created + noSign + "Building module(s)... done.\n",
-				"\nModule has been obsoleted due to being included in kernel 5.10.\nWe will avoid installing for future kernels above 5.10.\nYou may override by specifying --force.\n\nError! Installation aborted.\n"},
+				"Deprecated feature: OBSOLETE_BY (<root>/usr/src/foo-1.0/dkms.conf): use BUILD_EXCLUSIVE_KERNEL_MAX instead\n" +
+					"\nModule has been obsoleted due to being included in kernel 5.10.\nWe will avoid installing for future kernels above 5.10.\nYou may override by specifying --force.\n\nError! Installation aborted.\n"},
 		}, nil},
 		{"obsolete compares VER with the dashes removed afterwards", "OBSOLETE_BY=6.1.0-100\nBUILD_EXCLUSIVE_KERNEL_MAX=99\n", nil, nil, []step{
 			{[]string{"install", "foo/1.0", "-k", fk}, 6, created + noSign + "Building module(s)... done.\n",
-				"\nModule has been obsoleted due to being included in kernel 6.1.0-100.\nWe will avoid installing for future kernels above 6.1.0-100.\nYou may override by specifying --force.\n\nError! Installation aborted.\n"},
+				"Deprecated feature: OBSOLETE_BY (<root>/usr/src/foo-1.0/dkms.conf): use BUILD_EXCLUSIVE_KERNEL_MAX instead\n" +
+					"\nModule has been obsoleted due to being included in kernel 6.1.0-100.\nWe will avoid installing for future kernels above 6.1.0-100.\nYou may override by specifying --force.\n\nError! Installation aborted.\n"},
 		}, nil},
 		{"post_transaction", "", nil, func(e *testEnv) {
 			e.write("/etc/dkms/framework.conf", "post_transaction=\"echo transaction for $kernelver; exit 3\"\n")

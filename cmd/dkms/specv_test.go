@@ -141,8 +141,8 @@ func TestSpecVerifiedActions(t *testing.T) {
 		// §6.3 step 2 (811): an implicit build's failure is the install's status.
 		{"install of excluded module", "BUILD_EXCLUSIVE_ARCH=\"^arm\"\n", nil, nil, []step{
 			{[]string{"install", "foo/1.0", "-k", fk}, 77, vCreated + "\n",
-				"Warning: The <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/dkms.conf\nfor module foo/1.0 includes a BUILD_EXCLUSIVE directive\n" +
-					"which does not match this kernel/arch/config.\nThis indicates that it should not be built.\n"},
+				"Warning: The <root>/var/lib/dkms/foo/1.0/6.1.0-test/x86_64/dkms.conf\nfor module foo/1.0 includes BUILD_EXCLUSIVE directives\n" +
+					"which do not match this kernel/arch/config for any modules.\nThis indicates that it should not be built.\n"},
 		}, nil},
 		{"install without headers", "", nil, rmAll("/lib/modules/" + fk + "/build/include"), []step{
 			{[]string{"install", "foo/1.0", "-k", fk}, 21, vCreated + "\n", noHeaders(fk)},

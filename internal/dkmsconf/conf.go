@@ -15,19 +15,27 @@ import (
 type Record struct {
 	BuiltName, BuiltLocation, DestName, DestLocation string // BuiltLocation has a trailing "/" or is ""; DestLocation = raw value
 	Strip                                            bool
+	// Exclusive is element i of the BUILD_EXCLUSIVE arrays (delta D5.1);
+	// record 0's is also the global restriction, with OBSOLETE_BY as its
+	// maximum where D4 says so.
+	Exclusive Exclusive
+}
+
+// Exclusive is one element of each of the five BUILD_EXCLUSIVE arrays.
+type Exclusive struct {
+	Kernel, KernelMin, KernelMax, Arch, Config string
 }
 
 // Conf is a read and validated dkms.conf.
 type Conf struct {
-	Path                                                                                                             string // the dkms.conf that was read
-	PackageName, PackageVersion                                                                                      string
-	Records                                                                                                          []Record // N per §4.5 (sparse arrays allowed)
-	Make, MakeMatch, Patch, PatchMatch                                                                               []string // dense, "" for holes; MakeMatch/PatchMatch up to the highest index, Make/Patch only as long as their number of elements
-	BuildDepends                                                                                                     []string // elements in index order (non-empty ones)
-	BuildExclusiveKernel, BuildExclusiveKernelMin, BuildExclusiveKernelMax, BuildExclusiveArch, BuildExclusiveConfig string
-	ObsoleteBy                                                                                                       string
-	PreBuild, PostBuild, PostAdd, PreInstall, PostInstall, PostRemove                                                string
-	AutoInstall, BuildDependsRebuild, NoWeakModules                                                                  bool
+	Path                                                              string // the dkms.conf that was read
+	PackageName, PackageVersion                                       string
+	Records                                                           []Record // N per §4.5 (sparse arrays allowed)
+	Make, MakeMatch, Patch, PatchMatch                                []string // dense, "" for holes; MakeMatch/PatchMatch up to the highest index, Make/Patch only as long as their number of elements
+	BuildDepends                                                      []string // elements in index order (non-empty ones)
+	ObsoleteBy                                                        string
+	PreBuild, PostBuild, PostAdd, PreInstall, PostInstall, PostRemove string
+	AutoInstall, BuildDependsRebuild, NoWeakModules                   bool
 }
 
 // ReadOptions says which conf to read and for which module, kernel and arch.
@@ -118,6 +126,10 @@ func Read(ctx context.Context, o ReadOptions) (*Conf, error) {
 				}
 				fmt.Fprintf(stderr, "Deprecated feature: %s (%s)\n", name, st.File)
 			}
+			// Delta D4: set at all counts, an empty value too.
+			if vals["OBSOLETE_BY"].Set {
+				fmt.Fprintf(stderr, "Deprecated feature: OBSOLETE_BY (%s): use BUILD_EXCLUSIVE_KERNEL_MAX instead\n", st.File)
+			}
 		}
 	}
 	if vals == nil {
@@ -170,25 +182,20 @@ func elements(v shconf.Var) []string {
 func build(path string, vals map[string]shconf.Var) *Conf {
 	s := func(n string) string { return vals[n].Index(0) }
 	c := &Conf{
-		Path:                    path,
-		PackageName:             s("PACKAGE_NAME"),
-		PackageVersion:          s("PACKAGE_VERSION"),
-		Make:                    elements(vals["MAKE"]),
-		MakeMatch:               dense(vals["MAKE_MATCH"]),
-		Patch:                   elements(vals["PATCH"]),
-		PatchMatch:              dense(vals["PATCH_MATCH"]),
-		BuildExclusiveKernel:    s("BUILD_EXCLUSIVE_KERNEL"),
-		BuildExclusiveKernelMin: s("BUILD_EXCLUSIVE_KERNEL_MIN"),
-		BuildExclusiveKernelMax: s("BUILD_EXCLUSIVE_KERNEL_MAX"),
-		BuildExclusiveArch:      s("BUILD_EXCLUSIVE_ARCH"),
-		BuildExclusiveConfig:    s("BUILD_EXCLUSIVE_CONFIG"),
-		ObsoleteBy:              s("OBSOLETE_BY"),
-		PreBuild:                s("PRE_BUILD"),
-		PostBuild:               s("POST_BUILD"),
-		PostAdd:                 s("POST_ADD"),
-		PreInstall:              s("PRE_INSTALL"),
-		PostInstall:             s("POST_INSTALL"),
-		PostRemove:              s("POST_REMOVE"),
+		Path:           path,
+		PackageName:    s("PACKAGE_NAME"),
+		PackageVersion: s("PACKAGE_VERSION"),
+		Make:           elements(vals["MAKE"]),
+		MakeMatch:      dense(vals["MAKE_MATCH"]),
+		Patch:          elements(vals["PATCH"]),
+		PatchMatch:     dense(vals["PATCH_MATCH"]),
+		ObsoleteBy:     s("OBSOLETE_BY"),
+		PreBuild:       s("PRE_BUILD"),
+		PostBuild:      s("POST_BUILD"),
+		PostAdd:        s("POST_ADD"),
+		PreInstall:     s("PRE_INSTALL"),
+		PostInstall:    s("POST_INSTALL"),
+		PostRemove:     s("POST_REMOVE"),
 	}
 	for _, d := range dense(vals["BUILD_DEPENDS"]) {
 		if d != "" {
@@ -220,7 +227,25 @@ func build(path string, vals map[string]shconf.Var) *Conf {
 		if i == 0 {
 			strip0 = r.Strip
 		}
+		r.Exclusive = Exclusive{
+			Kernel:    vals["BUILD_EXCLUSIVE_KERNEL"].Index(i),
+			KernelMin: vals["BUILD_EXCLUSIVE_KERNEL_MIN"].Index(i),
+			KernelMax: vals["BUILD_EXCLUSIVE_KERNEL_MAX"].Index(i),
+			Arch:      vals["BUILD_EXCLUSIVE_ARCH"].Index(i),
+			Config:    vals["BUILD_EXCLUSIVE_CONFIG"].Index(i),
+		}
 		c.Records = append(c.Records, r)
+	}
+	// D4 item 2: OBSOLETE_BY is the global maximum only when no record
+	// has a maximum of its own.
+	if n > 0 && c.Records[0].Exclusive.KernelMax == "" {
+		own := false
+		for i := 1; i < n; i++ {
+			own = own || c.Records[i].Exclusive.KernelMax != ""
+		}
+		if !own {
+			c.Records[0].Exclusive.KernelMax = c.ObsoleteBy
+		}
 	}
 	return c
 }

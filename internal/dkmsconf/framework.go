@@ -50,7 +50,7 @@ func ReadFrameworkOver(ctx context.Context, etcDir string, names []string, kerne
 	}
 	var errs []error
 	steps := shconf.EvalChains(ctx, []shconf.Chain{{Files: present, Names: names, KeepGoing: true,
-		Opts: shconf.Options{Vars: map[string]string{"kernelver": kernelver}, Env: env, Stderr: stderr}}})[0]
+		Opts: shconf.Options{Preset: vals, Vars: map[string]string{"kernelver": kernelver}, Env: env, Stderr: stderr}}})[0]
 	for _, st := range steps {
 		if st.Err != nil {
 			fmt.Fprintln(stderr, st.Err)

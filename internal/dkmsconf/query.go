@@ -46,31 +46,28 @@ func (c *Conf) Patches(kernel string) []string {
 	return out
 }
 
-// Excluded applies §4.9. The config rule is skipped when kernelConfig does
-// not exist.
-func (c *Conf) Excluded(kernel, arch, kernelConfig string) bool {
-	if c.BuildExclusiveKernel != "" && !matchERE(c.BuildExclusiveKernel, kernel) {
+// Excludes applies the five rules of §4.9 to one element of the
+// BUILD_EXCLUSIVE arrays. The config rule is skipped when the kernel
+// config cannot be read; syms reads it at most once.
+func (x Exclusive) Excludes(kernel, arch string, syms func() (map[string]bool, bool)) bool {
+	if x.Kernel != "" && !matchERE(x.Kernel, kernel) {
 		return true
 	}
-	if c.BuildExclusiveKernelMin != "" && kver.Less(kernel, c.BuildExclusiveKernelMin) {
+	if x.KernelMin != "" && kver.Less(kernel, x.KernelMin) {
 		return true
 	}
-	maxV := c.BuildExclusiveKernelMax
-	if maxV == "" {
-		maxV = c.ObsoleteBy
-	}
-	if maxV != "" && kver.Less(maxV, kernel) {
+	if x.KernelMax != "" && kver.Less(x.KernelMax, kernel) {
 		return true
 	}
-	if c.BuildExclusiveArch != "" && !matchERE(c.BuildExclusiveArch, arch) {
+	if x.Arch != "" && !matchERE(x.Arch, arch) {
 		return true
 	}
-	if c.BuildExclusiveConfig != "" {
-		set, err := configSymbols(kernelConfig)
-		if err != nil {
+	if x.Config != "" {
+		set, ok := syms()
+		if !ok {
 			return false
 		}
-		for _, w := range strings.Fields(c.BuildExclusiveConfig) {
+		for _, w := range strings.Fields(x.Config) {
 			if neg, ok := strings.CutPrefix(w, "!"); ok {
 				if set[neg] {
 					return true
@@ -81,6 +78,61 @@ func (c *Conf) Excluded(kernel, arch, kernelConfig string) bool {
 		}
 	}
 	return false
+}
+
+// IsZero reports whether no BUILD_EXCLUSIVE directive has this element.
+func (x Exclusive) IsZero() bool { return x == Exclusive{} }
+
+// ExcludedRecords applies delta D5.1: record i is excluded when the global
+// rules (record 0's element) or its own element exclude it. The result is
+// nil when no record uses BUILD_EXCLUSIVE at all.
+func ExcludedRecords(recs []Record, kernel, arch, kernelConfig string) []bool {
+	if !UsesExclusive(recs) {
+		return nil
+	}
+	var set map[string]bool
+	read, readOK := false, false
+	syms := func() (map[string]bool, bool) {
+		if !read {
+			var err error
+			set, err = configSymbols(kernelConfig)
+			read, readOK = true, err == nil
+		}
+		return set, readOK
+	}
+	out := make([]bool, len(recs))
+	global := recs[0].Exclusive.Excludes(kernel, arch, syms)
+	for i, r := range recs {
+		out[i] = global || (i > 0 && r.Exclusive.Excludes(kernel, arch, syms))
+	}
+	return out
+}
+
+// UsesExclusive reports whether some record has a BUILD_EXCLUSIVE element
+// (an OBSOLETE_BY used as maximum included), as the uninstall skip line
+// test of delta D6 asks.
+func UsesExclusive(recs []Record) bool {
+	for _, r := range recs {
+		if !r.Exclusive.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// Excluded reports whether the package as a whole is excluded for the
+// pair: at least one record, and every record excluded (delta D5.1).
+func (c *Conf) Excluded(kernel, arch, kernelConfig string) bool {
+	ex := ExcludedRecords(c.Records, kernel, arch, kernelConfig)
+	if ex == nil {
+		return false
+	}
+	for _, x := range ex {
+		if !x {
+			return false
+		}
+	}
+	return true
 }
 
 // configSymbols returns the symbols of lines matching ^CONFIG_X=[ym].

@@ -52,34 +52,80 @@ func TestExcluded(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		c      Conf
+		c      Exclusive
 		kernel string
 		arch   string
 		config string
 		want   bool
 	}{
-		{"nothing", Conf{}, "6.1", "x86_64", cfg, false},
-		{"kernel regex match", Conf{BuildExclusiveKernel: "^6\\."}, "6.1.0", "x86_64", cfg, false},
-		{"kernel regex miss", Conf{BuildExclusiveKernel: "^5\\."}, "6.1.0", "x86_64", cfg, true},
-		{"min ok", Conf{BuildExclusiveKernelMin: "4.18"}, "6.1.0-13-amd64", "x86_64", cfg, false},
-		{"min too old", Conf{BuildExclusiveKernelMin: "5.10"}, "5.9.0", "x86_64", cfg, true},
-		{"max rc", Conf{BuildExclusiveKernelMax: "4.12"}, "4.12-rc1", "x86_64", cfg, true},
-		{"max equal", Conf{BuildExclusiveKernelMax: "4.12"}, "4.12", "x86_64", cfg, false},
-		{"obsolete_by as max", Conf{ObsoleteBy: "6.0"}, "6.1.0", "x86_64", cfg, true},
-		{"max wins over obsolete_by", Conf{BuildExclusiveKernelMax: "6.5", ObsoleteBy: "6.0"}, "6.1.0", "x86_64", cfg, false},
-		{"arch miss", Conf{BuildExclusiveArch: "aarch64"}, "6.1", "x86_64", cfg, true},
-		{"arch match", Conf{BuildExclusiveArch: "x86_64|i.86"}, "6.1", "i686", cfg, false},
-		{"config present", Conf{BuildExclusiveConfig: "CONFIG_A CONFIG_B"}, "6.1", "x86_64", cfg, false},
-		{"config absent", Conf{BuildExclusiveConfig: "CONFIG_A CONFIG_C"}, "6.1", "x86_64", cfg, true},
-		{"config =n is absent", Conf{BuildExclusiveConfig: "CONFIG_D"}, "6.1", "x86_64", cfg, true},
-		{"negated present", Conf{BuildExclusiveConfig: "!CONFIG_B"}, "6.1", "x86_64", cfg, true},
-		{"negated absent", Conf{BuildExclusiveConfig: "!CONFIG_C"}, "6.1", "x86_64", cfg, false},
-		{"no config file", Conf{BuildExclusiveConfig: "CONFIG_Z"}, "6.1", "x86_64", cfg + ".missing", false},
+		{"nothing", Exclusive{}, "6.1", "x86_64", cfg, false},
+		{"kernel regex match", Exclusive{Kernel: "^6\\."}, "6.1.0", "x86_64", cfg, false},
+		{"kernel regex miss", Exclusive{Kernel: "^5\\."}, "6.1.0", "x86_64", cfg, true},
+		{"min ok", Exclusive{KernelMin: "4.18"}, "6.1.0-13-amd64", "x86_64", cfg, false},
+		{"min too old", Exclusive{KernelMin: "5.10"}, "5.9.0", "x86_64", cfg, true},
+		{"max rc", Exclusive{KernelMax: "4.12"}, "4.12-rc1", "x86_64", cfg, true},
+		{"max equal", Exclusive{KernelMax: "4.12"}, "4.12", "x86_64", cfg, false},
+		{"arch miss", Exclusive{Arch: "aarch64"}, "6.1", "x86_64", cfg, true},
+		{"arch match", Exclusive{Arch: "x86_64|i.86"}, "6.1", "i686", cfg, false},
+		{"config present", Exclusive{Config: "CONFIG_A CONFIG_B"}, "6.1", "x86_64", cfg, false},
+		{"config absent", Exclusive{Config: "CONFIG_A CONFIG_C"}, "6.1", "x86_64", cfg, true},
+		{"config =n is absent", Exclusive{Config: "CONFIG_D"}, "6.1", "x86_64", cfg, true},
+		{"negated present", Exclusive{Config: "!CONFIG_B"}, "6.1", "x86_64", cfg, true},
+		{"negated absent", Exclusive{Config: "!CONFIG_C"}, "6.1", "x86_64", cfg, false},
+		{"no config file", Exclusive{Config: "CONFIG_Z"}, "6.1", "x86_64", cfg + ".missing", false},
 	}
 	for _, tt := range tests {
-		if got := tt.c.Excluded(tt.kernel, tt.arch, tt.config); got != tt.want {
+		recs := []Record{{BuiltName: "m", Exclusive: tt.c}}
+		if got := (&Conf{Records: recs}).Excluded(tt.kernel, tt.arch, tt.config); got != tt.want {
 			t.Errorf("%s: Excluded = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestExcludedRecords is delta D5.1 and D4 item 2 on read confs: element 0
+// is global, element i restricts record i, N = 0 is never excluded, and
+// OBSOLETE_BY is the global maximum only without per-record maxima.
+func TestExcludedRecords(t *testing.T) {
+	t.Parallel()
+	const head = "PACKAGE_NAME=p\nPACKAGE_VERSION=1\n"
+	tests := []struct {
+		name, conf, kernel string
+		want               []bool // nil: no BUILD_EXCLUSIVE in use
+		pkg                bool
+	}{
+		{"none", "BUILT_MODULE_NAME=(a b c)\nDEST_MODULE_LOCATION=(/updates /updates /updates)\n", "6.1.0", nil, false},
+		{"unindexed is global", "BUILT_MODULE_NAME=(a b c)\nDEST_MODULE_LOCATION=(/updates /updates /updates)\nBUILD_EXCLUSIVE_KERNEL=^5\\.\n", "6.1.0", []bool{true, true, true}, true},
+		{"per record", "BUILT_MODULE_NAME=(a b c)\nDEST_MODULE_LOCATION=(/updates /updates /updates)\nBUILD_EXCLUSIVE_KERNEL[1]=^5\\.\nBUILD_EXCLUSIVE_KERNEL[2]=^6\\.\n", "6.1.0", []bool{false, true, false}, false},
+		// The man page's example: element 0 restricts record 1 as well.
+		{"man page example on 6.x", "BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION=(/updates /updates)\nBUILD_EXCLUSIVE_KERNEL[0]=^5\\.\nBUILD_EXCLUSIVE_KERNEL[1]=^6\\.\n", "6.1.0", []bool{true, true}, true},
+		{"man page example on 5.x", "BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION=(/updates /updates)\nBUILD_EXCLUSIVE_KERNEL[0]=^5\\.\nBUILD_EXCLUSIVE_KERNEL[1]=^6\\.\n", "5.10.0", []bool{false, true}, false},
+		{"arch per record", "BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION=(/updates /updates)\nBUILD_EXCLUSIVE_ARCH[1]=aarch64\n", "6.1.0", []bool{false, true}, false},
+		{"min and max per record", "BUILT_MODULE_NAME=(a b c)\nDEST_MODULE_LOCATION=(/updates /updates /updates)\nBUILD_EXCLUSIVE_KERNEL_MIN[1]=6.2\nBUILD_EXCLUSIVE_KERNEL_MAX[2]=6.0\n", "6.1.0", []bool{false, true, true}, false},
+		{"zero records never excluded", "BUILD_EXCLUSIVE_KERNEL=^5\\.\n", "6.1.0", nil, false},
+		{"obsolete_by as global max", "BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION=(/updates /updates)\nOBSOLETE_BY=6.0\n", "6.1.0", []bool{true, true}, true},
+		{"obsolete_by below the kernel", "BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION=(/updates /updates)\nOBSOLETE_BY=6.5\n", "6.1.0", []bool{false, false}, false},
+		{"max wins over obsolete_by", "BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION=(/updates /updates)\nBUILD_EXCLUSIVE_KERNEL_MAX=6.5\nOBSOLETE_BY=6.0\n", "6.1.0", []bool{false, false}, false},
+		{"a record's own max disables obsolete_by", "BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION=(/updates /updates)\nBUILD_EXCLUSIVE_KERNEL_MAX[1]=7.0\nOBSOLETE_BY=6.0\n", "6.1.0", []bool{false, false}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			p := filepath.Join(dir, "dkms.conf")
+			if err := os.WriteFile(p, []byte(head+tt.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Read(context.Background(), ReadOptions{Path: p, EtcDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ExcludedRecords(c.Records, tt.kernel, "x86_64", dir+"/none"); !slices.Equal(got, tt.want) {
+				t.Errorf("ExcludedRecords = %v, want %v", got, tt.want)
+			}
+			if got := c.Excluded(tt.kernel, "x86_64", dir+"/none"); got != tt.pkg {
+				t.Errorf("Excluded = %v, want %v", got, tt.pkg)
+			}
+		})
 	}
 }
 

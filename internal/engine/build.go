@@ -136,8 +136,8 @@ func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) er
 
 func (e *Engine) excludedWarning(m, v, k, a string) error {
 	return e.P.DieWarn(77, "The "+e.L.BuiltDir(m, v, k, a)+"/dkms.conf",
-		"for module "+m+"/"+v+" includes a BUILD_EXCLUSIVE directive",
-		"which does not match this kernel/arch/config.",
+		"for module "+m+"/"+v+" includes BUILD_EXCLUSIVE directives",
+		"which do not match this kernel/arch/config for any modules.",
 		"This indicates that it should not be built.")
 }
 

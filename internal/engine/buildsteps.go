@@ -20,6 +20,10 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 	if c.Excluded(k, a, e.kernelConfig(k)) {
 		return e.excludedWarning(m, v, k, a)
 	}
+	// Records that BUILD_EXCLUSIVE excludes are not built (delta D5.2):
+	// make runs as usual, but their modules are neither required nor kept.
+	excluded := dkmsconf.ExcludedRecords(c.Records, k, a, e.kernelConfig(k))
+	skip := func(i int) bool { return excluded != nil && excluded[i] }
 	src := e.L.SourceLink(m, v)
 	if len(readDirNames(src)) < 2 {
 		return p.Die(8, "The directory "+src+" does not appear to have module source located within it.",
@@ -87,7 +91,10 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 	if code := p.Invoke(ctx, step); code != 0 {
 		return p.Die(10, "Bad return status for module build on kernel: "+k+" ("+a+")", consult)
 	}
-	for _, r := range c.Records {
+	for i, r := range c.Records {
+		if skip(i) {
+			continue
+		}
 		if !existsFollow(build + "/" + r.BuiltLocation + r.BuiltName + ".ko") {
 			return p.Die(7, "Build of "+r.BuiltLocation+r.BuiltName+".ko failed for: "+k+" ("+a+")",
 				"Make sure the name and location of the generated module are correct,",
@@ -112,7 +119,10 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 			p.Warning("Could not copy Module.symvers: " + err.Error())
 		}
 	}
-	for _, r := range c.Records {
+	for i, r := range c.Records {
+		if skip(i) {
+			continue
+		}
 		file := build + "/" + r.BuiltLocation + r.BuiltName + ".ko"
 		if !isRegular(file) {
 			p.Warning(file + " has disappeared")
@@ -144,7 +154,10 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 			p.Warning("Could not copy " + stored + ": " + err.Error())
 		}
 	}
-	for _, r := range c.Records {
+	for i, r := range c.Records {
+		if skip(i) {
+			continue
+		}
 		if findKo(staging+"/module", r.DestName) == "" {
 			return p.Die(7, "Missing module '"+r.DestName+"' in "+staging+"/module")
 		}

@@ -11,7 +11,7 @@ import (
 // reads it on every run, and decoding JSON of a large tree cost more than
 // the walk it saves. Strings are a uvarint length and the bytes; a file
 // that does not decode completely is ignored as a whole.
-const cacheMagic = "dkms-status-cache-5\n"
+const cacheMagic = "dkms-status-cache-6\n"
 
 var errCacheFormat = errors.New("status cache: unknown or damaged format")
 
@@ -43,6 +43,12 @@ func (c *statusCache) encode() []byte {
 				str(r.DestName)
 				str(r.DestLocation)
 				flag(r.Strip)
+				x := r.Exclusive
+				str(x.Kernel)
+				str(x.KernelMin)
+				str(x.KernelMax)
+				str(x.Arch)
+				str(x.Config)
 			}
 		}
 	}
@@ -154,6 +160,8 @@ func (c *statusCache) decode(b []byte) error {
 						rec := &set.Records[j]
 						rec.BuiltName, rec.BuiltLocation, rec.DestName, rec.DestLocation = r.str(), r.str(), r.str(), r.str()
 						rec.Strip = r.byte() == 1
+						x := &rec.Exclusive
+						x.Kernel, x.KernelMin, x.KernelMax, x.Arch, x.Config = r.str(), r.str(), r.str(), r.str(), r.str()
 					}
 				}
 			}

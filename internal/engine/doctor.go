@@ -120,10 +120,19 @@ func firstMessage(msgs string, err error) string {
 // exclusiveDirectives names the BUILD_EXCLUSIVE_* settings of a conf.
 func exclusiveDirectives(c *dkmsconf.Conf) string {
 	var out []string
+	// Record 0's element is the global restriction; its maximum may be
+	// OBSOLETE_BY standing in (delta D4), which is named as such.
+	var x dkmsconf.Exclusive
+	if len(c.Records) > 0 {
+		x = c.Records[0].Exclusive
+	}
+	if x.KernelMax == c.ObsoleteBy {
+		x.KernelMax = ""
+	}
 	for _, d := range []struct{ name, val string }{
-		{"BUILD_EXCLUSIVE_KERNEL", c.BuildExclusiveKernel}, {"BUILD_EXCLUSIVE_KERNEL_MIN", c.BuildExclusiveKernelMin},
-		{"BUILD_EXCLUSIVE_KERNEL_MAX", c.BuildExclusiveKernelMax}, {"OBSOLETE_BY", c.ObsoleteBy},
-		{"BUILD_EXCLUSIVE_ARCH", c.BuildExclusiveArch}, {"BUILD_EXCLUSIVE_CONFIG", c.BuildExclusiveConfig},
+		{"BUILD_EXCLUSIVE_KERNEL", x.Kernel}, {"BUILD_EXCLUSIVE_KERNEL_MIN", x.KernelMin},
+		{"BUILD_EXCLUSIVE_KERNEL_MAX", x.KernelMax}, {"OBSOLETE_BY", c.ObsoleteBy},
+		{"BUILD_EXCLUSIVE_ARCH", x.Arch}, {"BUILD_EXCLUSIVE_CONFIG", x.Config},
 	} {
 		if d.val != "" {
 			out = append(out, d.name+"=\""+d.val+"\"")

@@ -68,7 +68,13 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		return err
 	}
 	modDir := e.L.BuiltModules(m, v, k, a)
-	for _, r := range c.Records {
+	// Records BUILD_EXCLUSIVE excludes for the pair are neither required
+	// nor installed, and count as not installed (delta D5.2).
+	excluded := dkmsconf.ExcludedRecords(c.Records, k, a, e.kernelConfig(k))
+	for i, r := range c.Records {
+		if excluded != nil && excluded[i] {
+			continue
+		}
 		if builtFile(modDir, r.DestName, suffix) == "" {
 			return p.Die(6, "Missing module "+r.DestName+" in "+modDir)
 		}
@@ -90,7 +96,10 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		}
 	}
 	installed := 0
-	for _, r := range c.Records {
+	for i, r := range c.Records {
+		if excluded != nil && excluded[i] {
+			continue
+		}
 		srcFile := builtFile(modDir, r.DestName, suffix)
 		if !e.versionSane(ctx, pc, c, r, srcFile, suffix) {
 			continue

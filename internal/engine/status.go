@@ -181,7 +181,11 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k
 	if !ok {
 		return s.String()
 	}
+	excluded := dkmsconf.ExcludedRecords(records, k, a, e.kernelConfig(k))
 	for i, r := range records {
+		if excluded != nil && excluded[i] {
+			continue // delta D5.2: not built on purpose
+		}
 		var built string
 		var id fileID
 		if i == 0 && f.haveRecs {

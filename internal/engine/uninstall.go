@@ -49,7 +49,13 @@ func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod boo
 		installed = isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) && e.linkActive(pc.m, pc.v, pc.k, pc.a)
 	}
 	if !installed {
-		e.P.Line("Module " + pc.m + "/" + pc.v + " is not installed for kernel " + pc.k + " (" + pc.a + "). Skipping...")
+		hide, err := e.usesExclusive(ctx, pc)
+		if err != nil {
+			return err
+		}
+		if !hide {
+			e.P.Line("Module " + pc.m + "/" + pc.v + " is not installed for kernel " + pc.k + " (" + pc.a + "). Skipping...")
+		}
 		return nil
 	}
 	return e.uninstallBody(ctx, pc, deferDepmod)

@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/ui"
+)
+
+// usesExclusive is the check upstream makes before the "is not installed
+// ... Skipping..." line (delta D6): the module's source dkms.conf is read
+// for the pair, its messages discarded, and the line is hidden when some
+// record has a BUILD_EXCLUSIVE element, whether or not it excludes the
+// pair. --directive values are echoed as on every read. A conf that exists
+// but cannot be read ends the command with status 4 and no message, as
+// upstream's error block goes to the discarded stream.
+func (e *Engine) usesExclusive(ctx context.Context, pc *pairCtx) (bool, error) {
+	file := e.L.SourceLink(pc.m, pc.v) + "/dkms.conf"
+	if !isRegular(file) {
+		return false, nil
+	}
+	var directives []string
+	if e.O != nil {
+		directives = e.O.Directives
+	}
+	c, err := dkmsconf.Read(ctx, dkmsconf.ReadOptions{
+		Path: file, EtcDir: e.L.EtcDir(), Module: pc.m, Version: pc.v, Kernel: pc.k, Arch: pc.a,
+		Vars: e.confVars(pc.m, pc.v, pc.k, pc.a), Env: e.Env, Directives: directives,
+		FullShell: dkmsconf.FullShellFor(e.FW, pc.m),
+		Stdout:    e.P.Stdout(), Stderr: io.Discard,
+	})
+	switch {
+	case errors.Is(err, dkmsconf.ErrNotFound):
+		return false, ui.Exit(4)
+	case c == nil:
+		return false, nil
+	}
+	return dkmsconf.UsesExclusive(c.Records), nil
+}
