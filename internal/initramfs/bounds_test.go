@@ -49,6 +49,9 @@ func TestListBoundsHostileImages(t *testing.T) {
 		{"four zstd members of 4 GiB of zeros", fourBombs,
 			"reading " + k + "a.ko.zst: too large: decompresses to more than 512 MiB"},
 		{"stored member claiming 1 GiB", nil, ""}, // made below
+		// The xz decoder would allocate the 4 GiB dictionary up front.
+		{"xz member asking for a 4 GiB dictionary", mkCPIO(t, file{name: k + "x.ko.xz", body: hugeXZDict(t, compress(t, XZ, moduleELF))}),
+			"reading " + k + "x.ko.xz: xz: dictionary larger than 64 MiB"},
 		{"segment of zeros beyond the image bound", zstdZeros(MaxImageSize + 1<<20),
 			"too large: the image decompresses to more than 1024 MiB"},
 	}
@@ -63,7 +66,7 @@ func TestListBoundsHostileImages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			err := listWithin(t, tc.img)
-			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tc.want) {
+			if !(errors.Is(err, ErrTooLarge) || errors.Is(err, errDictTooLarge)) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("List = %v, want ErrTooLarge with %q", err, tc.want)
 			}
 		})

@@ -1,6 +1,7 @@
 package initramfs
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // Entry is one member of an initramfs image.
@@ -72,6 +74,7 @@ func List(r io.Reader, fn func(Entry) error) error {
 	ra := newPrefetch(readProducer{r})
 	defer ra.stop()
 	s := newSource(ra)
+	defer s.release()
 	for seg := 0; ; seg++ {
 		if !s.skipZeros() {
 			if s.err != io.EOF {
@@ -104,6 +107,7 @@ func (d *decoders) walkSegment(s *source, c Compression, seg int, fn func(Entry)
 	pf := newPrefetch(pr)
 	defer pf.stop()
 	ds := newSource(pf)
+	defer ds.release()
 	// The decompressed stream may hold several archives separated by NULs,
 	// as the kernel accepts.
 	for first := true; ; first = false {
@@ -201,7 +205,14 @@ func (d *decoders) hashContent(name string, r io.Reader, size int64) (string, er
 }
 
 func (d *decoders) hashXZ(h hash.Hash, r io.Reader) error {
-	zr, err := xz.NewReader(r)
+	// As for segments: the decoder allocates the dictionary the header
+	// asks for, up to 4 GiB, before reading any data.
+	br := bufio.NewReaderSize(r, 1024)
+	head, _ := br.Peek(1024)
+	if err := checkXZDict(head); err != nil {
+		return err
+	}
+	zr, err := xz.ReaderConfig{DictCap: lzma.MinDictCap}.NewReader(br)
 	if err != nil {
 		return fmt.Errorf("xz module: %w", err)
 	}

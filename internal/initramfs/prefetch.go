@@ -81,7 +81,7 @@ func (p *prefetch) run(pr producer) {
 		case b = <-p.free:
 		default:
 			if made < prefetchDepth+2 {
-				b = make([]byte, prefetchChunk)
+				b = *chunkPool.Get().(*[]byte)
 				made++
 				break
 			}
@@ -147,7 +147,33 @@ var errZstdChecksum = fmt.Errorf("zstd frame content checksum: %w", zstd.ErrCRCM
 func (p *prefetch) stop() {
 	close(p.done)
 	p.wg.Wait()
+	put := func(b []byte) {
+		if cap(b) == prefetchChunk {
+			b = b[:prefetchChunk]
+			chunkPool.Put(&b)
+		}
+	}
+	put(p.buf)
+	p.buf, p.cur = nil, nil
+	for {
+		select {
+		case b := <-p.free:
+			put(b)
+		case c := <-p.ch:
+			put(c.b)
+		default:
+			return
+		}
+	}
 }
+
+// chunkPool keeps chunk buffers from image to image and segment to
+// segment: a fresh megabyte of buffers per segment was most of the cost
+// of reading a small image, and of each fuzz execution.
+var chunkPool = sync.Pool{New: func() any {
+	b := make([]byte, prefetchChunk)
+	return &b
+}}
 
 // readProducer fills chunks from a decompressing reader. Its errors pass
 // as they are: a decoder reports a stream cut short (a lost gzip or xz

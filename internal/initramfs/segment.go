@@ -74,7 +74,9 @@ type decoders struct {
 
 func (d *decoders) close() {
 	if d.zstd != nil {
-		d.zstd.Close()
+		d.zstd.Reset(nil)
+		zstdPool.Put(d.zstd)
+		d.zstd = nil
 	}
 }
 
@@ -111,7 +113,7 @@ func (d *decoders) openReader(s *source, c Compression) (io.Reader, error) {
 		if err := checkXZDict(s.peek(1024)); err != nil {
 			return nil, err
 		}
-		zr, err := xz.ReaderConfig{SingleStream: true}.NewReader(s)
+		zr, err := xz.ReaderConfig{SingleStream: true, DictCap: lzma.MinDictCap}.NewReader(s)
 		if err != nil {
 			return nil, err
 		}
@@ -268,13 +270,21 @@ func (l *lz4Legacy) next() error {
 	if _, err := io.ReadFull(l.s, l.src); err != nil {
 		return fmt.Errorf("lz4 block: %w", unexpectedIfEOF(err))
 	}
+	// The output buffer grows to the 8 MiB a block may need only when a
+	// block needs it: a small image (or a fuzz input) must not cost a
+	// zeroed 8 MiB per segment.
 	if l.dst == nil {
-		l.dst = make([]byte, lz4LegacyBlock)
+		l.dst = make([]byte, min(lz4LegacyBlock, max(64<<10, 4*int(size))))
 	}
-	n, err := lz4.UncompressBlock(l.src, l.dst)
-	if err != nil {
-		return fmt.Errorf("lz4 block: %w", err)
+	for {
+		n, err := lz4.UncompressBlock(l.src, l.dst)
+		if err == nil {
+			l.rest = l.dst[:n]
+			return nil
+		}
+		if len(l.dst) >= lz4LegacyBlock {
+			return fmt.Errorf("lz4 block: %w", err)
+		}
+		l.dst = make([]byte, min(lz4LegacyBlock, 4*len(l.dst)))
 	}
-	l.rest = l.dst[:n]
-	return nil
 }

@@ -3,6 +3,7 @@ package initramfs
 import (
 	"errors"
 	"io"
+	"sync"
 )
 
 // keepBack is how many already consumed bytes a refill preserves, so that a
@@ -23,8 +24,22 @@ type source struct {
 }
 
 func newSource(rd io.Reader) *source {
-	return &source{rd: rd, buf: make([]byte, 256<<10)}
+	return &source{rd: rd, buf: *sourcePool.Get().(*[]byte)}
 }
+
+// release hands the buffer back for the next source; s is unusable after.
+func (s *source) release() {
+	b := s.buf[:cap(s.buf)]
+	s.buf = nil
+	sourcePool.Put(&b)
+}
+
+// sourcePool: as chunkPool, a buffer per segment was a large part of the
+// cost of a small image.
+var sourcePool = sync.Pool{New: func() any {
+	b := make([]byte, 256<<10)
+	return &b
+}}
 
 // fill reads more data keeping at least keepBack consumed bytes in front.
 func (s *source) fill() {

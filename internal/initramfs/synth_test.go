@@ -70,9 +70,11 @@ func compress(t testing.TB, c Compression, data []byte) []byte {
 	case Zstd:
 		w, err = zstd.NewWriter(&buf)
 	case XZ:
-		w, err = xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(&buf)
+		// Small dictionaries keep the fuzz seeds cheap to decode (the
+		// decoder allocates what the header asks for).
+		w, err = xz.WriterConfig{CheckSum: xz.CRC32, DictCap: 64 << 10}.NewWriter(&buf)
 	case LZMA:
-		w, err = lzma.WriterConfig{EOSMarker: true}.NewWriter(&buf)
+		w, err = lzma.WriterConfig{EOSMarker: true, DictCap: 64 << 10}.NewWriter(&buf)
 	case LZ4:
 		lw := lz4.NewWriter(&buf)
 		err = lw.Apply(lz4.LegacyOption(true))

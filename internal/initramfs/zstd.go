@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -21,15 +22,20 @@ type zstdSegment struct {
 
 func (d *decoders) zstdSegment(s *source) (*zstdSegment, error) {
 	if d.zstd == nil {
-		// One goroutine and low-memory mode keep the resident set small;
-		// the decoder's asynchronous mode splits the work of one stream
-		// across goroutines but costs more than it gains on two cores.
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.IgnoreChecksum(true))
-		if err != nil {
-			return nil, err
+		if dec, ok := zstdPool.Get().(*zstd.Decoder); ok {
+			d.zstd = dec
+		} else {
+			// One goroutine and low-memory mode keep the resident set
+			// small; the decoder's asynchronous mode splits the work of
+			// one stream across goroutines but costs more than it gains
+			// on two cores.
+			dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.IgnoreChecksum(true))
+			if err != nil {
+				return nil, err
+			}
+			d.zstd = dec
 		}
-		d.zstd = dec
 	}
 	return &zstdSegment{dec: d.zstd, frames: zstdFrames{s: s}}, nil
 }
@@ -202,3 +208,8 @@ func (z *zstdFrames) advance() error {
 	}
 	return nil
 }
+
+// zstdPool keeps segment decoders from image to image: making one costs
+// more than reading a small image. A decoder of concurrency 1 runs no
+// goroutines of its own, so one the pool drops needs no Close.
+var zstdPool sync.Pool

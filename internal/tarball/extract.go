@@ -35,14 +35,25 @@ import (
 // set-group-ID bits are dropped for the same reason, and so are the group
 // and other write bits: what is extracted ends up in /usr/src and the dkms
 // tree, where a file any user may change is a file root compiles or loads.
-func Extract(ctx context.Context, archive, destDir string, lim Limits) (err error) {
+func Extract(ctx context.Context, archive, destDir string, lim Limits) error {
+	open := func() (io.ReadCloser, error) { return os.Open(archive) }
+	return extract(ctx, archive, open, destDir, lim)
+}
+
+// opener opens the archive again for each of the two passes.
+type opener func() (io.ReadCloser, error)
+
+// extract is Extract on an archive named archive (for messages) that open
+// reads: the fuzz test gives it bytes in memory, so that an execution
+// costs microseconds rather than the file writes of a real archive.
+func extract(ctx context.Context, archive string, open opener, destDir string, lim Limits) error {
 	lim = lim.withDefaults()
 	if fi, err := os.Stat(destDir); err != nil {
 		return fmt.Errorf("extracting %s: %w", archive, err)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("extracting %s: %s is not a directory", archive, destDir)
 	}
-	p, seq, err := firstPass(ctx, archive, destDir, lim)
+	p, seq, err := firstPass(ctx, open, destDir, lim)
 	if err != nil {
 		return fmt.Errorf("extracting %s: %w", archive, err)
 	}
@@ -59,7 +70,7 @@ func Extract(ctx context.Context, archive, destDir string, lim Limits) (err erro
 		return fmt.Errorf("extracting %s: %w", archive, err)
 	}
 	defer removeAll(staging)
-	if err := secondPass(ctx, archive, staging, p, seq); err != nil {
+	if err := secondPass(ctx, open, staging, p, seq); err != nil {
 		return fmt.Errorf("extracting %s: %w", archive, err)
 	}
 	if err := applyMetadata(staging, p); err != nil {
@@ -83,10 +94,10 @@ func stampOf(h *tar.Header) stamp {
 	return stamp{name: h.Name, link: h.Linkname, typ: h.Typeflag, size: h.Size}
 }
 
-// openTar opens archive and returns a tar reader over its decompressed
-// content; closing the returned closer releases both.
-func openTar(archive string) (*tar.Reader, func(), error) {
-	f, err := os.Open(archive)
+// openTar opens the archive and returns a tar reader over its
+// decompressed content; closing the returned closer releases both.
+func openTar(open opener) (*tar.Reader, func(), error) {
+	f, err := open()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,8 +135,8 @@ func (n notArchive) Error() string        { return n.err.Error() }
 func (n notArchive) Is(target error) bool { return target == ErrNotArchive }
 func (n notArchive) Unwrap() error        { return n.err }
 
-func firstPass(ctx context.Context, archive, destDir string, lim Limits) (*plan, []stamp, error) {
-	tr, closeFn, err := openTar(archive)
+func firstPass(ctx context.Context, open opener, destDir string, lim Limits) (*plan, []stamp, error) {
+	tr, closeFn, err := openTar(open)
 	if err != nil {
 		return nil, nil, notArchive{err}
 	}
@@ -165,8 +176,8 @@ func firstPass(ctx context.Context, archive, destDir string, lim Limits) (*plan,
 	return p, seq, nil
 }
 
-func secondPass(ctx context.Context, archive, staging string, p *plan, seq []stamp) error {
-	tr, closeFn, err := openTar(archive)
+func secondPass(ctx context.Context, open opener, staging string, p *plan, seq []stamp) error {
+	tr, closeFn, err := openTar(open)
 	if err != nil {
 		return err
 	}
