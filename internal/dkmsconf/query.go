@@ -167,7 +167,7 @@ func EffectiveDestLocation(raw, distro, addonModulesDir string) string {
 	switch {
 	case addonModulesDir != "":
 		return "/" + addonModulesDir
-	case hasPrefix("fedora", "rhel", "ovm"):
+	case hasPrefix("fedora", "centos", "rhel"):
 		return "/extra"
 	case hasPrefix("sles", "suse", "opensuse"):
 		return "/updates"

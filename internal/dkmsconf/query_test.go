@@ -139,6 +139,11 @@ func TestEffectiveDestLocation(t *testing.T) {
 		{"/kernel/x", "rhel centos fedora", "", "/extra"},
 		{"/kernel/x", "suse opensuse", "", "/updates"},
 		{"/kernel/x", "alpine", "", "/kernel/x"},
+		// Delta D7: centos* joins fedora/rhel, ovm* keeps the conf's value.
+		{"/kernel/x", "centos", "", "/extra"},
+		{"/kernel/x", "centos rhel fedora", "", "/extra"},
+		{"/kernel/x", "ovm", "", "/kernel/x"},
+		{"/updates", "ovm rhel fedora", "", "/updates"},
 		{"/kernel/x", "debian", "addon", "/addon"},
 	}
 	for _, tt := range tests {

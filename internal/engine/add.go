@@ -133,7 +133,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if err := e.makeVersionDir(m, v, src); err != nil {
 		return err
 	}
-	code := e.runTerminalScript(ctx, "post_add", c.PostAdd, link)
+	code := e.runTerminalScript(ctx, m, "post_add", c.PostAdd, link)
 	if implicit {
 		return nil
 	}

@@ -60,6 +60,13 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 	if err := copyTree(src+"/", build); err != nil {
 		return p.Die(15, "Could not copy the source into "+build+": "+err.Error())
 	}
+	// Delta D8: the administrator's /etc/dkms/<m>/patches/ overlays the
+	// module's patches/ (same relative paths replaced, others kept).
+	if over := e.L.EtcDir() + "/" + m + "/patches"; isDir(over) {
+		if err := copyTree(over+"/", build+"/patches"); err != nil {
+			return p.Die(15, "Could not copy "+over+" into "+build+"/patches: "+err.Error())
+		}
+	}
 	logPath := e.L.MakeLog(m, v)
 	if err := writeFile(logPath, []byte(makeLogHeader(m, v, k, a, time.Now())), 0o644); err != nil {
 		return p.Die(15, "Could not write "+logPath+": "+err.Error())

@@ -82,7 +82,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	if e.O.RPMSafeUpgrade {
 		pc.force = true
 	}
-	if code := e.runTerminalScript(ctx, "pre_install", c.PreInstall, e.L.SourceLink(m, v)); code != 0 && !pc.force {
+	if code := e.runTerminalScript(ctx, m, "pre_install", c.PreInstall, e.L.SourceLink(m, v)); code != 0 && !pc.force {
 		return p.Die(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
 	}
 	if err := e.lock(); err != nil {
@@ -137,7 +137,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		return p.Die(6, "Could not link "+e.L.KernelLink(m, k, a)+".")
 	}
 	pc.force = savedForce
-	e.runTerminalScript(ctx, "post_install", c.PostInstall, e.L.SourceLink(m, v))
+	e.runTerminalScript(ctx, m, "post_install", c.PostInstall, e.L.SourceLink(m, v))
 	if pc.batchDepmod {
 		pc.depmodDue = true // run once per kernel by the caller
 	} else {

@@ -27,12 +27,25 @@ func scriptPath(dir, value string) (string, []string, bool) {
 	return p, fields[1:], true
 }
 
-// runTerminalScript runs post_add, pre_install, post_install, post_remove:
-// output straight to the terminal, working directory = source (§7.1).
-func (e *Engine) runTerminalScript(ctx context.Context, typ, value, dir string) int {
+// scriptDir is the directory a script of module m is taken from and runs
+// in (delta D9): /etc/dkms/<m> when the script that value names is an
+// executable there, else dir (the source or build directory).
+func (e *Engine) scriptDir(m, value, dir string) string {
+	over := e.L.EtcDir() + "/" + m
+	if _, _, ok := scriptPath(over, value); ok {
+		return over
+	}
+	return dir
+}
+
+// runTerminalScript runs post_add, pre_install, post_install, post_remove
+// of module m: output straight to the terminal, working directory = source
+// or the /etc/dkms/<m> override (§7.1, delta D9).
+func (e *Engine) runTerminalScript(ctx context.Context, m, typ, value, dir string) int {
 	if value == "" {
 		return 0
 	}
+	dir = e.scriptDir(m, value, dir)
 	prog, args, ok := scriptPath(dir, value)
 	if !ok {
 		e.P.Line("")
@@ -110,15 +123,15 @@ func (e *Engine) runLoggedScript(ctx context.Context, pc *pairCtx, typ, value st
 		return 0
 	}
 	m, v := pc.m, pc.v
-	build := e.L.BuildDir(m, v)
-	if _, _, ok := scriptPath(build, value); !ok {
+	dir := e.scriptDir(m, value, e.L.BuildDir(m, v))
+	if _, _, ok := scriptPath(dir, value); !ok {
 		e.P.Line("")
 		e.P.Warning("The " + typ + " script is not executable.")
 		return 0
 	}
-	cmdline := "cd " + build + "/ && " + build + "/" + value
+	cmdline := "cd " + dir + "/ && " + dir + "/" + value
 	code := e.P.Invoke(ctx, ui.Step{
-		Desc: "Running the " + typ + " script", Cmd: cmdline, Dir: build,
+		Desc: "Running the " + typ + " script", Cmd: cmdline, Dir: dir,
 		Env: pc.buildEnv, Log: e.L.MakeLog(m, v), Verbose: e.Verbose, Dots: ui.DotsFor(m),
 	})
 	if code != 0 {

@@ -110,7 +110,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 	} else {
 		p.Line("This module version was INACTIVE for this kernel.")
 	}
-	e.runTerminalScript(ctx, "post_remove", c.PostRemove, e.L.SourceLink(m, v))
+	e.runTerminalScript(ctx, m, "post_remove", c.PostRemove, e.L.SourceLink(m, v))
 	if !deferDepmod {
 		// Deferred, the marker stays for the caller's depmod.
 		e.depmodStep(ctx, k)
