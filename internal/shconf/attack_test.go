@@ -139,6 +139,8 @@ func TestHostileConfs(t *testing.T) {
 		{"brace-bomb.conf", ""},
 		{"glob-bomb.conf", ""},
 		{"fork-bomb.conf", ""},
+		{"doubling-lines.conf", "evaluation"},
+		{"copyback-escape.conf", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -261,5 +263,94 @@ func TestFallbackRunsNoProgram(t *testing.T) {
 			t.Errorf("%s took %v", f, d)
 		}
 		a.check(t)
+	}
+}
+
+// The cost of one evaluation: in this process (what every read cost
+// before the sandbox, and what full_shell_modules still costs), in the
+// running child, and with a child started and confined for it (the first
+// conf a dkms command reads).
+func benchConf(b *testing.B) string {
+	p, err := filepath.Abs("testdata/corpus/05-zfs-modules-loop.conf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+var benchVars = map[string]string{"kernelver": "6.1.0-13-amd64", "arch": "x86_64"}
+
+func BenchmarkEvalInProcess(b *testing.B) {
+	p := benchConf(b)
+	for b.Loop() {
+		if _, err := evalInProcess(context.Background(), p, []string{"PACKAGE_NAME", "BUILT_MODULE_NAME"}, Options{Vars: benchVars}, policy{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEvalChildWarm(b *testing.B) {
+	p := benchConf(b)
+	for b.Loop() {
+		if _, err := EvalFile(context.Background(), p, []string{"PACKAGE_NAME", "BUILT_MODULE_NAME"}, Options{Vars: benchVars}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEvalChildCold(b *testing.B) {
+	p := benchConf(b)
+	for b.Loop() {
+		b.StopTimer()
+		serverMu.Lock()
+		if current != nil {
+			current.kill()
+			_ = current.cmd.Wait()
+			current = nil
+		}
+		serverMu.Unlock()
+		b.StartTimer()
+		if _, err := EvalFile(context.Background(), p, []string{"PACKAGE_NAME", "BUILT_MODULE_NAME"}, Options{Vars: benchVars}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestPureFastPath: files of plain assignments are evaluated in this
+// process (no child is needed), the others are not.
+func TestPureFastPath(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	vars := map[string]string{"kernelver": "6.1.0-13-amd64", "odd": "$(cat /dev/zero)"}
+	for _, tt := range []struct {
+		body string
+		pure bool
+	}{
+		{"PACKAGE_NAME=x\nMAKE[0]='make -C $kernelver'\nA=(a b \"c d\")\nB=${kernelver:-none}\n", true},
+		{"sign_file=\"/usr/lib/linux-kbuild-6.1/scripts/sign-file\"\n# comment\n", true},
+		{"X=$(uname -r)\n", false},
+		{"X=`uname -r`\n", false},
+		{"X='$(cat /dev/zero)'\n", false},
+		{"X=\"$odd\"\n", false},
+		{"X=(/*/*)\n", false},
+		{"X=({1..9})\n", false},
+		{"X=${kernelver/6/7}\n", false},
+		{"if true; then X=1; fi\n", false},
+		{"X=1 >/dev/null\n", false},
+		{"X=$'a'\n", false},
+		{"X=\"a\\\"b\"\n", false},
+		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 5), true},
+		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 40), false},
+	} {
+		p := write("c.conf", tt.body)
+		if got := boundedPure(p, valueLens(Options{Vars: vars})); got != tt.pure {
+			t.Errorf("boundedPure(%q) = %v, want %v", tt.body, got, tt.pure)
+		}
 	}
 }

@@ -62,6 +62,27 @@ func EvalChains(ctx context.Context, chains []Chain) [][]Step {
 			out[i] = evalChainInProcess(ctx, c)
 			continue
 		}
+		// Leading files that boundedPure admits run here; the child
+		// takes the rest of the chain from the first other one.
+		start, preset := 0, c.Opts.Preset
+		for ; start < len(c.Files) && !forceFallback.Load(); start++ {
+			opts := c.Opts
+			opts.Preset = preset
+			if !boundedPure(c.Files[start], valueLens(opts)) {
+				break
+			}
+			vals, err := evalInProcess(ctx, c.Files[start], c.Names, opts, policy{})
+			out[i] = append(out[i], Step{File: c.Files[start], Vals: vals, Err: err})
+			if err == nil {
+				preset = vals
+			} else if !c.KeepGoing {
+				start = len(c.Files)
+				break
+			}
+		}
+		if start >= len(c.Files) {
+			continue
+		}
 		// The child works in "/": it gets absolute paths.
 		files := make([]string, len(c.Files))
 		for j, f := range c.Files {
@@ -71,7 +92,7 @@ func EvalChains(ctx context.Context, chains []Chain) [][]Step {
 		if dir != "" {
 			dir = absPath(dir)
 		}
-		pending = append(pending, chainReq{Index: i, Files: files, Names: c.Names, Preset: c.Opts.Preset,
+		pending = append(pending, chainReq{Index: i, Start: start, Files: files, Names: c.Names, Preset: preset,
 			Vars: c.Opts.Vars, Env: c.Opts.Env, Timeout: c.Opts.Timeout, Dir: dir, KeepGoing: c.KeepGoing})
 	}
 	for len(pending) > 0 {
