@@ -45,7 +45,8 @@ type AutoResult struct {
 	Installed    []string
 	Skipped      []string
 	Failed       []string // "<m>(<N>)"
-	Blocked      []string // "<m>/<v>"
+	Blocked      []string // "<m>/<v>": waiting for a module DKMS knows (a failure)
+	Deferred     []string // "<m>/<v>": waiting only for modules DKMS does not know (delta D13)
 	Queued       int      // modules that had to be built or installed
 	Err          error    // the kernel could not be prepared (several kernels only)
 
@@ -86,8 +87,9 @@ func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOpti
 }
 
 // scanKernel is §6.7 steps 2-3 for one kernel: the latest version of every
-// module, sorted into already installed and queued.
-func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult) ([]candidate, error) {
+// module, sorted into already installed and queued. known receives the
+// name of every module with a version that is not broken (delta D13).
+func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult, known map[string]bool) ([]candidate, error) {
 	p := e.P
 	var order []string
 	latest := map[string]string{}
@@ -101,6 +103,7 @@ func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult) (
 			case NotPresent:
 				continue
 			}
+			known[m] = true
 			cur, seen := latest[m]
 			if !seen {
 				order = append(order, m)
@@ -157,11 +160,13 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	byID := map[string]candidate{}
 	done := map[string]bool{}
 	resOf := map[string]*AutoResult{}
+	known := map[string]map[string]bool{}
 	var firstErr error
 	for i, pr := range pairs {
 		res := results[i]
 		resOf[pr.K] = res
-		queue, err := e.scanKernel(ctx, pr.K, pr.A, res)
+		known[pr.K] = map[string]bool{}
+		queue, err := e.scanKernel(ctx, pr.K, pr.A, res, known[pr.K])
 		if err != nil {
 			if len(pairs) == 1 {
 				return results, err
@@ -223,6 +228,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	runs := sched.Run(runCtx, jobs, sched.Options{
 		Parallel: ao.Parallel,
 		Done:     done,
+		Known:    func(k, m string) bool { return known[k][m] },
 		OnStart: func(j sched.Job) {
 			q := byID[j.ID]
 			if lazy && !e.isBuilt(q.m, q.v, q.k, q.a) {
@@ -307,7 +313,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	if prepErr != nil {
 		return results, prepErr
 	}
-	missing := map[string][]string{}
+	var waiting []sched.Result // blocked and deferred, in queue order
 	for _, r := range runs {
 		q := byID[r.Job.ID]
 		res := resOf[q.k]
@@ -318,9 +324,12 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 			res.Skipped = append(res.Skipped, q.m)
 		case sched.Failed:
 			res.Failed = append(res.Failed, fmt.Sprintf("%s(%d)", q.m, r.Code))
+		case sched.Deferred:
+			res.Deferred = append(res.Deferred, q.m+"/"+q.v)
+			waiting = append(waiting, r)
 		default:
 			res.Blocked = append(res.Blocked, q.m+"/"+q.v)
-			missing[r.Job.ID] = r.Missing
+			waiting = append(waiting, r)
 		}
 	}
 	failed := firstErr != nil
@@ -335,9 +344,27 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		if len(res.Failed) > 0 {
 			p.Line("Autoinstall on " + k + " failed for module(s) " + strings.Join(res.Failed, " ") + ".")
 		}
-		for _, b := range res.Blocked {
-			m, _, _ := strings.Cut(b, "/")
-			p.Line(b + " autoinstall failed due to missing dependencies: " + strings.Join(missing[k+"/"+m], " ") + ".")
+		for _, r := range waiting {
+			q := byID[r.Job.ID]
+			if q.k != k {
+				continue
+			}
+			if r.Outcome == sched.Deferred {
+				p.Line(q.m + "/" + q.v + " autoinstall deferred: BUILD_DEPENDS not registered with DKMS: " + strings.Join(r.Missing, " ") + ".")
+				continue
+			}
+			// Only the names DKMS knows are what it waits for.
+			var names []string
+			for _, n := range r.Missing {
+				if known[k][n] {
+					names = append(names, n)
+				}
+			}
+			p.Line(q.m + "/" + q.v + " autoinstall failed due to missing dependencies: " + strings.Join(names, " ") + ".")
+		}
+		if len(res.Deferred) > 0 {
+			p.Line("Autoinstall on " + k + " deferred module(s) " + strings.Join(res.Deferred, " ") + " due to BUILD_DEPENDS not yet registered with DKMS.")
+			p.Line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.")
 		}
 		failed = failed || len(res.Failed) > 0 || len(res.Blocked) > 0
 	}

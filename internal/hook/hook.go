@@ -260,6 +260,11 @@ func (r *Runner) install(ctx context.Context, o Options, kernels []string) bool 
 		if len(res.Blocked) > 0 {
 			log.WithField("PHASE", "build").Errorf("not built because a dependency failed or is missing: %s", strings.Join(res.Blocked, " "))
 		}
+		if len(res.Deferred) > 0 {
+			// Not a failure (dkms 3.4): the dependency may come from a
+			// package not configured yet; the next trigger retries.
+			log.WithField("PHASE", "build").Warnf("deferred until their BUILD_DEPENDS are registered with DKMS: %s", strings.Join(res.Deferred, " "))
+		}
 		// Queued==0 is the boot fast path: every module was already
 		// installed, so nothing else (no dkms.conf evaluation, no
 		// subprocess) happens.

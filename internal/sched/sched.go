@@ -18,13 +18,17 @@ type Outcome int
 
 // Outcomes; Run's exit codes map 0 to Installed, 77 to Skipped and the rest
 // to Failed. Blocked jobs never ran because a dependency was never
-// satisfied; Canceled ones never ran because the context ended first.
+// satisfied; Deferred ones never ran because every missing dependency is a
+// name Options.Known does not know (dkms 3.4's deferred BUILD_DEPENDS: it
+// may be registered later, so this is no failure); Canceled ones never ran
+// because the context ended first.
 const (
 	Installed Outcome = iota
 	Skipped
 	Failed
 	Blocked
 	Canceled
+	Deferred
 )
 
 // CodeSkipped is the install exit status that means "skipped" (§10).
@@ -55,6 +59,10 @@ type Options struct {
 	// OnStart, if set, is called just before Run, never concurrently with
 	// itself, so it can print the progress line.
 	OnStart func(j Job)
+	// Known, if set, reports whether a dependency name of a group is a
+	// module the caller knows of (registered, whatever its state). A job
+	// left waiting only for unknown names ends Deferred instead of Blocked.
+	Known func(group, name string) bool
 }
 
 // Key is the Options.Done key of a module name in a group.
@@ -150,6 +158,15 @@ func (s *state) record(i, code int) bool {
 	return true
 }
 
+func (s *state) anyKnown(group string, names []string) bool {
+	for _, n := range names {
+		if s.o.Known(group, n) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *state) finish(ctx context.Context) []Result {
 	for i, j := range s.jobs {
 		if s.ran[i] {
@@ -157,8 +174,11 @@ func (s *state) finish(ctx context.Context) []Result {
 		}
 		s.prune(i)
 		r := Result{Job: j, Outcome: Blocked, Missing: append([]string{}, s.deps[i]...)}
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			r.Outcome = Canceled
+		case s.o.Known != nil && !s.anyKnown(j.Group, r.Missing):
+			r.Outcome = Deferred
 		}
 		s.results = append(s.results, r)
 	}

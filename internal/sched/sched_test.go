@@ -36,7 +36,7 @@ func summary(rs []Result) string {
 		switch r.Outcome {
 		case Failed:
 			s += fmt.Sprintf("(%d)", r.Code)
-		case Blocked, Canceled:
+		case Blocked, Canceled, Deferred:
 			s += "[" + strings.Join(r.Missing, ",") + "]"
 		}
 		w = append(w, s)
@@ -249,6 +249,8 @@ func (o Outcome) String() string {
 		return "blocked"
 	case Canceled:
 		return "canceled"
+	case Deferred:
+		return "deferred"
 	}
 	return "unknown"
 }
