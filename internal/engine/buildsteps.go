@@ -176,12 +176,12 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 	if code := e.runLoggedScript(ctx, pc, "post_build", c.PostBuild); code != 0 {
 		return ui.Exit(code)
 	}
-	e.warn(renamePath(logPath, e.L.BuiltDir(m, v, k, a)+"/log/make.log"))
+	e.warn(renamePath(logPath, e.L.BuiltLog(m, v, k, a)))
 	e.warn(removeTree(build))
 	if c.BuildDependsRebuild && !e.O.Force {
 		for _, dep := range c.BuildDepends {
 			if dv := e.versionOf(dep); dv != "" {
-				e.warn(writeFileAtomic(e.L.BuiltDir(m, v, k, a)+"/.dep_"+dep, []byte(dv+"\n"), 0o644))
+				e.warn(writeFileAtomic(e.L.DepRecord(m, v, k, a, dep), []byte(dv+"\n"), 0o644))
 			}
 		}
 	}

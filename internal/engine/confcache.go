@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,11 +18,12 @@ import (
 // statusCache remembers the module records of dkms.conf reads that
 // depend on nothing but the files' text and known variables
 // (dkmsconf.Pure), so `dkms status` need not evaluate hundreds of confs
-// again. It lives in <dkms_tree>/.status-cache.json; a stale or unreadable
+// again. It lives in <dkms_tree>/.status-cache (paths.StatusCache); a stale or unreadable
 // cache is simply ignored, and status still re-reads any conf whose files
 // or variables changed.
 type statusCache struct {
 	path    string
+	old     string // the cache file of earlier versions, removed on save
 	root    string // <dkms_tree>: its listing changes with every save, so it is not kept
 	Entries map[string]cacheEntry
 	// Diffs remembers whether an installed module differed from its built
@@ -143,13 +145,8 @@ type recordSet struct {
 	Records []dkmsconf.Record
 }
 
-const (
-	cacheName    = ".status-cache"
-	oldCacheName = ".status-cache.json" // written by earlier versions
-)
-
 func (e *Engine) loadStatusCache() *statusCache {
-	c := &statusCache{path: e.L.DKMSTree + "/" + cacheName, root: e.L.DKMSTree, used: map[string]bool{}, usedDirs: map[string]bool{},
+	c := &statusCache{path: e.L.StatusCache(), old: e.L.OldStatusCache(), root: e.L.DKMSTree, used: map[string]bool{}, usedDirs: map[string]bool{},
 		usedSets: map[string]bool{}, now: time.Now()}
 	if b, err := os.ReadFile(c.path); err == nil && c.decode(b) == nil {
 		return c
@@ -164,8 +161,7 @@ func (c *statusCache) save() {
 	if c == nil || !c.dirty {
 		return
 	}
-	dir := strings.TrimSuffix(c.path, "/"+cacheName)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+"status-*")
+	tmp, err := os.CreateTemp(filepath.Dir(c.path), tmpPrefix+"status-*")
 	if err != nil {
 		return
 	}
@@ -175,7 +171,7 @@ func (c *statusCache) save() {
 		os.Remove(tmp.Name())
 		return
 	}
-	os.Remove(dir + "/" + oldCacheName)
+	os.Remove(c.old)
 }
 
 // confKey is the cache key of a line's conf read: the module and version

@@ -71,7 +71,7 @@ func (e *Engine) postTransaction(ctx context.Context) {
 	if e.PostTrans == "" {
 		return
 	}
-	logPath := e.L.DKMSTree + "/post_transaction.log"
+	logPath := e.L.PostTransactionLog()
 	os.WriteFile(logPath, nil, 0o644)
 	k := ""
 	if len(e.Kernels) > 0 {
@@ -136,7 +136,7 @@ func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
 				if cur == "" {
 					continue
 				}
-				b, err := os.ReadFile(e.L.BuiltDir(m, v, k, a) + "/.dep_" + dep)
+				b, err := os.ReadFile(e.L.DepRecord(m, v, k, a, dep))
 				if err != nil || strings.TrimSpace(string(b)) != cur {
 					todo = append(todo, cand{m, v})
 					break

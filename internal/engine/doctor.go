@@ -46,7 +46,7 @@ func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitram
 		Modules: func(ctx context.Context, k string) ([]doctor.Module, error) {
 			return e.AutoinstallModules(ctx, k, e.Machine), nil
 		},
-		InitramfsCache: e.L.DKMSTree + "/.initramfs-index", SkipInitramfs: skipInitramfs,
+		InitramfsCache: e.L.InitramfsIndex(), SkipInitramfs: skipInitramfs,
 	})
 }
 

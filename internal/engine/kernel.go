@@ -59,7 +59,7 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 			}
 		}
 	}
-	if pending, _ := filepath.Glob(e.L.DKMSTree + "/*/" + pendingPrefix + k + "-" + a); len(pending) > 0 {
+	if pending, _ := filepath.Glob(e.L.PendingMarker("*", k, a)); len(pending) > 0 {
 		// Upstream calls depmod with an empty kernel here, so it is skipped;
 		// we run it for the kernel when its modules are still installed.
 		e.depmodStep(ctx, k)
@@ -77,27 +77,26 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 // leave nothing of that kernel behind).
 func (e *Engine) PurgeKernel(k, a string) {
 	for _, m := range e.modules("") {
-		md := e.L.ModuleDir(m)
 		for _, v := range e.versions(m, "") {
 			if kd := e.L.KernelDir(m, v, k); isDir(kd) && !isSymlink(kd) {
 				e.warn(removeTreeAtomic(kd))
 			}
 		}
-		links, _ := filepath.Glob(md + "/kernel-" + k + "-*")
+		links, _ := filepath.Glob(e.L.KernelLink(m, k, "*"))
 		for _, l := range links {
 			if isSymlink(l) {
 				e.warn(removeFile(l))
 			}
 		}
-		if od := md + "/original_module/" + k; exists(od) {
+		if od := e.L.OriginalKernelDir(m, k); exists(od) {
 			e.warn(removeTree(od))
 		}
-		if od := md + "/original_module"; exists(od) && !hasSubdir(od) {
+		if od := e.L.OriginalsDir(m); exists(od) && !hasSubdir(od) {
 			e.warn(removeTree(od))
 		}
 	}
-	markers, _ := filepath.Glob(e.L.DKMSTree + "/depmod-pending-" + k + "-*")
-	markers2, _ := filepath.Glob(e.L.DKMSTree + "/*/" + pendingPrefix + k + "-*")
+	markers, _ := filepath.Glob(e.L.OldDepmodPending(k, "*"))
+	markers2, _ := filepath.Glob(e.L.PendingMarker("*", k, "*"))
 	for _, mk := range append(markers, markers2...) {
 		e.warn(removeFile(mk))
 	}

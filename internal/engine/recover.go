@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/paths"
 )
 
 // Crash safety (docs/RELIABILITY.md). Every action that changes the trees
@@ -17,14 +19,10 @@ import (
 // finished or rolled back, as its pending marker says, and depmod is run
 // for its kernel.
 
-// pendingPrefix names the marker <dkms_tree>/<m>/.dkms-pending-kernel-<k>-<a>:
-// it holds the version whose files an install or uninstall is changing
-// for that kernel, from before the first change until depmod has run.
-const pendingPrefix = ".dkms-pending-kernel-"
-
-func (e *Engine) pendingMarker(m, k, a string) string {
-	return e.L.ModuleDir(m) + "/" + pendingPrefix + k + "-" + a
-}
+// pendingMarker (paths.PendingMarker) holds the version whose files an
+// install or uninstall is changing for that kernel, from before the first
+// change until depmod has run.
+func (e *Engine) pendingMarker(m, k, a string) string { return e.L.PendingMarker(m, k, a) }
 
 // markPending writes the pending marker of a pair.
 func (e *Engine) markPending(pc *pairCtx) error {
@@ -40,7 +38,7 @@ func (e *Engine) rollBackMarker(pc *pairCtx) error {
 // clearPending deletes the markers of kernel k (every module), once
 // depmod has run for it.
 func (e *Engine) clearPending(k, a string) {
-	markers, _ := filepath.Glob(e.L.DKMSTree + "/*/" + pendingPrefix + k + "-" + a)
+	markers, _ := filepath.Glob(e.L.PendingMarker("*", k, a))
 	for _, mk := range markers {
 		e.warn(removeFile(mk))
 	}
@@ -109,10 +107,10 @@ func (e *Engine) sweepTemporaries() {
 // marker is left, then runs depmod once for each kernel concerned.
 func (e *Engine) repairPending(ctx context.Context) {
 	kernels := map[pair]bool{}
-	markers, _ := filepath.Glob(e.L.DKMSTree + "/*/" + pendingPrefix + "*")
+	markers, _ := filepath.Glob(e.L.ModuleDir("*") + "/" + paths.PendingPrefix + "*")
 	for _, mk := range markers {
 		m := filepath.Base(filepath.Dir(mk))
-		ka := strings.TrimPrefix(filepath.Base(mk), pendingPrefix)
+		ka := strings.TrimPrefix(filepath.Base(mk), paths.PendingPrefix)
 		i := strings.LastIndexByte(ka, '-')
 		if i <= 0 {
 			e.warn(removeFile(mk))
@@ -127,9 +125,9 @@ func (e *Engine) repairPending(ctx context.Context) {
 		kernels[pair{k, a}] = true
 	}
 	// The marker of earlier versions: kernel_prerm's deferred depmod.
-	old, _ := filepath.Glob(e.L.DKMSTree + "/depmod-pending-*")
+	old, _ := filepath.Glob(e.L.OldDepmodPending("*", "*"))
 	for _, mk := range old {
-		ka := strings.TrimPrefix(filepath.Base(mk), "depmod-pending-")
+		ka := strings.TrimPrefix(filepath.Base(mk), paths.OldDepmodPrefix)
 		if i := strings.LastIndexByte(ka, '-'); i > 0 {
 			kernels[pair{ka[:i], ka[i+1:]}] = true
 		}

@@ -171,7 +171,7 @@ func (e *Engine) knownFacts(cache *statusCache, m, v, k, a string) lineFacts {
 
 func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k, a string, installed bool, f lineFacts) string {
 	var s strings.Builder
-	if e.plainDir(e.L.ModuleDir(m)+"/original_module") && exists(e.L.OriginalDir(m, k, a)) {
+	if e.plainDir(e.L.OriginalsDir(m)) && exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
 	}
 	records, ok := f.recs, f.haveRecs

@@ -118,12 +118,12 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 	if active && exists(e.L.OriginalDir(m, k, a)) {
 		p.Line("Removing original module(s) from DKMS tree for kernel " + k + " (" + a + ")")
 		e.warn(removeTree(e.L.OriginalDir(m, k, a)))
-		kdir := e.L.ModuleDir(m) + "/original_module/" + k
+		kdir := e.L.OriginalKernelDir(m, k)
 		if !hasSubdir(kdir) {
 			e.warn(removeTree(kdir))
 		}
 	}
-	if od := e.L.ModuleDir(m) + "/original_module"; exists(od) && !hasSubdir(od) {
+	if od := e.L.OriginalsDir(m); exists(od) && !hasSubdir(od) {
 		e.warn(removeTree(od))
 	}
 	if !deferDepmod {
@@ -172,7 +172,7 @@ func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string)
 		}
 		e.warn(removeFile(o))
 	}
-	removeEmptyDirs(e.L.ModuleDir(m) + "/original_module/" + k)
+	removeEmptyDirs(e.L.OriginalKernelDir(m, k))
 	for _, name := range []string{r.DestName + ".ko", r.DestName + ".ko" + suffix} {
 		legacy := backup + "/" + name
 		if isRegular(legacy) {

@@ -59,3 +59,39 @@ func (l Layout) OriginalDir(m, k, a string) string {
 func (l Layout) SourceDir(m, v string) string  { return l.SourceTree + "/" + m + "-" + v }
 func (l Layout) KernelModules(k string) string { return l.InstallTree + "/" + k }
 func (l Layout) LockFile() string              { return l.DKMSTree + "/.dkms.lock" }
+
+// OriginalsDir holds the distribution's module files that installing m
+// displaced, per kernel and arch (OriginalDir).
+func (l Layout) OriginalsDir(m string) string { return l.ModuleDir(m) + "/original_module" }
+func (l Layout) OriginalKernelDir(m, k string) string {
+	return l.OriginalsDir(m) + "/" + k
+}
+
+// BuiltLog is where a finished build's make.log is kept, and DepRecord the
+// file recording which version of module dep the build was made against.
+func (l Layout) BuiltLog(m, v, k, a string) string { return l.BuiltDir(m, v, k, a) + "/log/make.log" }
+func (l Layout) DepRecord(m, v, k, a, dep string) string {
+	return l.BuiltDir(m, v, k, a) + "/.dep_" + dep
+}
+
+// PendingMarker is the marker <dkms_tree>/<m>/.dkms-pending-kernel-<k>-<a>
+// of a pair whose change a killed run may have left half done; "*" for
+// any part gives a glob. OldDepmodPending is the marker earlier versions
+// left at the top of the tree for a depmod put off by kernel removal.
+const (
+	PendingPrefix   = ".dkms-pending-kernel-"
+	OldDepmodPrefix = "depmod-pending-"
+)
+
+func (l Layout) PendingMarker(m, k, a string) string {
+	return l.ModuleDir(m) + "/" + PendingPrefix + k + "-" + a
+}
+func (l Layout) OldDepmodPending(k, a string) string {
+	return l.DKMSTree + "/" + OldDepmodPrefix + k + "-" + a
+}
+
+// Files of our own at the top of the dkms tree.
+func (l Layout) StatusCache() string        { return l.DKMSTree + "/.status-cache" }
+func (l Layout) OldStatusCache() string     { return l.DKMSTree + "/.status-cache.json" } // earlier versions wrote it
+func (l Layout) InitramfsIndex() string     { return l.DKMSTree + "/.initramfs-index" }
+func (l Layout) PostTransactionLog() string { return l.DKMSTree + "/post_transaction.log" }
