@@ -74,21 +74,6 @@ func Run(cmd *exec.Cmd) error {
 	return err
 }
 
-// Output is Run that returns the child's standard output.
-func Output(cmd *exec.Cmd) ([]byte, error) {
-	var b bytesBuffer
-	cmd.Stdout = &b
-	err := Run(cmd)
-	return b.b, err
-}
-
-type bytesBuffer struct{ b []byte }
-
-func (w *bytesBuffer) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
 var (
 	pidnsOnce sync.Once
 	pidnsOK   bool
