@@ -27,9 +27,9 @@ out=$($GO vet ./... 2>&1) || finding "go vet" "$out"
 out=$($GO tool staticcheck ./... 2>&1) || finding "staticcheck" "$out"
 
 # deadcode: a function reached only from tests is unused, except in the
-# packages that exist for the tests (testenv, the VM harness). With -test,
+# packages that exist for the tests (testenv, the harnesses under test/). With -test,
 # nothing at all may be unreachable, those packages included.
-out=$($GO tool deadcode ./... 2>&1 | grep -v -e '^internal/testenv/' -e '^test/vm/') || true
+out=$($GO tool deadcode ./... 2>&1 | grep -v -e '^internal/testenv/' -e '^test/') || true
 [ -z "$out" ] || finding "deadcode (unused outside tests)" "$out"
 out=$($GO tool deadcode -test ./... 2>&1) || true
 [ -z "$out" ] || finding "deadcode -test (unused even by tests)" "$out"
