@@ -286,8 +286,9 @@ type tarEnt = testenv.TarEntry
 func writeTar(t *testing.T, ents []tarEnt) string { return testenv.WriteTarGz(t, ents) }
 
 // TestLdTarballRefusesHostileArchives: every crafted archive is refused
-// with exit 3 and a message naming the problem, and nothing is written
-// anywhere in the system root (trees, temp dir).
+// by the real binary, within the attack bound and without crashing, with
+// exit 3 and a message naming the problem, and nothing is written anywhere
+// in the system root (trees, temp dir).
 func TestLdTarballRefusesHostileArchives(t *testing.T) {
 	t.Parallel()
 	testenv.RequireRoot(t)
@@ -338,8 +339,8 @@ func TestLdTarballRefusesHostileArchives(t *testing.T) {
 			archive := writeTar(t, tc.ents)
 			before := testenv.Tree(t, e.root, ".dkms.lock")
 			for _, args := range [][]string{{"ldtarball", archive}, {"add", "--archive=" + archive}, {"ldtarball", archive, "--force"}} {
-				out, errOut, code := e.run(args...)
-				wantHead := "\nError! Refusing to load " + archive + ": it is not a safe DKMS archive.\n"
+				out, errOut, code := e.attack(archive, args...)
+				wantHead := "\nError! Refusing to load <archive>: it is not a safe DKMS archive.\n"
 				if code != 3 || out != "" || !strings.HasPrefix(errOut, wantHead) ||
 					!strings.HasSuffix(errOut, "\nNothing was written to the DKMS tree.\n") || !strings.Contains(errOut, tc.reason) {
 					t.Errorf("%v: exit %d, stdout %q\nstderr:\n%s\nwant exit 3 and a refusal mentioning %q", args, code, out, errOut, tc.reason)
