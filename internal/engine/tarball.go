@@ -249,14 +249,15 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		}
 	}
 
+	// Decided under the lock, so that no other dkms adds it meanwhile.
+	if err := e.lock(); err != nil {
+		return err
+	}
 	if e.state(m, v) == Added && !e.O.Force {
 		return e.P.Die(8, m+"/"+v+" is already added!", "Aborting.")
 	}
 	e.P.Line("")
 	e.P.Line("Loading tarball for " + m + "/" + v)
-	if err := e.lock(); err != nil {
-		return err
-	}
 	e.O.Module, e.O.Version = m, v
 	if part == arSourceTree {
 		if err := e.addFromPath(ctx, tmp+"/"+arSourceTree, path, tmp); err != nil {
