@@ -6,34 +6,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/dkms-go/dkms/internal/autoargs"
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/engine"
 	"github.com/dkms-go/dkms/internal/hook"
 	"github.com/dkms-go/dkms/internal/ui"
 )
-
-const usage = `Usage: dkms-autoinstall [options]
-  -k, --kernel K     kernel version to work on (repeatable; default: running kernel)
-  --all-kernels      every installed kernel that has headers
-  --remove           the kernel is being removed: remove all DKMS modules for it
-  --preinst          the kernel package is being upgraded: remove AUTOINSTALL modules
-  --boot             boot unit mode: running kernel, sd_notify, journal, load modules
-  --hook NAME        called from a kernel hook (postinst, prerm, preinst, kernel-install)
-  -j N               parallel make jobs shared by all builds (default: parallel_jobs)
-  --strict           exit non-zero when a module fails (default for --boot; hooks
-                     log the failure and exit 0 unless autoinstall_strict is set)
-  --load, --no-load  load new modules that match present hardware (default: --boot only)
-  --no-depmod        do not run depmod
-  --dkmstree, --sourcetree, --installtree PATH   override the trees
-`
 
 func main() {
 	syscall.Umask(0o022)
@@ -46,81 +32,22 @@ func main() {
 }
 
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
-	var o hook.Options
-	co := &cli.Options{Action: "dkms-autoinstall"}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		val := func() (string, bool) {
-			if i+1 < len(args) {
-				i++
-				return args[i], true
-			}
-			fmt.Fprintf(stderr, "dkms-autoinstall: %s needs a value\n", a)
-			return "", false
+	parsed, err := autoargs.Parse(args)
+	var bad *autoargs.Error
+	switch {
+	case errors.As(err, &bad):
+		fmt.Fprintf(stderr, "dkms-autoinstall: %s\n", bad.Msg)
+		if bad.ShowUsage {
+			fmt.Fprint(stderr, autoargs.Usage)
 		}
-		switch a {
-		case "-k", "--kernel", "--kernelver":
-			v, ok := val()
-			if !ok {
-				return 2
-			}
-			if v != "" {
-				o.Kernels = append(o.Kernels, v)
-			}
-		case "--all-kernels":
-			o.AllKernels = true
-		case "--remove":
-			o.Remove = true
-		case "--preinst":
-			o.Preinst = true
-		case "--boot":
-			o.Boot = true
-		case "--hook":
-			v, ok := val()
-			if !ok {
-				return 2
-			}
-			o.Hook = v
-		case "-j":
-			v, ok := val()
-			if !ok {
-				return 2
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				fmt.Fprintf(stderr, "dkms-autoinstall: -j needs a positive number, got %q\n", v)
-				return 2
-			}
-			o.Jobs = n
-		case "--strict":
-			o.Strict = true
-		case "--load", "--no-load":
-			b := a == "--load"
-			o.Load = &b
-		case "--dkmstree", "--sourcetree", "--installtree":
-			v, ok := val()
-			if !ok {
-				return 2
-			}
-			switch a {
-			case "--dkmstree":
-				co.DKMSTree = &v
-			case "--sourcetree":
-				co.SourceTree = &v
-			default:
-				co.InstallTree = &v
-			}
-		case "--no-depmod":
-			co.NoDepmod = true
-		case "-h", "--help":
-			fmt.Fprint(stdout, usage)
-			return 0
-		default:
-			fmt.Fprintf(stderr, "dkms-autoinstall: unknown argument %q\n", a)
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
+		return 2
+	case parsed.Help:
+		fmt.Fprint(stdout, autoargs.Usage)
+		return 0
 	}
+	o := parsed.Hook
+	co := &cli.Options{Action: "dkms-autoinstall", DKMSTree: parsed.DKMSTree, SourceTree: parsed.SourceTree,
+		InstallTree: parsed.InstallTree, NoDepmod: parsed.NoDepmod}
 	out := stdout
 	if o.Hook != "" {
 		out = stderr // hooks may run under debconf: keep stdout clean
