@@ -7,7 +7,7 @@ export CGO_ENABLED = 0
 
 BINS = bin/dkms bin/dkms-autoinstall
 
-.PHONY: all build deps test unit-test vm-test demo install uninstall bench clean lint deb
+.PHONY: all build deps test unit-test vm-test demo install uninstall bench clean lint deb corpus
 
 all: build
 
@@ -84,6 +84,11 @@ lint: deps
 # dist/dkms-go_*.deb, then `apt install ./dist/dkms-go_*.deb`.
 deb:
 	sh scripts/deb.sh
+
+# Debian's -dkms packages through our dkms and Debian's, zfs-dkms and
+# nvidia-kernel-dkms included (test/corpus, docs/PACKAGES.md).
+corpus: deps build
+	DKMS_CORPUS=full DKMS_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -timeout 120m -v -run TestCorpus ./test/corpus/
 
 clean:
 	rm -rf bin dist

@@ -4,7 +4,7 @@
 set -eu
 PKGS="linux-headers-amd64 linux-image-amd64 gcc make kmod openssl patch xz-utils zstd lz4 bzip2
 cpio initramfs-tools busybox-static rpm systemd qemu-system-x86 qemu-utils mmdebstrap e2fsprogs shellcheck file hyperfine gnuplot-nox time
-debhelper dpkg-dev lintian zsh"
+debhelper dpkg-dev lintian zsh apt-utils"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"

@@ -1,0 +1,180 @@
+package vm
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Debian's own -dkms packages used by scenario 6. xtables-addons-dkms (one
+// large build, done twice: for the running and for the new kernel) is added
+// with DKMS_VM_XTABLES=1; under TCG it costs more than the CI budget allows.
+var migrationPackages = []string{"acpi-call-dkms", "tp-smapi-dkms"}
+
+// migrationStage is the overlay of scenario 6: the local repository, an apt
+// source naming only it, and a faster initramfs configuration.
+func migrationStage(t *testing.T, image string, nk Kernel, kernelDebs string, extra []string) string {
+	t.Helper()
+	stage := t.TempDir()
+	status := guestStatus(t, image)
+	want := append([]string{"dkms", "v4l2loopback-dkms", "linux-image-" + nk.Version, "linux-headers-" + nk.Version}, extra...)
+	debs := fetchDebs(t, filepath.Join(CacheDir(), "debs-migration"), resolveForGuest(t, status, want...), kernelDebs)
+	debs = append(debs, dkmsGoDeb(t))
+	writeRepo(t, filepath.Join(stage, "srv", "vmtest-repo"), debs)
+	files := map[string]string{
+		// The image's sources name a mirror the guest cannot reach.
+		"etc/apt/sources.list": "deb [trusted=yes] file:/srv/vmtest-repo ./\n",
+		// What matters is that update-initramfs runs after our hook, not
+		// how small its image is.
+		"etc/initramfs-tools/conf.d/vmtest": "MODULES=dep\nCOMPRESS=zstd\nCOMPRESSLEVEL=1\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(stage, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return stage
+}
+
+// The guest's helpers: apt without questions or fsync, and dkms status in a
+// stable order for comparing two implementations' views of one tree.
+const migrationPrelude = sayFunc + `export DEBIAN_FRONTEND=noninteractive
+apt() { apt-get -y -q --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "$@" > /tmp/apt.log 2>&1; rc=$?; cat /tmp/apt.log; return $rc; }
+st() { dkms status 2>&1 | sort; }
+same() { if cmp -s "$1" "$2"; then say "$3"; else diff "$1" "$2"; fi; }
+`
+
+// TestScenarioDebianMigration is scenario 6: Debian's dkms and a -dkms
+// package built by it; apt install dkms-go replaces dkms with every module
+// kept installed and loadable; further -dkms packages install through
+// common.postinst and our dkms; a kernel installed with apt gets every module
+// from our hook before its initramfs; the guest boots it with the modules
+// loading; purging a -dkms package leaves nothing of it; purging dkms-go
+// for Debian's dkms keeps the same status.
+func TestScenarioDebianMigration(t *testing.T) {
+	k := requireFull(t)
+	requireHeaders(t, k)
+	image := debianImage(t, k)
+	kernelDebs, nk := secondKernel(t, k)
+	pkgs := migrationPackages
+	if os.Getenv("DKMS_VM_XTABLES") == "1" {
+		pkgs = append(pkgs, "xtables-addons-dkms")
+	}
+	start := time.Now()
+	stage := migrationStage(t, image, nk, kernelDebs, pkgs)
+	t.Logf("repository and package ready in %s", time.Since(start).Round(time.Second))
+	disk := qcowOverlay(t, image)
+	modules := "v4l2loopback acpi_call tp_smapi"
+	names := "v4l2loopback acpi-call tp_smapi"
+	if len(pkgs) > 2 {
+		modules += " xt_ACCOUNT"
+		names += " xtables-addons"
+	}
+
+	first := migrationPrelude + fmt.Sprintf(`NK=%s
+apt-get update -q || { say "apt-get update failed"; exit 1; }
+apt install dkms v4l2loopback-dkms; say "debian dkms install exit $?"
+dkms --version
+st > /tmp/st-debian; cat /tmp/st-debian
+grep -q "^v4l2loopback/.*, $K, x86_64: installed" /tmp/st-debian && say "debian dkms installed v4l2loopback"
+modprobe v4l2loopback && say "upstream-built v4l2loopback loads"
+rmmod v4l2loopback
+apt install dkms-go; say "dkms-go install exit $?"
+say "dkms package state $(dpkg-query -W -f='${db:Status-Abbrev}' dkms)"
+dkms --version | grep -qx 'dkms-3.4.3' && say "dkms is dkms-go"
+grep -q dkms-autoinstall /etc/kernel/postinst.d/dkms && say "kernel hook is ours"
+st > /tmp/st-go; cat /tmp/st-go
+same /tmp/st-debian /tmp/st-go "status unchanged by dkms-go"
+modprobe v4l2loopback && say "v4l2loopback loads after the switch"
+apt install %s; say "dkms packages install exit $?"
+st
+for m in %s; do st | grep -q "^$m/.*, $K, x86_64: installed" && say "$m installed by dkms-go"; done
+modprobe acpi_call && say "acpi_call loads"
+apt install linux-image-$NK linux-headers-$NK; say "kernel install exit $?"
+st
+newest=
+for ko in %s; do
+	f=$(ls /lib/modules/$NK/updates/dkms/$ko.ko* 2>/dev/null | head -n 1)
+	[ -n "$f" ] && say "$ko built for the new kernel"
+	[ -n "$f" ] && [ "$f" -nt "$newest" ] && newest=$f
+done
+[ -n "$newest" ] && [ /boot/initrd.img-$NK -nt "$newest" ] && say "initramfs made after the modules"
+exit 0
+`, nk.Version, strings.Join(pkgs, " "), names, modules)
+	res := bootMigration(t, k, disk, stage, first)
+	want := []string{"debian dkms install exit 0", "debian dkms installed v4l2loopback",
+		"upstream-built v4l2loopback loads", "dkms-go install exit 0", "dkms package state rc",
+		"dkms is dkms-go", "kernel hook is ours", "status unchanged by dkms-go",
+		"v4l2loopback loads after the switch", "dkms packages install exit 0", "acpi_call loads",
+		"kernel install exit 0", "initramfs made after the modules"}
+	for _, m := range strings.Fields(names)[1:] {
+		want = append(want, m+" installed by dkms-go")
+	}
+	for _, ko := range strings.Fields(modules) {
+		want = append(want, ko+" built for the new kernel")
+	}
+	wantLines(t, res, prefixed(want)...)
+	if t.Failed() {
+		return
+	}
+
+	second := migrationPrelude + `say "running $K"
+modprobe v4l2loopback && grep -q '^v4l2loopback ' /proc/modules && say "v4l2loopback loaded on the new kernel"
+modprobe acpi_call && grep -q '^acpi_call ' /proc/modules && say "acpi_call loaded on the new kernel"
+apt purge tp-smapi-dkms; say "purge exit $?"
+st
+test -e /var/lib/dkms/tp_smapi || say "tp_smapi gone from the dkms tree"
+test -e /usr/src/tp_smapi-0.43 || say "tp_smapi source gone"
+left=$(find /lib/modules/*/updates /lib/modules/*/extra \( -name 'thinkpad_ec.ko*' -o -name 'tp_smapi.ko*' -o -name 'hdaps.ko*' \) 2>/dev/null)
+[ -z "$left" ] && say "no tp_smapi modules left" || echo "left: $left"
+find /lib/modules/$K/kernel -name 'hdaps.ko*' | grep -q . && say "in-tree hdaps kept"
+st > /tmp/st-go
+apt --purge install dkms; say "debian dkms reinstall exit $?"
+dpkg-query -W -f='${db:Status-Abbrev}' dkms-go 2>/dev/null | grep -q . || say "dkms-go purged"
+dpkg-query -W -f='${db:Status-Abbrev}\n' dkms-go 2>&1
+dkms --version | grep -q '^dkms-3\.0\.' && say "dkms is Debian's again"
+grep -q dkms_autoinstaller /etc/kernel/postinst.d/dkms && say "kernel hook is Debian's again"
+st > /tmp/st-debian; cat /tmp/st-debian
+same /tmp/st-go /tmp/st-debian "status unchanged by Debian's dkms"
+grep -q "^v4l2loopback/.*, $K, x86_64: installed" /tmp/st-debian && say "v4l2loopback still installed"
+exit 0
+`
+	res = bootMigration(t, nk, disk, "", second)
+	wantLines(t, res, prefixed([]string{"running " + nk.Version, "v4l2loopback loaded on the new kernel",
+		"acpi_call loaded on the new kernel", "purge exit 0", "tp_smapi gone from the dkms tree",
+		"tp_smapi source gone", "no tp_smapi modules left", "in-tree hdaps kept",
+		"debian dkms reinstall exit 0", "dkms-go purged", "dkms is Debian's again",
+		"kernel hook is Debian's again", "status unchanged by Debian's dkms",
+		"v4l2loopback still installed"})...)
+	t.Logf("scenario 6 took %s", time.Since(start).Round(time.Second))
+}
+
+func prefixed(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = "scenario: " + l
+	}
+	return out
+}
+
+// bootMigration is bootDisk with room for apt and module builds under TCG.
+func bootMigration(t *testing.T, k Kernel, disk Disk, overlay, script string) Result {
+	t.Helper()
+	res := boot(t, Boot{
+		Guest:    Guest{Kernel: k, RootDisk: true, Overlay: overlay, Script: script},
+		Disks:    []Disk{disk},
+		MemoryMB: 1536,
+		Timeout:  20 * time.Minute,
+	})
+	if res.Verdict != VerdictPass {
+		t.Fatalf("verdict %s; console tail:\n%s", res.Verdict, res.Tail(80))
+	}
+	return res
+}
