@@ -81,7 +81,8 @@ check built-modules $? "none below /var/lib/dkms/$m/$v/$k"
 intree=$(for f in $built; do find "/lib/modules/$k/kernel" -name "$(basename "$f")"; done | sort)
 step install "$dkms" install -m "$m" -v "$v" -k "$k" || exit 1
 step status "$dkms" status -m "$m" -v "$v"
-grep -Eq "^$m/$v, $k, [^:]*: installed( \(Original modules exist\))?\$" "$scratch/status.log"
+# Names and versions hold regex characters (1.12.0+dfsg): match them as text.
+grep -F "$m/$v, $k, " "$scratch/status.log" | grep -Eq ': installed( \(Original modules exist\))?$'
 check status-installed $? "$(cat "$scratch/status.log")"
 
 # Every built module: the kernel's vermagic, a signature by our key when the
