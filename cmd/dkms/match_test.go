@@ -69,6 +69,9 @@ func TestMatchModuleFilterAndFailures(t *testing.T) {
 	e := matchTree(t)
 	// A third kernel without headers: the build fails, install is skipped.
 	os.MkdirAll(e.inst+"/6.3.0-test", 0o755)
+	// The module must be a directory of the tree before it is matched.
+	// (An empty one would be tidied away by the tree's crash recovery.)
+	e.write("/var/lib/dkms/ba/.keep", "")
 	head := func(k, tmpl string) string {
 		return "\nMatching modules in kernel: " + k + " (x86_64)\nto the configuration of kernel: " + tmpl + " (x86_64)\n"
 	}
@@ -80,6 +83,10 @@ func TestMatchModuleFilterAndFailures(t *testing.T) {
 		stderr string
 	}{
 		{"module filter", []string{"match", "--templatekernel=" + tarK1, "-k", tarK2, "-m", "bar"}, 0, "", ""},
+		// D14: the module is a basic regular expression for the name
+		// before the "/"; a prefix of a name is no match.
+		{"prefix is no match", []string{"match", "--templatekernel=" + tarK1, "-k", tarK2, "ba"}, 0,
+			head(tarK2, tarK1) + "\nThere is nothing to be done for this match.\n", ""},
 		{"nothing installed", []string{"match", "--templatekernel=6.9.0-none", "-k", tarK2}, 0,
 			head(tarK2, "6.9.0-none") + "\nThere is nothing to be done for this match.\n", ""},
 		{"module not installed for the template", []string{"match", "--templatekernel=" + tarK1, "-k", tarK2, "baz"}, 0,
@@ -117,10 +124,11 @@ func TestMatchModuleFilterAndFailures(t *testing.T) {
 	}
 }
 
-// TestMatchSkipsInstallAfterFailedBuild: a module excluded for the new
-// kernel reports its build warning once; no install is attempted, and
-// the status of the match is that build's.
-func TestMatchSkipsInstallAfterFailedBuild(t *testing.T) {
+// TestMatchInstallAfterFailedBuild: a module excluded for the new kernel
+// reports its build warning, then the install step tries and reports
+// again (delta D14: build and install each isolated); the status is the
+// install's.
+func TestMatchInstallAfterFailedBuild(t *testing.T) {
 	t.Parallel()
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "make")
@@ -132,10 +140,28 @@ func TestMatchSkipsInstallAfterFailedBuild(t *testing.T) {
 	out, errOut, code := e.run("match", "--templatekernel="+tarK1, "-k", tarK2)
 	wantOut := "\nMatching modules in kernel: " + tarK2 + " (x86_64)\nto the configuration of kernel: " + tarK1 + " (x86_64)\n" +
 		"Module:  foo\nVersion: 1.0\n"
-	if code != 77 || out != wantOut || strings.Count(errOut, "BUILD_EXCLUSIVE") != 1 {
+	if code != 77 || out != wantOut || strings.Count(errOut, "BUILD_EXCLUSIVE") != 2 {
 		t.Errorf("match: exit %d (want 77)\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, out, wantOut, errOut)
 	}
 	if _, err := os.Stat(e.dkms + "/foo/kernel-" + tarK2 + "-x86_64"); !os.IsNotExist(err) {
 		t.Errorf("foo must not be installed for %s: %v", tarK2, err)
+	}
+}
+
+// TestMatchRegexpAndVersion: delta D14's module filter is a basic regular
+// expression ("." any character) and a version given with it is ignored.
+func TestMatchRegexpAndVersion(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
+	e := matchTree(t)
+	// The module must be a directory of the tree before it is used as an
+	// expression (not an empty one: crash recovery tidies those away).
+	e.write("/var/lib/dkms/b.r/.keep", "")
+	out, errOut, code := e.run("match", "--templatekernel="+tarK1, "-k", tarK2, "-m", "b.r", "-v", "9.9")
+	out = undot(out)
+	if code != 0 || !strings.Contains(out, "Module:  bar\nVersion: 1.0\n") || strings.Contains(out, "Module:  foo") ||
+		!strings.Contains(out, "Installing <root>/lib/modules/"+tarK2+"/updates/dkms/bar.ko\n") {
+		t.Errorf("match b.r: %d\n%s\n%s", code, out, errOut)
 	}
 }

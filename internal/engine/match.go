@@ -2,17 +2,17 @@ package engine
 
 import (
 	"context"
+	"regexp"
+	"strings"
 )
 
-// Match runs `dkms match --templatekernel T -k K [module]` (§6.9): every
-// module/version installed for T (on K's architecture) is built and
-// installed for K.
-//
-// Upstream 3.2.2 takes the wrong fields of the status lines and never
-// installs anything; this is the documented behaviour instead. A module
-// given on the command line restricts the match to it (and a version to
-// that version). When the build of a module fails its install is not
-// attempted, since it would only repeat the same build and error.
+// Match runs `dkms match --templatekernel T -k K [module]` (§6.9 as amended
+// by delta D14): every module/version installed for T (on K's
+// architecture) is built and then installed for K, each step isolated, so
+// a failed build is followed by an install attempt that reports again. A
+// module given on the command line is a basic regular expression for the
+// module names to keep; a version given with it is ignored, as upstream's.
+// The status is the last install attempt's.
 func (e *Engine) Match(ctx context.Context) error {
 	p := e.P
 	if err := e.gateRoot(); err != nil {
@@ -56,7 +56,7 @@ func (e *Engine) Match(ctx context.Context) error {
 		}
 		var keep []modVer
 		for _, mv := range todo {
-			if mv.m == m && (e.O.Version == "" || mv.v == e.O.Version) {
+			if matchBRE("^"+m+"/", mv.m+"/"+mv.v+", ") {
 				keep = append(keep, mv)
 			}
 		}
@@ -78,9 +78,7 @@ func (e *Engine) Match(ctx context.Context) error {
 	for _, mv := range todo {
 		p.Line("Module:  " + mv.m)
 		p.Line("Version: " + mv.v)
-		if last = e.buildPair(ctx, e.matchPair(mv, k, a), true); last != nil {
-			continue
-		}
+		e.buildPair(ctx, e.matchPair(mv, k, a), true)
 		last = e.installPair(ctx, e.matchPair(mv, k, a))
 	}
 	return last
@@ -93,4 +91,50 @@ type modVer struct{ m, v string }
 // build and install are isolated from each other as upstream's are.
 func (e *Engine) matchPair(mv modVer, k, a string) *pairCtx {
 	return &pairCtx{m: mv.m, v: mv.v, k: k, a: a, force: e.O.Force, versionOverride: e.O.ForceVersion}
+}
+
+// matchBRE reports whether s matches the POSIX basic regular expression re
+// as grep does: \( \) \{ \} \| \+ \? are the operators, the bare characters
+// literals, and a leading * is literal. An expression that does not
+// compile matches nothing (grep fails).
+func matchBRE(re, s string) bool {
+	var b strings.Builder
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		switch {
+		case c == '\\' && i+1 < len(re):
+			i++
+			switch n := re[i]; n {
+			case '(', ')', '{', '}', '|', '+', '?':
+				b.WriteByte(n)
+			default:
+				b.WriteString(regexp.QuoteMeta(string(n)))
+			}
+		case c == '[':
+			// A bracket expression is the same in both syntaxes.
+			j := i + 1
+			if j < len(re) && re[j] == '^' {
+				j++
+			}
+			if j < len(re) && re[j] == ']' {
+				j++
+			}
+			for j < len(re) && re[j] != ']' {
+				j++
+			}
+			if j >= len(re) {
+				return false
+			}
+			b.WriteString(re[i : j+1])
+			i = j
+		case c == '(' || c == ')' || c == '{' || c == '}' || c == '|' || c == '+' || c == '?':
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		case c == '*' && (i == 0 || (i == 1 && re[0] == '^')):
+			b.WriteString(`\*`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	r, err := regexp.CompilePOSIX(b.String())
+	return err == nil && r.MatchString(s)
 }
