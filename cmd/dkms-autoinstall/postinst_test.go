@@ -32,7 +32,7 @@ func TestCommonPostinst(t *testing.T) {
 	}
 
 	out, _, code := run()
-	if code != 1 || out != "Need NAME, and VERSION defined\nARCH is optional\n" {
+	if code != 1 || out != "Need NAME and VERSION defined\nARCH is optional\n" {
 		t.Errorf("no arguments: exit %d\n%s", code, out)
 	}
 	out, errOut, code := run("foo", "1.0", "/nonexistent")
