@@ -161,6 +161,7 @@ func (c *statusCache) save() {
 	if c == nil || !c.dirty {
 		return
 	}
+	// status reports nothing here: a cache it cannot write is not read.
 	tmp, err := os.CreateTemp(filepath.Dir(c.path), tmpPrefix+"status-*")
 	if err != nil {
 		return
@@ -168,10 +169,12 @@ func (c *statusCache) save() {
 	tmp.Chmod(0o644) // status is for everyone; the cache holds nothing secret
 	_, werr := tmp.Write(c.encode())
 	if tmp.Close() != nil || werr != nil || os.Rename(tmp.Name(), c.path) != nil {
-		os.Remove(tmp.Name())
+		dropTemp(tmp.Name())
 		return
 	}
-	os.Remove(c.old)
+	if err := os.Remove(c.old); err != nil {
+		return // absent, or left to the version that reads it
+	}
 }
 
 // confKey is the cache key of a line's conf read: the module and version

@@ -91,25 +91,25 @@ func copyFileVia(src, dst, tmpDir string, mode os.FileMode) error {
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		os.Remove(tmp)
+		dropTemp(tmp)
 		return err
 	}
 	if err := out.Chmod(mode); err != nil {
 		out.Close()
-		os.Remove(tmp)
+		dropTemp(tmp)
 		return err
 	}
 	if err := out.Close(); err != nil {
-		os.Remove(tmp)
+		dropTemp(tmp)
 		return err
 	}
 	err = renamePath(tmp, dst)
 	if errors.Is(err, syscall.EXDEV) && tmpDir != filepath.Dir(dst) {
-		os.Remove(tmp)
+		dropTemp(tmp)
 		return copyFileVia(src, dst, filepath.Dir(dst), mode)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		dropTemp(tmp)
 		return err
 	}
 	return nil

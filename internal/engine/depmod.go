@@ -72,7 +72,7 @@ func (e *Engine) postTransaction(ctx context.Context) {
 		return
 	}
 	logPath := e.L.PostTransactionLog()
-	os.WriteFile(logPath, nil, 0o644)
+	e.warn(writeFile(logPath, nil, 0o644))
 	k := ""
 	if len(e.Kernels) > 0 {
 		k = e.Kernels[0]
@@ -155,9 +155,11 @@ func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
 		if err := e.uninstallBody(ctx, sub, false); err != nil {
 			return err
 		}
-		os.RemoveAll(e.L.BuiltDir(t.m, t.v, k, a))
+		if err := removeTreeAtomic(e.L.BuiltDir(t.m, t.v, k, a)); err != nil {
+			return e.P.Die(6, "Could not delete the built module: "+err.Error())
+		}
 		if kd := e.L.KernelDir(t.m, t.v, k); !hasSubdir(kd) {
-			os.RemoveAll(kd)
+			e.warn(removeTree(kd))
 		}
 		err := e.installPair(ctx, sub)
 		pc.prepared, pc.signer, pc.buildEnv, pc.cc = sub.prepared, sub.signer, sub.buildEnv, sub.cc

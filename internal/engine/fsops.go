@@ -69,6 +69,15 @@ func writeFile(p string, b []byte, mode os.FileMode) error {
 	return os.WriteFile(p, b, mode)
 }
 
+// dropTemp deletes a temporary of this run after a failure that is being
+// reported. Its own failure needs no report: the temporary carries the
+// prefix, and the next run that takes the lock deletes it.
+func dropTemp(p string) {
+	if err := os.RemoveAll(p); err != nil {
+		return // swept later
+	}
+}
+
 // tempPath names a new temporary entry in dir: the prefix, what it is for
 // and six random letters.
 func tempPath(dir, what string) string {
@@ -87,7 +96,7 @@ func writeFileAtomic(p string, b []byte, mode os.FileMode) error {
 		return err
 	}
 	if err := renamePath(tmp, p); err != nil {
-		os.Remove(tmp)
+		dropTemp(tmp)
 		return err
 	}
 	return nil
@@ -106,7 +115,7 @@ func symlinkAtomic(target, link, tmpDir string) error {
 		return err
 	}
 	if err := renamePath(tmp, link); err != nil {
-		os.Remove(tmp)
+		dropTemp(tmp)
 		return err
 	}
 	return nil

@@ -66,7 +66,7 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 		e.clearPending(k, a)
 	}
 	if isDir(e.L.KernelModules(k)) {
-		removeEmptyDirs(e.L.KernelModules(k))
+		e.warn(removeEmptyDirs(e.L.KernelModules(k)))
 	}
 	return failed, nil
 }
@@ -101,6 +101,6 @@ func (e *Engine) PurgeKernel(k, a string) {
 		e.warn(removeFile(mk))
 	}
 	if isDir(e.L.KernelModules(k)) {
-		removeEmptyDirs(e.L.KernelModules(k))
+		e.warn(removeEmptyDirs(e.L.KernelModules(k)))
 	}
 }

@@ -114,8 +114,9 @@ func removeEmptyParents(dir, stop string) {
 }
 
 // removeEmptyDirs deletes every empty directory below root, deepest first,
-// and root itself if it ends up empty.
-func removeEmptyDirs(root string) {
+// and root itself if it ends up empty. It returns the first failure other
+// than a directory that is not empty.
+func removeEmptyDirs(root string) error {
 	var dirs []string
 	filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
 		if err == nil && de.IsDir() {
@@ -123,9 +124,13 @@ func removeEmptyDirs(root string) {
 		}
 		return nil
 	})
+	var first error
 	for i := len(dirs) - 1; i >= 0; i-- {
-		removeIfEmpty(dirs[i]) // what is not empty stays; nothing else can fail here
+		if err := removeIfEmpty(dirs[i]); err != nil && first == nil {
+			first = err
+		}
 	}
+	return first
 }
 
 // hasSubdir reports whether dir has at least one subdirectory.

@@ -47,7 +47,7 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp) // what a killed run leaves is swept by the next one
+	defer dropTemp(tmp) // what a killed run leaves is swept by the next one
 	if err := mkdirAll(tmp + "/" + arMainTree); err != nil {
 		return e.failTarball(err)
 	}
@@ -201,7 +201,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(top) // what a killed run leaves is swept by the next one
+	defer dropTemp(top) // what a killed run leaves is swept by the next one
 	// Extract stages beside its destination: inside top, then.
 	tmp := top + "/x"
 	if err := mkdirAll(tmp); err != nil {

@@ -172,7 +172,7 @@ func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string)
 		}
 		e.warn(removeFile(o))
 	}
-	removeEmptyDirs(e.L.OriginalKernelDir(m, k))
+	e.warn(removeEmptyDirs(e.L.OriginalKernelDir(m, k)))
 	for _, name := range []string{r.DestName + ".ko", r.DestName + ".ko" + suffix} {
 		legacy := backup + "/" + name
 		if isRegular(legacy) {

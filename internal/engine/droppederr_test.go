@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// treeChanges are the calls that change the file system: the os functions
+// and the package's own wrappers (fsops.go, copy.go).
+var treeChanges = map[string]bool{
+	"os.Remove": true, "os.RemoveAll": true, "os.Rename": true, "os.Symlink": true, "os.Link": true,
+	"os.Mkdir": true, "os.MkdirAll": true, "os.WriteFile": true, "os.Chmod": true, "os.Chown": true,
+	"os.Lchown": true, "os.Chtimes": true, "os.Truncate": true, "syscall.Flock": true, "unix.Rmdir": true,
+	"mkdirAll": true, "removeFile": true, "removeTree": true, "renamePath": true, "symlinkAt": true,
+	"writeFile": true, "writeFileAtomic": true, "symlinkAtomic": true, "removeTreeAtomic": true,
+	"removeIfEmpty": true, "copyFile": true, "copyFileVia": true, "copyTree": true, "keepMeta": true,
+	"keepOwner": true, "renameReplace": true, "removeEmptyDirs": true,
+}
+
+// TestNoDroppedTreeErrors is an errcheck for this package: the error of a
+// change to the tree is never dropped, neither as a statement of its own,
+// nor deferred, nor assigned to _. Each is handled or reported (e.warn
+// names the operation and the file).
+func TestNoDroppedTreeErrors(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		ast.Inspect(file, func(n ast.Node) bool {
+			var call *ast.CallExpr
+			switch s := n.(type) {
+			case *ast.ExprStmt:
+				call, _ = s.X.(*ast.CallExpr)
+			case *ast.DeferStmt:
+				call = s.Call
+			case *ast.GoStmt:
+				call = s.Call
+			case *ast.AssignStmt:
+				blank := true
+				for _, l := range s.Lhs {
+					if id, ok := l.(*ast.Ident); !ok || id.Name != "_" {
+						blank = false
+					}
+				}
+				if blank && len(s.Rhs) == 1 {
+					call, _ = s.Rhs[0].(*ast.CallExpr)
+				}
+			}
+			if call == nil {
+				return true
+			}
+			if name := callName(call.Fun); treeChanges[name] {
+				t.Errorf("%s: the error of %s is dropped", fset.Position(call.Pos()), name)
+			}
+			return true
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no files checked")
+	}
+}
+
+func callName(fun ast.Expr) string {
+	switch f := fun.(type) {
+	case *ast.Ident:
+		return f.Name
+	case *ast.SelectorExpr:
+		if x, ok := f.X.(*ast.Ident); ok {
+			return x.Name + "." + f.Sel.Name
+		}
+	}
+	return ""
+}
