@@ -150,7 +150,11 @@ func (e *Engine) makeVersionDir(m, v, src string) error {
 		if err := mkdirAll(e.L.ModuleDir(m)); err != nil {
 			return e.P.Die(1, "Could not create "+e.L.ModuleDir(m)+": "+err.Error())
 		}
-		tmp := tempPath(e.L.ModuleDir(m), "add")
+		tmp := e.stagedVersion // ldtarball's binaries
+		e.stagedVersion = ""
+		if tmp == "" {
+			tmp = tempPath(e.L.ModuleDir(m), "add")
+		}
 		if err := mkdirAll(tmp + "/build"); err != nil {
 			return e.P.Die(1, "Could not create "+e.L.BuildDir(m, v)+": "+err.Error())
 		}

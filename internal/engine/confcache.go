@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // statusCache remembers the module records of dkms.conf reads that
@@ -353,7 +355,7 @@ func lookupEnv(env []string, name string) (string, bool) {
 // from the cache when its fingerprint and inputs are unchanged.
 func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a string) ([]dkmsconf.Record, bool) {
 	if !e.confCacheable(c) {
-		conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+		conf, err := e.statusConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
 		if err != nil {
 			return nil, false
 		}
@@ -363,7 +365,7 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 	if recs, ok := c.records(q.key, q.values); ok {
 		return recs, true
 	}
-	conf, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+	conf, err := e.statusConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
 	if err != nil {
 		return nil, false
 	}
@@ -371,6 +373,22 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 		c.putRecords(q.key, refs, q.values(refs), conf.Records)
 	}
 	return conf.Records, true
+}
+
+// statusConf reads a conf for status, which holds no lock: when the read
+// fails because the module was removed meanwhile (its source link is gone),
+// the module is gone, not broken, and the read's messages are dropped.
+func (e *Engine) statusConf(ctx context.Context, r confRead) (*dkmsconf.Conf, error) {
+	var buf bytes.Buffer
+	saved := e.P
+	e.P = ui.New(saved.Stdout(), &buf)
+	c, err := e.readConf(ctx, r)
+	e.P = saved
+	if err != nil && !exists(e.L.SourceLink(r.m, r.v)) {
+		return nil, err
+	}
+	saved.Stderr().Write(buf.Bytes()) // as the read would have printed it
+	return c, err
 }
 
 // cachedRecords returns the records of a module's conf only when the

@@ -94,6 +94,10 @@ type Engine struct {
 	euid     int
 	lockFile *os.File
 	repaired bool // LockTree has repaired what killed runs left
+	// stagedVersion is the staged version directory (under the temporary
+	// prefix) holding the binaries ldtarball loaded, which add completes
+	// and renames into place.
+	stagedVersion string
 	// kconfigMemo: kernel -> config file path, looked up once per run
 	kconfigMemo map[string]string
 	// compression suffix of the main context (§7.3 quirk)

@@ -275,8 +275,29 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		}
 	}
 
+	// A module that is not in the tree yet gets its whole version
+	// directory staged: the binaries now, the build directory and source
+	// link when it is added; it appears in one rename, so a killed load
+	// leaves nothing that reads as broken.
+	staged := ""
+	if vd := e.L.VersionDir(m, v); !exists(vd) && len(binaries) > 0 {
+		if err := mkdirAll(e.L.ModuleDir(m)); err != nil {
+			return e.P.Die(6, "Could not create "+e.L.ModuleDir(m)+": "+err.Error())
+		}
+		staged = tempPath(e.L.ModuleDir(m), "add")
+		if err := mkdirAll(staged); err != nil {
+			return e.P.Die(6, "Could not create "+vd+": "+err.Error())
+		}
+	}
 	for _, b := range binaries {
 		dst := e.L.BuiltDir(m, v, b.K, b.A)
+		if staged != "" {
+			e.P.Line("Loading " + dst + "...")
+			if err := copyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staged+"/"+b.K+"/"+b.A); err != nil {
+				return e.P.Die(6, "Could not load "+dst+": "+err.Error())
+			}
+			continue
+		}
 		if exists(dst) && !e.O.Force {
 			e.P.Warning(dst + " already exists. Skipping...")
 			continue
@@ -302,8 +323,14 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		}
 	}
 	if part == arBinariesOnly && !isDir(e.L.SourceDir(m, v)) {
+		if staged != "" {
+			if err := renamePath(staged, e.L.VersionDir(m, v)); err != nil {
+				return e.P.Die(6, "Could not load "+e.L.VersionDir(m, v)+": "+err.Error())
+			}
+		}
 		return errLoadedWithoutSource
 	}
+	e.stagedVersion = staged
 	return nil
 }
 

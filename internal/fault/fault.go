@@ -10,6 +10,6 @@ package fault
 func Point(op, path string) { point(op, path) }
 
 // Locked is called once the tree lock is held: the faultinject build logs
-// the process to DKMS_LOCK_LOG, whose order is then the order in which
-// processes held the lock.
+// the process (its pid and DKMS_LOCK_TAG) to DKMS_LOCK_LOG, whose order is
+// then the order in which processes held the lock.
 func Locked() { locked() }

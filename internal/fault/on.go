@@ -37,7 +37,8 @@ func point(op, path string) {
 
 func locked() {
 	if p := os.Getenv("DKMS_LOCK_LOG"); p != "" {
-		appendLine(p, strconv.Itoa(os.Getpid())+"\n")
+		// The tag tells runs apart where pids are reused.
+		appendLine(p, strconv.Itoa(os.Getpid())+" "+os.Getenv("DKMS_LOCK_TAG")+"\n")
 	}
 }
 

@@ -15,13 +15,14 @@ import (
 // op is one run of the concurrency test.
 type op struct {
 	kind, module string // kind: install, remove, status, autoinstall, dkms-autoinstall
+	tag          string // unique: pids are reused (pid_max may be 32768)
 	r            Result
 }
 
 func (o *op) mutating() bool { return o.kind != "status" }
 
 func (o *op) String() string {
-	return fmt.Sprintf("%s %s (pid %d, exit %d)", o.kind, o.module, o.r.Pid, o.r.Code)
+	return fmt.Sprintf("%s %s (run %s, pid %d, exit %d)", o.kind, o.module, o.tag, o.r.Pid, o.r.Code)
 }
 
 // TestConcurrency runs 8 dkms processes at once on one tree for 60 s
@@ -51,7 +52,10 @@ func TestConcurrency(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, 13))
 			for time.Now().Before(deadline) {
-				o := &op{module: Modules[rng.IntN(len(Modules))]}
+				mu.Lock()
+				o := &op{module: Modules[rng.IntN(len(Modules))], tag: strconv.Itoa(len(ops)) + "." + strconv.FormatUint(seed, 10)}
+				ops = append(ops, o)
+				mu.Unlock()
 				prog, args := w.Dkms, []string{}
 				switch n := rng.IntN(20); {
 				case n < 6:
@@ -65,9 +69,9 @@ func TestConcurrency(t *testing.T) {
 				default:
 					o.kind, o.module, prog, args = "dkms-autoinstall", "", w.Auto, []string{"-k", w.K, "-j", "2"}
 				}
-				o.r = w.Run(prog, RunOpts{LockLog: lockLog}, args...)
+				r := w.Run(prog, RunOpts{LockLog: lockLog, LockTag: o.tag}, args...)
 				mu.Lock()
-				ops = append(ops, o)
+				o.r = r
 				mu.Unlock()
 			}
 		}(uint64(i + 1))
@@ -126,23 +130,33 @@ func checkSerial(t *testing.T, ops []*op, lockLog string) []string {
 	if err != nil {
 		return []string{"no lock log: " + err.Error()}
 	}
-	byPid := map[int]*op{}
+	byTag := map[string]*op{}
 	for _, o := range ops {
 		if o.mutating() {
-			byPid[o.r.Pid] = o
+			byTag[o.tag] = o
 		}
 	}
 	var order []*op
-	seen := map[int]bool{}
-	for _, l := range strings.Fields(string(b)) {
-		pid, _ := strconv.Atoi(l)
-		if o := byPid[pid]; o != nil && !seen[pid] {
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			bad = append(bad, "lock log line "+strconv.Quote(l))
+			continue
+		}
+		o := byTag[f[1]]
+		switch {
+		case o == nil:
+			bad = append(bad, "lock log names no mutating run: "+strconv.Quote(l))
+		case seen[f[1]]:
+			bad = append(bad, "took the lock twice: "+o.String())
+		default:
 			order = append(order, o)
-			seen[pid] = true
+			seen[f[1]] = true
 		}
 	}
-	for _, o := range byPid {
-		if !seen[o.r.Pid] {
+	for _, o := range byTag {
+		if !seen[o.tag] {
 			bad = append(bad, "never held the lock: "+o.String())
 		}
 	}

@@ -137,7 +137,8 @@ type Result struct {
 type RunOpts struct {
 	FaultAt  int    // kill at this fault point (0: never)
 	FaultLog string // log every fault point here
-	LockLog  string // log the pid once the tree lock is held
+	LockLog  string // log the pid and LockTag once the tree lock is held
+	LockTag  string
 }
 
 // Run runs prog (w.Dkms or w.Auto) with args.
@@ -155,7 +156,7 @@ func (w *World) Run(prog string, o RunOpts, args ...string) Result {
 		env = append(env, "DKMS_FAULT_LOG="+o.FaultLog)
 	}
 	if o.LockLog != "" {
-		env = append(env, "DKMS_LOCK_LOG="+o.LockLog)
+		env = append(env, "DKMS_LOCK_LOG="+o.LockLog, "DKMS_LOCK_TAG="+o.LockTag)
 	}
 	cmd.Env = env
 	var out, errb bytes.Buffer
