@@ -86,7 +86,11 @@ func TestInterruptions(t *testing.T) {
 		total, repaired, total-repaired, unreached, time.Since(start).Round(time.Second))
 	t.Log("\n" + strings.Join(report, "\n") + "\n" + summary)
 	if out := os.Getenv("CRASH_REPORT"); out != "" {
-		os.WriteFile(out, []byte(strings.Join(report, "\n")+"\n"+summary+"\n"), 0o644)
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err == nil {
+			fmt.Fprintln(f, strings.Join(report, "\n")+"\n"+summary)
+			f.Close()
+		}
 	}
 	if total == 0 || repaired != total {
 		t.Errorf("%s", summary)
