@@ -178,13 +178,16 @@ func TestEnforcement(t *testing.T) {
 	cases := []struct {
 		name, config, cmdline, lockdown, k string
 		want                               string
+		sysEnforce                         bool
 	}{
-		{"config off", "CONFIG_MODULE_SIG=y\n", "ro quiet", "", "k1", ""},
-		{"forced by config", "CONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_FORCE=y\n", "ro", "", "k1", "CONFIG_MODULE_SIG_FORCE"},
-		{"cmdline", "CONFIG_MODULE_SIG=y\n", "ro module.sig_enforce=1", "", "k1", "module.sig_enforce=1"},
-		{"no signature support", "# CONFIG_MODULE_SIG is not set\n", "module.sig_enforce=1", "", "k1", ""},
-		{"running kernel locked down", "CONFIG_MODULE_SIG=y\n", "ro", "none [integrity] confidentiality\n", "k1", "lockdown (integrity)"},
-		{"another kernel than the locked-down one", "CONFIG_MODULE_SIG=y\n", "ro", "none [integrity] confidentiality\n", "k2", ""},
+		{"switched on in /sys", "CONFIG_MODULE_SIG=y\n", "ro", "", "k1", "module.sig_enforce=1", true},
+		{"switched on in /sys, another kernel", "CONFIG_MODULE_SIG=y\n", "ro", "", "k2", "", true},
+		{"config off", "CONFIG_MODULE_SIG=y\n", "ro quiet", "", "k1", "", false},
+		{"forced by config", "CONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_FORCE=y\n", "ro", "", "k1", "CONFIG_MODULE_SIG_FORCE", false},
+		{"cmdline", "CONFIG_MODULE_SIG=y\n", "ro module.sig_enforce=1", "", "k1", "module.sig_enforce=1", false},
+		{"no signature support", "# CONFIG_MODULE_SIG is not set\n", "module.sig_enforce=1", "", "k1", "", false},
+		{"running kernel locked down", "CONFIG_MODULE_SIG=y\n", "ro", "none [integrity] confidentiality\n", "k1", "lockdown (integrity)", false},
+		{"another kernel than the locked-down one", "CONFIG_MODULE_SIG=y\n", "ro", "none [integrity] confidentiality\n", "k2", "", false},
 	}
 	for _, c := range cases {
 		root := t.TempDir()
@@ -192,6 +195,9 @@ func TestEnforcement(t *testing.T) {
 		write(t, root+"/proc/cmdline", c.cmdline+"\n")
 		if c.lockdown != "" {
 			write(t, root+"/sys/kernel/security/lockdown", c.lockdown)
+		}
+		if c.sysEnforce {
+			write(t, root+"/sys/module/module/parameters/sig_enforce", "Y\n")
 		}
 		o := &Options{Root: root, Running: "k1"}
 		s := newSigState(context.Background(), o)

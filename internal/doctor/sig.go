@@ -25,7 +25,10 @@ type sigState struct {
 	efi        bool   // the machine booted through UEFI
 	secureBoot string // on, off or unknown
 	sbErr      string
-	lockdown   string   // the running kernel's lockdown mode; "" unknown
+	lockdown   string // the running kernel's lockdown mode; "" unknown
+	// sigEnforce: the running kernel enforces now (module.sig_enforce is
+	// set, or was switched on through /sys, which cannot be undone)
+	sigEnforce bool
 	cmdline    []string // /proc/cmdline
 	keyIDs     map[string]bool
 	keysErr    error
@@ -55,6 +58,9 @@ func newSigState(ctx context.Context, o *Options) *sigState {
 				s.lockdown = strings.Trim(w, "[]")
 			}
 		}
+	}
+	if b, err := os.ReadFile(o.sys("/sys/module/module/parameters/sig_enforce")); err == nil {
+		s.sigEnforce = strings.TrimSpace(string(b)) == "Y"
 	}
 	if b, err := os.ReadFile(o.sys("/proc/cmdline")); err == nil {
 		s.cmdline = strings.Fields(string(b))
@@ -156,6 +162,9 @@ func (kc *kernelCtx) enforcement(cmdline []string) {
 		case a == "lockdown=integrity" || a == "lockdown=confidentiality":
 			why = append(why, a)
 		}
+	}
+	if k == o.Running && s.sigEnforce {
+		why = append(why, "module.sig_enforce=1")
 	}
 	if k == o.Running && s.lockdown != "" && s.lockdown != "none" {
 		why = append(why, "lockdown ("+s.lockdown+")")

@@ -179,7 +179,7 @@ func (r *Runner) checkInitramfs(ctx context.Context, k string, mods []engine.Ins
 		list = append(list, initramfs.DKMSModule{Module: m.Module, Version: m.Version, Name: m.Name, Path: m.Path})
 	}
 	rep, err := initramfs.Check(ctx, initramfs.Options{Kernel: k, BootDir: boot, InstallTree: r.E.L.InstallTree,
-		Modules: list, Policy: policy})
+		Modules: list, Policy: policy, CacheDir: r.E.L.InitramfsIndex()})
 	if err != nil {
 		l.Warnf("initramfs check: %v", err)
 		return
