@@ -204,6 +204,11 @@ func TestDoctorPlanted(t *testing.T) {
 				if r := findRow(rep, k, "hello"); r == nil || r.Verdict != doctor.OK {
 					t.Errorf("the other kernel: %+v", r)
 				}
+				// -k checks one kernel; the next boot is still the newer one.
+				one, _, code := e.doctorJSON(t, "-k", k)
+				if code != 0 || one.NextBoot != newer || len(one.Kernels) != 1 || one.Kernels[0].NextBoot {
+					t.Errorf("doctor -k %s: exit %d, next boot %q, %+v", k, code, one.NextBoot, one.Kernels)
+				}
 			}},
 		{name: "not-built", module: "mod-new", verdict: doctor.NotBuilt, advice: "dkms autoinstall -k " + k, code: 1,
 			plant: func(t *testing.T, e *testEnv) { e.realModule(t, "mod-new", "", "") }},

@@ -120,19 +120,22 @@ func getenv(env []string, name string) string {
 // Check runs every check and returns the report. An error means nothing
 // could be checked (the kernels could not be listed).
 func Check(ctx context.Context, o Options) (*Report, error) {
+	installed, err := InstalledKernels(o.sys("/boot"), o.InstallTree)
 	kernels := o.Kernels
-	var err error
 	if len(kernels) == 0 {
-		kernels, err = InstalledKernels(o.sys("/boot"), o.InstallTree)
 		if err != nil {
 			return nil, err
 		}
+		kernels = installed
 	}
+	// The next boot is decided among every installed kernel, also when
+	// only some are checked.
+	all := append(append([]string(nil), installed...), kernels...)
 	rep := &Report{Kernels: []*KernelReport{}}
-	boot := nextBoot(o.sys("/boot"), o.sys("/efi"), kernels)
+	boot := nextBoot(o.sys("/boot"), o.sys("/efi"), all)
 	rep.NextBoot, rep.NextBootFrom = boot.kernel, boot.source
-	if rep.NextBoot == "" && len(kernels) > 0 {
-		rep.NextBoot, rep.NextBootFrom = newest(kernels), "newest"
+	if rep.NextBoot == "" && len(all) > 0 {
+		rep.NextBoot, rep.NextBootFrom = newest(all), "newest"
 	}
 	s := newSigState(ctx, &o)
 	rep.SecureBoot = s.secureBoot

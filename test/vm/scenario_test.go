@@ -162,16 +162,39 @@ func wantLines(t *testing.T, res Result, lines ...string) {
 // kernel switch module.sig_enforce=1 sets at boot; it can only be turned on)
 // the kernel refuses the module, whose key is not enrolled, and the guest
 // reports the refusal.
+//
+// Scenario 6 (dkms doctor) rides along, at no extra compile: first the kernel
+// is as if installed without its headers (the build link moved away), and the
+// kernel postinst hook and dkms doctor name the module the next boot will
+// lack and why; with the headers back and autoinstall run, doctor is clean;
+// once the kernel enforces signatures, doctor reports the untrusted key with
+// the mokutil command that enrolls it.
 func TestScenarioAutoinstallSigned(t *testing.T) {
 	t.Parallel()
 	k := requireVM(t)
 	requireHeaders(t, k)
 	script := scenarioPrelude(t) + `
+doctor() {
+	tag=$1
+	shift
+	dkms doctor -k "$K" "$@" >/tmp/doctor.out 2>&1
+	say "doctor $tag exit $?"
+	sed "s/^/doctor $tag: /" /tmp/doctor.out
+}
+# The kernel without its headers: the hook skips it and says what the next
+# boot lacks; doctor says the same.
+mv "/lib/modules/$K/build" "/lib/modules/$K/build.hidden" || exit 1
+/etc/kernel/postinst.d/dkms "$K" 2>/tmp/hook.err
+say "no-headers hook exit $?"
+sed 's/^/hook: /' /tmp/hook.err
+doctor no-headers
+mv "/lib/modules/$K/build.hidden" "/lib/modules/$K/build" || exit 1
 if command -v dkms-autoinstall >/dev/null; then dkms-autoinstall; else dkms autoinstall; fi
 rc=$?
 say "autoinstall exit $rc"
 [ "$rc" -eq 0 ] || exit 1
 dkms status
+doctor clean
 modprobe dkms_hello || { say "modprobe failed"; exit 1; }
 say "module file $(modinfo -n dkms_hello)"
 grep -q '^dkms_hello ' /proc/modules && say "loaded"
@@ -179,6 +202,7 @@ say "signer: $(modinfo -F signer dkms_hello)"
 rmmod dkms_hello || { say "rmmod failed"; exit 1; }
 echo 1 > /sys/module/module/parameters/sig_enforce
 say "sig_enforce=$(cat /sys/module/module/parameters/sig_enforce)"
+doctor enforced
 if modprobe dkms_hello 2>/tmp/modprobe.err; then
 	say "module loaded although its key is not enrolled"
 	exit 1
@@ -194,6 +218,31 @@ exit 0
 			"scenario: module file /lib/modules/"+k.Version+"/updates/dkms/dkms_hello.ko",
 			helloLine,
 			"scenario: loaded")
+	})
+	t.Run("6-doctor", func(t *testing.T) {
+		v := k.Version
+		wantLines(t, res,
+			"scenario: no-headers hook exit 0",
+			"hook: dkms-autoinstall: warning: dkms-hello/1.0 for kernel "+v+": headers-missing: dkms-hello/1.0 cannot be built: no kernel headers at /lib/modules/"+v+"/build; install the headers: apt-get install linux-headers-"+v+"; the headers package's hook then builds it (or run dkms autoinstall -k "+v+")",
+			"scenario: doctor no-headers exit 1",
+			"doctor no-headers: Kernel "+v+" (next boot, ",
+			"doctor no-headers:   headers     /lib/modules/"+v+"/build (MISSING)",
+			"scenario: doctor clean exit 0",
+			"doctor clean: Kernel "+v+" (next boot, ",
+			"scenario: doctor enforced exit 1",
+			"doctor enforced:   signatures  enforced (module.sig_enforce=1)",
+			"doctor enforced:       run: mokutil --import /var/lib/dkms/mok.pub")
+		for _, l := range res.Console {
+			if strings.HasPrefix(l, "doctor clean: Kernel ") && !strings.HasSuffix(l, ": healthy") {
+				t.Errorf("doctor after autoinstall: %q, want healthy", l)
+			}
+			if strings.HasPrefix(l, "doctor no-headers:   dkms-hello") && !strings.Contains(l, "headers-missing") {
+				t.Errorf("the module's row does not say why it is missing: %q", l)
+			}
+			if strings.HasPrefix(l, "doctor enforced:   dkms-hello") && !strings.HasSuffix(l, "untrusted") {
+				t.Errorf("the module's row does not report the untrusted key: %q", l)
+			}
+		}
 	})
 	t.Run("3-signed-refused", func(t *testing.T) {
 		wantLines(t, res, "scenario: signer: DKMS module signing key", "scenario: sig_enforce=Y", "scenario: refused:")
