@@ -233,9 +233,6 @@ func (kc *kernelCtx) checkSignature(ctx context.Context, row *ModuleReport, path
 	if s.keyIDs != nil && s.keyIDs[sigKeyID(sig, s.cert, ours)] {
 		return // in the kernel's keyrings now
 	}
-	if s.keyIDs != nil && ours && s.cert.SubjectKeyId != nil && s.keyIDs[hex.EncodeToString(s.cert.SubjectKeyId)] {
-		return
-	}
 	if !ours {
 		detail := "signed by " + sig.Signer + ", a key that is neither in the kernel's keyrings nor DKMS's certificate"
 		if s.cert == nil {
@@ -314,6 +311,9 @@ func (s *sigState) mok(ctx context.Context) (enrolled, pending bool, err error) 
 	switch {
 	case bytes.Contains(tk.out, []byte("is already enrolled")):
 		return true, false, nil
+	case bytes.Contains(tk.out, []byte("enrollment request")):
+		// mokutil's answer for a key that --import already queued
+		return false, true, nil
 	case !bytes.Contains(tk.out, []byte("not enrolled")):
 		return false, false, mokError("--test-key", tk)
 	}
