@@ -175,6 +175,10 @@ func TestScenarioAutoinstallSigned(t *testing.T) {
 	k := requireVM(t)
 	requireHeaders(t, k)
 	script := scenarioPrelude(t) + `
+# The guest runs chrooted in the host's root, where dkms does not sign by
+# default (try_sign_modules, delta D12.1); this scenario is about signing.
+mkdir -p /etc/dkms/framework.conf.d
+echo try_sign_modules=true > /etc/dkms/framework.conf.d/vmtest-sign.conf
 doctor() {
 	tag=$1
 	shift
