@@ -141,6 +141,7 @@ func TestHostileConfs(t *testing.T) {
 		{"fork-bomb.conf", ""},
 		{"doubling-lines.conf", "evaluation"},
 		{"copyback-escape.conf", ""},
+		{"directive-escape.conf", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -346,6 +347,7 @@ func TestPureFastPath(t *testing.T) {
 		{"X=$'a'\n", false},
 		{"X=\"a\\\"b\"\n", false},
 		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 5), true},
+		{"DKMS_DIRECTIVE_A='a;cat</dev/zero;b=1'\n", false},
 		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 40), false},
 	} {
 		p := write("c.conf", tt.body)

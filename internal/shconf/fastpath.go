@@ -34,7 +34,9 @@ var refName = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 func valueLens(opts Options) map[string]int {
 	lens := map[string]int{}
 	put := func(name, v string) {
-		if refsOnly.MatchString(v) {
+		// The DKMS_DIRECTIVE hook turns words of such a value into
+		// copy-back lines of their own, outside any quotes.
+		if refsOnly.MatchString(v) && !strings.HasPrefix(name, "DKMS_DIRECTIVE") {
 			lens[name] = max(lens[name], len(v))
 		} else {
 			lens[name] = -1
@@ -68,7 +70,10 @@ func boundedPure(path string, lens map[string]int) bool {
 		return false
 	}
 	maxLen := 0 // a name's value could be any of the values
-	for _, n := range lens {
+	for name, n := range lens {
+		if n < 0 && strings.HasPrefix(name, "DKMS_DIRECTIVE") {
+			return false // copied back whether referenced or not
+		}
 		maxLen = max(maxLen, n)
 	}
 	grow := func(name string, n int) bool {
@@ -85,7 +90,7 @@ func boundedPure(path string, lens map[string]int) bool {
 			return false
 		}
 		for _, as := range call.Assigns {
-			if as.Name == nil || as.Naked || as.Array != nil && as.Value != nil {
+			if as.Name == nil || as.Naked || as.Array != nil && as.Value != nil || strings.HasPrefix(as.Name.Value, "DKMS_DIRECTIVE") {
 				return false
 			}
 			if as.Index != nil {
