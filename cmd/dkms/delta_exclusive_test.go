@@ -43,6 +43,18 @@ func TestDeltaPartialExclusion(t *testing.T) {
 		{[]string{"install", "pm/1.0", "-k", fk}, 0, "Installing " + pmInst + "mod0.ko\nInstalling " + pmInst + "mod2.ko\nRunning depmod... done.\n", ""},
 		// No "(Built modules are missing ...)" for the excluded record.
 		{[]string{"status"}, 0, "pm/1.0, 6.1.0-test, x86_64: installed\n", ""},
+	})
+	// Once the files are old enough to be cached, status answers from the
+	// cache, which keeps the per-record values: the same line, twice.
+	settle()
+	runSteps(t, e, []step{
+		{[]string{"status"}, 0, "pm/1.0, 6.1.0-test, x86_64: installed\n", ""},
+	})
+	if !exists(e.dkms + "/.status-cache") {
+		t.Fatal("status wrote no cache")
+	}
+	runSteps(t, e, []step{
+		{[]string{"status"}, 0, "pm/1.0, 6.1.0-test, x86_64: installed\n", ""},
 		// The uninstall body is not exclusion-aware.
 		{[]string{"uninstall", "pm/1.0", "-k", fk}, 0, "Module pm/1.0 for kernel 6.1.0-test (x86_64):\n" +
 			"Before uninstall, this module version was ACTIVE on this kernel.\n" +
