@@ -2,8 +2,11 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dkms-go/dkms/internal/testenv"
 )
 
 // Delta D4 (OBSOLETE_BY), D5 (BUILD_EXCLUSIVE per record, partial
@@ -178,5 +181,34 @@ func TestDeltaUninstallSkipLine(t *testing.T) {
 			}
 			runSteps(t, e, []step{{c.args, 0, c.stdout, ""}})
 		})
+	}
+}
+
+// TestDeltaUninstallSkipUnreadableConf: the check of D6 meeting a
+// dkms.conf the user cannot read ends unbuild with status 4 and nothing
+// printed (upstream's error block goes to the discarded stream).
+func TestDeltaUninstallSkipUnreadableConf(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	e := fakeEnv(t, "", nil)
+	if _, errOut, code := e.run("build", "foo/1.0", "-k", fk); code != 0 {
+		t.Fatal(errOut)
+	}
+	// The tree belongs to the user; the module's dkms.conf stays root's only.
+	err := filepath.Walk(e.dkms, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65534, 65534)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(e.src+"/foo-1.0/dkms.conf", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runAsNobody(t, e, "unbuild", "foo/1.0", "-k", fk)
+	if code != 4 || out != "" || errOut != "" {
+		t.Errorf("exit %d (want 4)\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
