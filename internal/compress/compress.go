@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // The three suffixes dkms knows, in the order of preference used when a
@@ -233,7 +234,9 @@ func Open(path string) (io.ReadCloser, error) {
 		}
 		r, closeDec = zr, func() { zr.Close() }
 	case Xz:
-		xr, err := xz.NewReader(f)
+		// The dictionary the stream declares (the kernel compresses
+		// modules with 1-2 MiB), not the library's 8 MiB minimum.
+		xr, err := xz.ReaderConfig{DictCap: lzma.MinDictCap}.NewReader(f)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("opening %s: %w", path, err)

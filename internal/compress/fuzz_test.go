@@ -20,7 +20,7 @@ func FuzzOpen(f *testing.F) {
 	gw := gzip.NewWriter(&gz)
 	gw.Write(data)
 	gw.Close()
-	xw, _ := xz.NewWriter(&x)
+	xw, _ := xz.WriterConfig{DictCap: 64 << 10}.NewWriter(&x)
 	xw.Write(data)
 	xw.Close()
 	zw, _ := zstd.NewWriter(&zs)
@@ -30,9 +30,12 @@ func FuzzOpen(f *testing.F) {
 	f.Add(uint8(1), x.Bytes())
 	f.Add(uint8(2), zs.Bytes())
 	f.Add(uint8(3), data)
+	// One file per extension, rewritten by each input: a t.TempDir per
+	// input cost more than the decompression.
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, kind uint8, raw []byte) {
 		ext := []string{Gz, Xz, Zst, ""}[int(kind)%4]
-		p := filepath.Join(t.TempDir(), "m.ko"+ext)
+		p := filepath.Join(dir, "m.ko"+ext)
 		if err := os.WriteFile(p, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
