@@ -89,3 +89,25 @@ func TestDeltaBuildEnvironmentScope(t *testing.T) {
 		t.Errorf("the build did not see the file's variable:\n%s", b)
 	}
 }
+
+// TestDeltaBuildEnvironmentCompiler: an exported CC in the file overrides
+// the compiler step 8 takes from the kernel configuration.
+func TestDeltaBuildEnvironmentCompiler(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fakeKernel(fk, "CONFIG_CC_VERSION_TEXT=\"sh (fake) 1.0\"\n")
+	e.module("foo", "1.0", "PACKAGE_NAME=foo\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=foo\nDEST_MODULE_LOCATION[0]=/updates\nMAKE[0]=\"make all\"\n", buildEnvFiles())
+	noHash := "The kernel is built without module signing facility, modules won't be signed\n\n"
+	runSteps(t, e, []step{{[]string{"build", "foo/1.0", "-k", fk}, 0, created + "\n" + noHash + buildingDone, ""}})
+	b, _ := os.ReadFile(e.dkms + "/foo/1.0/" + fk + "/x86_64/log/make.log")
+	if !strings.Contains(string(b), "\nprobe FOO= CC=sh ") {
+		t.Fatalf("without the file the kernel's compiler (sh, found in PATH) is CC:\n%s", b)
+	}
+	e.write("/opt/env", "export CC=mycc\n")
+	e.write("/etc/dkms/framework.conf", "build_environment="+e.root+"/opt/env\n")
+	runSteps(t, e, []step{{[]string{"build", "foo/1.0", "-k", fk, "--force"}, 0, noHash + buildingDone, ""}})
+	b, _ = os.ReadFile(e.dkms + "/foo/1.0/" + fk + "/x86_64/log/make.log")
+	if !strings.Contains(string(b), "\nprobe FOO= CC=mycc ") {
+		t.Errorf("the file's CC must win:\n%s", b)
+	}
+}

@@ -224,3 +224,29 @@ func TestDeltaShippedFramework(t *testing.T) {
 		t.Errorf("last line %q, want the continue_on_error block at the end", last)
 	}
 }
+
+// TestDeltaEnvironmentResetVariables: symlink_modules is one of the
+// variables dkms resets at start-up (C1 item 1), so an environment value
+// does not make install link instead of copy.
+func TestDeltaEnvironmentResetVariables(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "", nil)
+	e.extraEnv = []string{"symlink_modules=1"}
+	runSteps(t, e, []step{{[]string{"install", "foo/1.0", "-k", fk}, 0,
+		created + "\n" + noSign + buildingDone + "Installing <root>/lib/modules/6.1.0-test/updates/dkms/foo.ko\nRunning depmod... done.\n", ""}})
+	if st, err := os.Lstat(e.inst + "/" + fk + "/updates/dkms/foo.ko"); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("installed module must be a copy: %v %v", st, err)
+	}
+}
+
+// TestDeltaChrootUnexaminableRoot: where /proc/1/root cannot be examined,
+// the build counts as in a chroot, as upstream decides, and prints no
+// diagnostic about it.
+func TestDeltaChrootUnexaminableRoot(t *testing.T) {
+	t.Parallel()
+	e := fakeEnv(t, "", nil)
+	if err := os.Remove(e.root + "/proc/1/root"); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, e, []step{{[]string{"build", "foo/1.0", "-k", fk}, 0, created + "\n" + inChroot + buildingDone, ""}})
+}
