@@ -40,20 +40,29 @@ func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitram
 	if cert == "" {
 		cert = e.L.MOKCert()
 	}
+	// Installed modules need only their records, which status's cache
+	// holds; a run without the tree lock also takes directory listings
+	// from it, as status does.
+	cache := e.loadStatusCache()
+	defer cache.save()
+	if e.lockFile == nil && e.lists == nil {
+		e.lists = cache
+		defer func() { e.lists, e.listed = nil, nil }()
+	}
 	return doctor.Check(ctx, doctor.Options{
 		Root: e.L.Root, InstallTree: e.L.InstallTree, Kernels: kernels, Running: e.CurrentKern,
 		Distro: e.Distro, Cert: cert, HeadersDir: e.kernelSourceDir, Env: e.Env,
 		Modules: func(ctx context.Context, k string) ([]doctor.Module, error) {
-			return e.AutoinstallModules(ctx, k, e.Machine), nil
+			return e.autoinstallModules(ctx, cache, k, e.Machine), nil
 		},
 		InitramfsCache: e.L.InitramfsIndex(), SkipInitramfs: skipInitramfs,
 	})
 }
 
-// AutoinstallModules describes, read-only, the modules autoinstall would
+// autoinstallModules describes, read-only, the modules autoinstall would
 // consider for kernel k: the latest version of every AUTOINSTALL module,
 // plus any other module installed for k (the next boot loads those too).
-func (e *Engine) AutoinstallModules(ctx context.Context, k, a string) []doctor.Module {
+func (e *Engine) autoinstallModules(ctx context.Context, cache *statusCache, k, a string) []doctor.Module {
 	var out []doctor.Module
 	var msgs bytes.Buffer
 	quiet := e.child(ui.New(io.Discard, &msgs))
@@ -79,6 +88,13 @@ func (e *Engine) AutoinstallModules(ctx context.Context, k, a string) []doctor.M
 		dm := doctor.Module{Module: m, Version: v, Built: e.isBuilt(m, v, k, a), Installed: e.isInstalled(m, v, k, a),
 			MakeLog: e.L.MakeLog(m, v)}
 		msgs.Reset()
+		if dm.Installed {
+			if recs, ok := quiet.statusRecords(ctx, cache, m, v, k, a); ok {
+				dm.Files = e.doctorFiles(recs, m, v, k, a)
+				out = append(out, dm)
+				continue
+			}
+		}
 		c, err := quiet.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
 		if err != nil {
 			dm.ConfError = firstMessage(msgs.String(), err)
@@ -92,20 +108,27 @@ func (e *Engine) AutoinstallModules(ctx context.Context, k, a string) []doctor.M
 			dm.Excluded = exclusiveDirectives(c)
 		}
 		dm.Depends = strings.Fields(strings.Join(c.BuildDepends, " "))
-		for _, r := range c.Records {
-			f := doctor.File{Name: r.DestName, Built: findKo(e.L.BuiltModules(m, v, k, a), r.DestName)}
-			if dm.Installed {
-				ref := f.Built
-				if ref == "" {
-					ref = r.DestName + ".ko"
-				}
-				f.Installed = e.installedCopy(r, k, ref)
-			}
-			dm.Files = append(dm.Files, f)
+		if dm.Installed {
+			dm.Files = e.doctorFiles(c.Records, m, v, k, a)
 		}
 		out = append(out, dm)
 	}
 	return out
+}
+
+// doctorFiles locates the built and installed file of each record.
+func (e *Engine) doctorFiles(recs []dkmsconf.Record, m, v, k, a string) []doctor.File {
+	var fs []doctor.File
+	for _, r := range recs {
+		f := doctor.File{Name: r.DestName, Built: findKo(e.L.BuiltModules(m, v, k, a), r.DestName)}
+		ref := f.Built
+		if ref == "" {
+			ref = r.DestName + ".ko"
+		}
+		f.Installed = e.installedCopy(r, k, ref)
+		fs = append(fs, f)
+	}
+	return fs
 }
 
 func firstMessage(msgs string, err error) string {
