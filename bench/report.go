@@ -115,7 +115,7 @@ func (b *bench) report(o options, took time.Duration) string {
 		"  (user+sys of the whole process tree) is less sensitive to the load than wall time.\n", b.loadStart, loadavg())
 	p("- Ours: commit %s, `bin/dkms` and `bin/dkms-autoinstall` built by `make build` (CGO_ENABLED=0).\n", b.rev)
 	p("- Upstream: Debian's `dkms` package %s (`apt-get download dkms`, unpacked with `dpkg-deb -x` into a scratch\n"+
-		"  prefix). Debian 12 ships 3.0.10, not the 3.2.2 our interface follows; it is the dkms users of this\n"+
+		"  prefix). Debian 12 ships 3.0.10, not the 3.4.3 our interface follows; it is the dkms users of this\n"+
 		"  distribution run today. Only its fixed `/etc/dkms` and MOK key paths were rewritten into the scratch directory.\n", b.w.upVersion)
 	p("- Both ran with `--dkmstree`, `--sourcetree` and `--installtree` in throw-away trees, the same framework.conf\n" +
 		"  (same MOK key and Debian's sign-file), `LC_ALL=C`, and `--no-depmod` wherever modules are installed or removed.\n")

@@ -11,7 +11,7 @@ import (
 	"github.com/dkms-go/dkms/internal/modname"
 )
 
-// Actions are the action words of dkms 3.2.2, plus our extensions.
+// Actions are the action words of dkms 3.4.3, plus our extensions.
 var Actions = map[string]bool{
 	"add": true, "remove": true, "build": true, "unbuild": true, "install": true,
 	"uninstall": true, "match": true, "autoinstall": true, "mktarball": true,
