@@ -34,6 +34,19 @@ out=$($GO tool deadcode ./... 2>&1 | grep -v -e '^internal/testenv/' -e '^test/'
 out=$($GO tool deadcode -test ./... 2>&1) || true
 [ -z "$out" ] || finding "deadcode -test (unused even by tests)" "$out"
 
+# Citations: the code cites the interface by section of docs/INTERFACE.md,
+# never the contract outside the repository, and every section it names
+# must be there.
+out=$(git ls-files -z '*.go' | xargs -0 grep -n 'shared/spec') || true
+[ -z "$out" ] || finding "Go files citing shared/spec (cite docs/INTERFACE.md)" "$out"
+have=$(sed -n 's/^##* \([0-9][0-9]*\(\.[0-9][0-9]*\)\{0,1\}\)[. ].*/\1/p' docs/INTERFACE.md)
+out=$(git ls-files -z '*.go' | xargs -0 grep -o '§[0-9][0-9]*\(\.[0-9][0-9]*\)\{0,1\}' |
+	sort -u | while IFS= read -r hit; do
+		sec=${hit##*§}
+		echo "$have" | grep -qx "$sec" || echo "$hit"
+	done)
+[ -z "$out" ] || finding "sections cited but missing from docs/INTERFACE.md" "$out"
+
 # Shell scripts: every tracked file that is one by its name or by its
 # #! line. The bash completion has no #! line, so its name says the shell;
 # There is no zsh mode in shellcheck: completion/_dkms has its own test.

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// C2 of shared/spec/dkms-3.4-delta.md: for each record exactly one of the
+// C2 of docs/INTERFACE.md (§4.5): for each record exactly one of the
 // two DEST_MODULE_LOCATION messages, or none. (D1, D11, D15 and D16 are
 // checked by the existing tables, whose strings moved.)
 

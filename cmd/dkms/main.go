@@ -1,6 +1,6 @@
 // Command dkms is a drop-in replacement for upstream dkms 3.4.3: it adds,
 // builds, installs and removes out-of-tree kernel modules. The interface
-// is specified in shared/spec/dkms-interface.md; all logic is in internal/.
+// is specified in docs/INTERFACE.md; all logic is in internal/.
 package main
 
 import (
