@@ -356,3 +356,45 @@ func TestPureFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestLandlockOnly: without namespaces (a user other than root, a
+// container that refuses them), Landlock, seccomp and the dropped
+// capabilities confine the child; the write attacks still write nothing.
+func TestLandlockOnly(t *testing.T) {
+	if v, err := landlockABI(); err != nil || v < 1 {
+		t.Skip("no Landlock in this kernel")
+	}
+	forceNoNS.Store(true)
+	defer forceNoNS.Store(false)
+	for _, f := range []string{"sed-in-pl.conf", "sort-outp.conf", "awk-system.conf", "find-delete.conf",
+		"framework-rewrite.conf", "sort-compress-prog.conf", "path-trick.conf"} {
+		a := newAttackEnv(t)
+		conf := filepath.Join(a.src, "dkms.conf")
+		body, err := os.ReadFile(filepath.Join("testdata/hostile", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(conf, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = EvalFile(context.Background(), conf, []string{"PACKAGE_NAME", "X"},
+			Options{Vars: a.vars(), Timeout: 3 * time.Second})
+		var se *Error
+		if err != nil && !errors.As(err, &se) {
+			t.Errorf("%s: err = %v", f, err)
+		}
+		if st := JailState(); st != "confined" {
+			t.Errorf("%s: jail %q", f, st)
+		}
+		a.check(t)
+	}
+	// The child really had no mount namespace of its own: its mounts are
+	// the machine's, writable, and Landlock alone held the writes.
+	res, err := evalString(t, "W=$(awk '$6 ~ /^rw/' /proc/self/mountinfo | wc -l)\n", []string{"W"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := res["W"].Index(0); w == "" || w == "0" {
+		t.Errorf("writable mounts seen by the child: %q (want the machine's)", w)
+	}
+}

@@ -45,6 +45,7 @@ const grace = 500 * time.Millisecond
 var (
 	noNamespaces  atomic.Bool  // starting in new namespaces failed once: don't try again
 	forceFallback atomic.Bool  // test knob: a child confined by nothing (only built-in commands)
+	forceNoNS     atomic.Bool  // test knob: no namespaces, as for a user other than root (Landlock confines)
 	lastJail      atomic.Value // string: how the last child was confined, for the tests
 )
 
@@ -204,7 +205,7 @@ func getServer() (*server, error) {
 	var mode request
 	if forceFallback.Load() {
 		mode.NoJail = true
-	} else if os.Geteuid() == 0 && !noNamespaces.Load() {
+	} else if os.Geteuid() == 0 && !noNamespaces.Load() && !forceNoNS.Load() {
 		mode.Namespaces = true
 	}
 	if current != nil {
