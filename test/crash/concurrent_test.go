@@ -56,7 +56,8 @@ func TestConcurrency(t *testing.T) {
 				o := &op{module: Modules[rng.IntN(len(Modules))], tag: strconv.Itoa(len(ops)) + "." + strconv.FormatUint(seed, 10)}
 				ops = append(ops, o)
 				mu.Unlock()
-				prog, args := w.Dkms, []string{}
+				prog := w.Dkms
+				var args []string
 				switch n := rng.IntN(20); {
 				case n < 6:
 					o.kind, args = "install", []string{"install", o.module + "/1.0", "-k", w.K}
