@@ -66,6 +66,15 @@ func (e *Engine) state(m, v string) State {
 		return Broken
 	}
 	if isDir(e.L.SourceDir(m, v)) {
+		// Status reads without the lock: a version removed (renamed away
+		// at once) or added again while we looked is gone or added, not
+		// broken.
+		if !exists(e.L.VersionDir(m, v)) {
+			return NotPresent
+		}
+		if isSymlink(src) && isDir(src) {
+			return Added
+		}
 		return Broken
 	}
 	return NotPresent
