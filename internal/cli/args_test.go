@@ -77,3 +77,33 @@ func TestParseEvents(t *testing.T) {
 		t.Error("-q must silence output")
 	}
 }
+
+// TestCheckNames: names from every form of the command line go through
+// one rule; a version without a module is left to the actions.
+func TestCheckNames(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "foo/1.0"}, ""},
+		{[]string{"add", "-m", "foo", "-v", "1.0-rc1+dfsg"}, ""},
+		{[]string{"status"}, ""},
+		{[]string{"add", "/nonexistent-dkms-dir/y"}, ""}, // module "", version "nonexistent-dkms-dir/y" (§2.2 rule 5)
+		{[]string{"add", "foo/1.0/6.1"}, `Invalid module version "1.0/6.1" on the command line: it contains '/'.`},
+		{[]string{"add", "-m", "../x", "-v", "1"}, `Invalid module name ".." on the command line: it is a relative directory name.`}, // -m splits at the first /
+		{[]string{"remove", "--module=../../tmp/x/victim/1"}, `Invalid module name ".." on the command line: it is a relative directory name.`},
+		{[]string{"add", "-m", "foo", "-v", ".."}, `Invalid module version ".." on the command line: it is a relative directory name.`},
+		{[]string{"add", "foo/1.0\nbar"}, `Invalid module version "1.0\nbar" on the command line: it contains a newline.`},
+		{[]string{"add", "-m", "-x", "-v", "1"}, `Invalid module name "-x" on the command line: it starts with '-'.`},
+	} {
+		o, _ := Parse(c.args, &sink{})
+		got := ""
+		if err := o.CheckNames(); err != nil {
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("%q: %q, want %q", c.args, got, c.want)
+		}
+	}
+}
