@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -249,4 +250,22 @@ func TestDeltaChrootUnexaminableRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	runSteps(t, e, []step{{[]string{"build", "foo/1.0", "-k", fk}, 0, created + "\n" + inChroot + buildingDone, ""}})
+}
+
+// TestDeltaEnvironmentCleared: a framework file that assigns the empty
+// string clears an environment value, and the built-in default (nproc)
+// applies (C1 item 3).
+func TestDeltaEnvironmentCleared(t *testing.T) {
+	t.Parallel()
+	n, err := exec.Command("nproc").Output()
+	if err != nil {
+		t.Skip("no nproc")
+	}
+	e := fakeEnv(t, "", nil)
+	e.extraEnv = []string{"parallel_jobs=1"}
+	e.write("/etc/dkms/framework.conf", "parallel_jobs=\"\"\n")
+	runSteps(t, e, []step{{[]string{"build", "foo/1.0", "-k", fk}, 0, created + "\n" + noSign + buildingDone, ""}})
+	if got, want := makeLogCommand(t, e), "make -j"+strings.TrimSpace(string(n))+" KERNELRELEASE=6.1.0-test all"; got != want {
+		t.Errorf("make ran as %q, want %q", got, want)
+	}
 }
