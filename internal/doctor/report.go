@@ -176,8 +176,8 @@ func (r *Report) ExitCode() int {
 	return 0
 }
 
-// Findings lists every problem and unchecked finding, one line each, for
-// the hooks and the boot unit.
+// Finding is one problem or unchecked finding with the kernel and module
+// it is about, for the one-line summaries of the hooks and the boot unit.
 type Finding struct {
 	Kernel, Module, Version, File string
 	Problem
