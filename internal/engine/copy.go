@@ -89,6 +89,7 @@ func copyFileVia(src, dst, tmpDir string, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
+	fault.Point("write", tmp) // a kill here leaves a partial temporary
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
 		dropTemp(tmp)

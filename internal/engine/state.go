@@ -63,21 +63,18 @@ func (e *Engine) state(m, v string) State {
 		if isDir(src) {
 			return Added
 		}
-		return Broken
+	} else if !isDir(e.L.SourceDir(m, v)) {
+		return NotPresent
 	}
-	if isDir(e.L.SourceDir(m, v)) {
-		// Status reads without the lock: a version removed (renamed away
-		// at once) or added again while we looked is gone or added, not
-		// broken.
-		if !exists(e.L.VersionDir(m, v)) {
-			return NotPresent
-		}
-		if isSymlink(src) && isDir(src) {
-			return Added
-		}
-		return Broken
+	// Status reads without the lock: a version removed (renamed away at
+	// once) or added again while we looked is gone or added, not broken.
+	if !exists(e.L.VersionDir(m, v)) {
+		return NotPresent
 	}
-	return NotPresent
+	if isSymlink(src) && isDir(src) {
+		return Added
+	}
+	return Broken
 }
 
 func (e *Engine) isBuilt(m, v, k, a string) bool {
