@@ -25,28 +25,40 @@ func NewRoot(t *testing.T) *Root {
 	t.Helper()
 	dir := t.TempDir()
 	r := &Root{T: t, Dir: dir, DKMS: dir + "/var/lib/dkms", Src: dir + "/usr/src", Inst: dir + "/lib/modules"}
-	for _, d := range []string{r.DKMS, r.Src, r.Inst, dir + "/etc/dkms/framework.conf.d", dir + "/tmp"} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := LayRoot(dir); err != nil {
+		t.Fatal(err)
 	}
-	r.Write("/etc/os-release", "ID=debian\nNAME=\"Debian GNU/Linux\"\n", 0o644)
-	r.NotChroot()
 	return r
 }
 
-// NotChroot makes <root>/proc answer upstream's chroot test (delta D12.1)
+// LayRoot makes the machine root of NewRoot in dir, for harnesses that
+// have no *testing.T (testscript's setup).
+func LayRoot(dir string) error {
+	for _, d := range []string{dir + "/var/lib/dkms", dir + "/usr/src", dir + "/lib/modules",
+		dir + "/etc/dkms/framework.conf.d", dir + "/tmp", dir + "/proc/1", dir + "/proc/self"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(dir+"/etc/os-release", []byte("ID=debian\nNAME=\"Debian GNU/Linux\"\n"), 0o644); err != nil {
+		return err
+	}
+	return notChroot(dir)
+}
+
+// notChroot makes <root>/proc answer upstream's chroot test (delta D12.1)
 // with "not a chroot": PID 1 in our mount namespace and with our root
 // directory. Tests of the chroot branch change these files.
-func (r *Root) NotChroot() {
-	r.T.Helper()
+func notChroot(dir string) error {
 	const mounts = "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
-	r.Write("/proc/1/mountinfo", mounts, 0o444)
-	r.Write("/proc/self/mountinfo", mounts, 0o444)
-	os.Remove(r.Dir + "/proc/1/root")
-	if err := os.Symlink(r.Dir, r.Dir+"/proc/1/root"); err != nil {
-		r.T.Fatal(err)
+	for _, f := range []string{dir + "/proc/1/mountinfo", dir + "/proc/self/mountinfo"} {
+		os.Remove(f)
+		if err := os.WriteFile(f, []byte(mounts), 0o444); err != nil {
+			return err
+		}
 	}
+	os.Remove(dir + "/proc/1/root")
+	return os.Symlink(dir, dir+"/proc/1/root")
 }
 
 // Write writes content to rel (a path inside the root), making parents,

@@ -18,6 +18,17 @@ import (
 // tree lock, which every action takes before it looks at its input).
 func Tree(t testing.TB, root string, skip ...string) string {
 	t.Helper()
+	s, err := List(root, true, skip...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// List is Tree without the test: with contents false it leaves out what
+// files hold and when they changed (paths, modes and link targets only,
+// for expected output a person reads).
+func List(root string, contents bool, skip ...string) (string, error) {
 	var lines []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -42,7 +53,7 @@ func Tree(t testing.TB, root string, skip ...string) string {
 				return err
 			}
 			line += " -> " + l
-		case fi.Mode().IsRegular():
+		case fi.Mode().IsRegular() && contents:
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return err
@@ -52,9 +63,6 @@ func Tree(t testing.TB, root string, skip ...string) string {
 		lines = append(lines, line)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return strings.Join(lines, "\n"), err
 }
