@@ -79,4 +79,3 @@ func scriptTree(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Stdout().Write([]byte(strings.ReplaceAll(s, root, "<root>") + "\n"))
 }
-
