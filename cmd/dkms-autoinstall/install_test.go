@@ -29,6 +29,12 @@ var installedFiles = []struct {
 	{"/usr/lib/dkms/common.postinst", "hooks/common.postinst", 0o755},
 	{"/usr/lib/systemd/system/dkms-autoinstall.service", "systemd/dkms-autoinstall.service", 0o644},
 	{"/usr/lib/systemd/system-preset/80-dkms.preset", "systemd/80-dkms.preset", 0o644},
+	{"/usr/share/man/man8/dkms.8", "man/dkms.8", 0o644},
+	{"/usr/share/man/man8/dkms-autoinstall.8", "man/dkms-autoinstall.8", 0o644},
+	{"/usr/share/bash-completion/completions/dkms", "completion/dkms.bash", 0o644},
+	// A symlink to the dkms completion, which handles both commands.
+	{"/usr/share/bash-completion/completions/dkms-autoinstall", "completion/dkms.bash", 0o644},
+	{"/usr/share/zsh/vendor-completions/_dkms", "completion/_dkms", 0o644},
 }
 
 func runMake(t *testing.T, args ...string) string {
