@@ -71,3 +71,38 @@ func TestDoctorAfterHook(t *testing.T) {
 		t.Errorf("exit %d, log:\n%s\nwant:\n%s", r.code, r.messages(), want)
 	}
 }
+
+// TestDoctorAfterHookNothingToDo: a hook run that finds every module
+// installed for its kernel runs no checks (they ran when it was built),
+// so the second hook for the same kernel costs what it did before.
+func TestDoctorAfterHookNothingToDo(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
+	s := newSystem(t, "")
+	s.fakeModule("good")
+	doctor := func(r *Runner) { r.Doctor = true }
+	first := s.run(Options{Hook: "postinst", Kernels: []string{fk}}, doctor)
+	if first.code != 0 {
+		t.Fatalf("first run: exit %d\n%s", first.code, first.messages())
+	}
+	if _, err := os.Stat(s.inst + "/" + fk + "/updates/dkms/good.ko"); err != nil {
+		t.Fatalf("first run did not install good: %v\n%s", err, first.messages())
+	}
+	checked := false
+	for _, en := range first.entries {
+		checked = checked || en.Data["PHASE"] == "doctor"
+	}
+	if !checked {
+		t.Fatalf("the run that built good ran no checks (the fake module is not ELF, so they report it):\n%s", first.messages())
+	}
+	second := s.run(Options{Hook: "postinst", Kernels: []string{fk}}, doctor)
+	for _, en := range second.entries {
+		if en.Data["PHASE"] == "doctor" {
+			t.Errorf("nothing-to-do hook ran the checks: %q", en.Message)
+		}
+	}
+	if second.code != 0 {
+		t.Errorf("second run: exit %d\n%s", second.code, second.messages())
+	}
+}

@@ -58,8 +58,8 @@ type Runner struct {
 	// PATH).
 	Modprobe string
 	// Doctor runs dkms doctor's checks after installing (doctor.go): for
-	// every kernel a hook names, and for the running kernel at boot when
-	// something had to be built for it.
+	// each kernel something had to be built for, or whose headers are
+	// missing, whether a hook or the boot unit named it.
 	Doctor bool
 
 	touched []string // kernels this run built for, or skipped for lack of headers
@@ -99,11 +99,11 @@ func (r *Runner) Run(ctx context.Context, o Options) int {
 	}
 	first, problems := "", 0
 	if r.Doctor && !o.Remove && !o.Preinst {
-		check := kernels
-		if o.Boot {
-			check = r.touched
-		}
-		first, problems = r.doctorAfter(ctx, check)
+		// Only the kernels this run worked on: a run that found every
+		// module installed (a second hook for the same kernel, a boot
+		// with nothing to do) reported its problems when it built them,
+		// and stays as cheap as it was.
+		first, problems = r.doctorAfter(ctx, r.touched)
 	}
 	if o.Boot {
 		r.Notify("READY=1\nSTATUS=" + bootStatus(code, first, problems))
