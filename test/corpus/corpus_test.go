@@ -92,7 +92,8 @@ func (r Result) FailedStep() string {
 // namespace.
 func run(t *testing.T, dkms, deb, kernel string) (Result, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	// openafs's configure alone runs hundreds of kernel conftests.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", "-m", "--propagation", "private",
 		"sh", "lifecycle.sh", dkms, deb, kernel)
@@ -182,6 +183,13 @@ func row(pkg string, r, u Result, ran bool) string {
 	result := "ok"
 	if f := r.FailedStep(); f != "" {
 		result = fmt.Sprintf("%s failed (%d): %s", f, r.Steps[f].Status, strings.Join(r.Errors, "; "))
+	} else if !r.Finished {
+		result = "did not finish"
+	}
+	for name, v := range r.Checks {
+		if v != "ok" && result == "ok" {
+			result = "check " + name + " failed: " + v
+		}
 	}
 	theirs := "not run"
 	if ran {
