@@ -59,7 +59,9 @@ func migrationStage(t *testing.T, image string, nk Kernel, kernelDebs string, ex
 // stable order for comparing two implementations' views of one tree.
 const migrationPrelude = sayFunc + `export DEBIAN_FRONTEND=noninteractive
 apt() { apt-get -y -q --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "$@" 2>&1; }
-st() { dkms status 2>&1 | sort; }
+# Status lines are stdout; Debian's dkms also prints shell noise on stderr
+# ("echo: write error: Broken pipe") that is no part of the status.
+st() { dkms status 2>/dev/null | sort; }
 same() { if cmp -s "$1" "$2"; then say "$3"; else diff "$1" "$2"; fi; }
 `
 
@@ -139,7 +141,8 @@ newest=
 for ko in %s; do
 	f=$(ls /lib/modules/$NK/updates/dkms/$ko.ko* 2>/dev/null | head -n 1)
 	[ -n "$f" ] && say "$ko built for the new kernel"
-	[ -n "$f" ] && [ "$f" -nt "$newest" ] && newest=$f
+	# dash's -nt is false when the second file does not exist.
+	[ -n "$f" ] && { [ -z "$newest" ] || [ "$f" -nt "$newest" ]; } && newest=$f
 done
 [ -n "$newest" ] && [ /boot/initrd.img-$NK -nt "$newest" ] && say "initramfs made after the modules"
 exit 0
