@@ -3,180 +3,27 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
-// statusCache remembers the module records of dkms.conf reads that
-// depend on nothing but the files' text and known variables
-// (dkmsconf.Pure), so `dkms status` need not evaluate hundreds of confs
-// again. It lives in <dkms_tree>/.status-cache (paths.StatusCache); a stale or unreadable
-// cache is simply ignored, and status still re-reads any conf whose files
-// or variables changed.
-type statusCache struct {
-	path    string
-	old     string // the cache file of earlier versions, removed on save
-	root    string // <dkms_tree>: its listing changes with every save, so it is not kept
-	Entries map[string]cacheEntry
-	// Diffs remembers whether an installed module differed from its built
-	// copy, keyed by the identity of every file involved.
-	Diffs map[string]bool
-	// Dirs are directory listings by path (dircache.go).
-	Dirs  map[string]*dirListing
-	dirty bool
-	mu    sync.Mutex // status walks the tree with two workers
-	// used records the keys looked up in this run; a full status keeps
-	// only those, so entries of removed modules do not pile up.
-	used, usedDirs, usedSets map[string]bool
-	now                      time.Time // when the run started: what counts as racy
-}
+// The status cache (internal/statuscache) as status and doctor use it:
+// the keys of conf reads and of installed-copy checks, built from the
+// identities of the files involved, and the directory listings of a
+// read-only run.
 
-// records looks up the records of a conf read: the entry of the chain
-// (key), then the set for the values its referenced variables have now.
-func (c *statusCache) records(key string, values func(refs []string) string) ([]dkmsconf.Record, bool) {
-	c.mu.Lock()
-	en, ok := c.Entries[key]
-	c.used[key] = true
-	c.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	vals := values(en.Refs)
-	for _, set := range en.Sets {
-		if set.Values == vals {
-			c.mu.Lock()
-			c.usedSets[key+"\x00"+vals] = true
-			c.mu.Unlock()
-			return set.Records, true
-		}
-	}
-	return nil, false
-}
+// statusTemp names the cache's temporary while it is saved; a killed
+// save leaves it for sweepTemporaries.
+const statusTemp = tmpPrefix + "status-*"
 
-// putRecords adds the records read for one set of values. Entries are
-// replaced, never changed in place: the other worker may be reading one.
-func (c *statusCache) putRecords(key string, refs []string, vals string, recs []dkmsconf.Record) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	en, ok := c.Entries[key]
-	if !ok || !slices.Equal(en.Refs, refs) {
-		en = cacheEntry{Refs: refs}
-	}
-	sets := make([]recordSet, 0, len(en.Sets)+1)
-	for _, s := range en.Sets {
-		if s.Values != vals {
-			sets = append(sets, s)
-		}
-	}
-	en.Sets = append(sets, recordSet{Values: vals, Records: recs})
-	c.Entries[key] = en
-	c.used[key] = true
-	c.usedSets[key+"\x00"+vals] = true
-	c.dirty = true
-}
-
-func (c *statusCache) diff(key string) (bool, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d, ok := c.Diffs[key]
-	c.used[key] = true
-	return d, ok
-}
-
-func (c *statusCache) putDiff(key string, d bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.Diffs[key] = d
-	c.used[key] = true
-	c.dirty = true
-}
-
-// prune drops the entries this run did not use (call after a status over
-// the whole tree).
-func (c *statusCache) prune() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, en := range c.Entries {
-		if !c.used[k] {
-			delete(c.Entries, k)
-			c.dirty = true
-			continue
-		}
-		// Sets of kernels no longer in the tree go too.
-		kept := slices.DeleteFunc(slices.Clone(en.Sets), func(s recordSet) bool { return !c.usedSets[k+"\x00"+s.Values] })
-		if len(kept) != len(en.Sets) {
-			en.Sets = kept
-			c.Entries[k] = en
-			c.dirty = true
-		}
-	}
-	for k := range c.Diffs {
-		if !c.used[k] {
-			delete(c.Diffs, k)
-			c.dirty = true
-		}
-	}
-	for k := range c.Dirs {
-		if !c.usedDirs[k] {
-			delete(c.Dirs, k)
-			c.dirty = true
-		}
-	}
-}
-
-// cacheEntry is what is known of one conf chain: the variables it reads,
-// and the records it produced for each set of their values (kernels whose
-// values are the same share one).
-type cacheEntry struct {
-	Refs []string
-	Sets []recordSet
-}
-
-type recordSet struct {
-	Values  string
-	Records []dkmsconf.Record
-}
-
-func (e *Engine) loadStatusCache() *statusCache {
-	c := &statusCache{path: e.L.StatusCache(), old: e.L.OldStatusCache(), root: e.L.DKMSTree, used: map[string]bool{}, usedDirs: map[string]bool{},
-		usedSets: map[string]bool{}, now: time.Now()}
-	if b, err := os.ReadFile(c.path); err == nil && c.decode(b) == nil {
-		return c
-	}
-	c.Entries, c.Diffs, c.Dirs = map[string]cacheEntry{}, map[string]bool{}, map[string]*dirListing{}
-	return c
-}
-
-// save writes the cache back when it changed and the tree is writable;
-// failures are ignored (status never needs write access).
-func (c *statusCache) save() {
-	if c == nil || !c.dirty {
-		return
-	}
-	// status reports nothing here: a cache it cannot write is not read.
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), tmpPrefix+"status-*")
-	if err != nil {
-		return
-	}
-	tmp.Chmod(0o644) // status is for everyone; the cache holds nothing secret
-	_, werr := tmp.Write(c.encode())
-	if tmp.Close() != nil || werr != nil || os.Rename(tmp.Name(), c.path) != nil {
-		dropTemp(tmp.Name())
-		return
-	}
-	if err := os.Remove(c.old); err != nil {
-		return // absent, or left to the version that reads it
-	}
+func (e *Engine) loadStatusCache() *statuscache.Cache {
+	return statuscache.Load(e.L.StatusCache(), e.L.OldStatusCache(), e.L.DKMSTree)
 }
 
 // confKey is the cache key of a line's conf read: the module and version
@@ -207,7 +54,7 @@ func (e *Engine) confKey(ro dkmsconf.ReadOptions, now time.Time) (string, bool) 
 			racy = racy || r
 		}
 	}
-	return hashKey(b), racy
+	return statuscache.HashKey(b), racy
 }
 
 // etcMentions reports whether /etc/dkms has an entry that could be an
@@ -229,14 +76,14 @@ func (e *Engine) etcMentions(m string) bool {
 	return false
 }
 
-// memoStatID is appendStatID remembered for the run in read-only runs
+// memoStatID is statuscache.AppendStatID remembered for the run in read-only runs
 // (the lines of one version share its dkms.conf).
 func (e *Engine) memoStatID(b []byte, f string, now time.Time) ([]byte, bool) {
 	if m, ok := e.statMemo[f]; ok {
 		return append(b, m.id...), m.racy
 	}
 	start := len(b)
-	b, r := appendStatID(b, f, now)
+	b, r := statuscache.AppendStatID(b, f, now)
 	if e.lockFile == nil {
 		if e.statMemo == nil {
 			e.statMemo = map[string]memoID{}
@@ -251,32 +98,6 @@ type memoID struct {
 	racy bool
 }
 
-// appendStatID appends what identifies a file's content cheaply (device,
-// inode, size, modification and change times; "-" when absent) and
-// reports whether it changed too recently to trust.
-func appendStatID(b []byte, f string, now time.Time) ([]byte, bool) {
-	var st syscall.Stat_t
-	if syscall.Stat(f, &st) != nil {
-		return append(append(b, f...), ":-;"...), false
-	}
-	id := idOf(&st)
-	return appendID(append(b, f...), id), id.racy(now)
-}
-
-func appendID(b []byte, id fileID) []byte {
-	b = append(b, ':')
-	b = strconv.AppendUint(b, id.Dev, 10)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, id.Ino, 10)
-	b = append(b, ':')
-	b = strconv.AppendInt(b, id.Size, 10)
-	b = append(b, ':')
-	b = strconv.AppendInt(b, id.Mtime, 10)
-	b = append(b, ':')
-	b = strconv.AppendInt(b, id.Ctime, 10)
-	return append(b, ';')
-}
-
 // installedDiffers is the check behind "(Differences between built and
 // installed modules)": the installed copy (§7.6 B) is missing or differs
 // byte-wise from the built one. Remembered by the identity of the built file
@@ -284,23 +105,23 @@ func appendID(b []byte, id fileID) []byte {
 // in order: when the first candidate is the installed copy, the answer
 // depends on those two files alone and is remembered under them, so the
 // other candidates need no stat next time.
-func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built string, builtID fileID) bool {
+func (e *Engine) installedDiffers(c *statuscache.Cache, r dkmsconf.Record, k, built string, builtID statuscache.FileID) bool {
 	cands := e.installedCandidates(r, k, built)
-	key := appendID(append(make([]byte, 0, 256), built...), builtID)
-	racy := builtID.racy(c.now)
+	key := statuscache.AppendID(append(make([]byte, 0, 256), built...), builtID)
+	racy := builtID.Racy(c.Now())
 	var rp bool
-	key, rp = appendStatID(key, cands[0], c.now)
+	key, rp = statuscache.AppendStatID(key, cands[0], c.Now())
 	racy = racy || rp
-	firstKey := hashKey(append(key, "first"...))
-	if d, ok := c.diff(firstKey); ok {
+	firstKey := statuscache.HashKey(append(key, "first"...))
+	if d, ok := c.Diff(firstKey); ok {
 		return d
 	}
 	for _, p := range cands[1:] {
-		key, rp = appendStatID(key, p, c.now)
+		key, rp = statuscache.AppendStatID(key, p, c.Now())
 		racy = racy || rp
 	}
-	id := hashKey(key)
-	if d, ok := c.diff(id); ok {
+	id := statuscache.HashKey(key)
+	if d, ok := c.Diff(id); ok {
 		return d
 	}
 	inst := e.installedCopy(r, k, built)
@@ -308,17 +129,11 @@ func (e *Engine) installedDiffers(c *statusCache, r dkmsconf.Record, k, built st
 	switch {
 	case racy:
 	case inst == cands[0]:
-		c.putDiff(firstKey, d)
+		c.PutDiff(firstKey, d)
 	default:
-		c.putDiff(id, d)
+		c.PutDiff(id, d)
 	}
 	return d
-}
-
-// hashKey shortens a cache key to 16 bytes.
-func hashKey(b []byte) string {
-	h := sha256.Sum256(b)
-	return string(h[:16])
 }
 
 // refValues renders the current values of the variables a pure conf reads.
@@ -339,7 +154,7 @@ func (e *Engine) refValues(refs []string, vars func() map[string]string) string 
 		}
 		b = append(b, ';')
 	}
-	return hashKey(b)
+	return statuscache.HashKey(b)
 }
 
 func lookupEnv(env []string, name string) (string, bool) {
@@ -353,7 +168,7 @@ func lookupEnv(env []string, name string) (string, bool) {
 
 // statusRecords returns the records of a module's conf for status,
 // from the cache when its fingerprint and inputs are unchanged.
-func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a string) ([]dkmsconf.Record, bool) {
+func (e *Engine) statusRecords(ctx context.Context, c *statuscache.Cache, m, v, k, a string) ([]dkmsconf.Record, bool) {
 	if !e.confCacheable(c) {
 		conf, err := e.statusConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
 		if err != nil {
@@ -362,7 +177,7 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 		return conf.Records, true
 	}
 	q := e.confQuery(c, m, v, k, a)
-	if recs, ok := c.records(q.key, q.values); ok {
+	if recs, ok := c.Records(q.key, q.values); ok {
 		return recs, true
 	}
 	conf, err := e.statusConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
@@ -370,7 +185,7 @@ func (e *Engine) statusRecords(ctx context.Context, c *statusCache, m, v, k, a s
 		return nil, false
 	}
 	if refs, pure := dkmsconf.Pure(dkmsconf.Candidates(q.ro)); pure && !q.racy {
-		c.putRecords(q.key, refs, q.values(refs), conf.Records)
+		c.PutRecords(q.key, refs, q.values(refs), conf.Records)
 	}
 	return conf.Records, true
 }
@@ -393,16 +208,16 @@ func (e *Engine) statusConf(ctx context.Context, r confRead) (*dkmsconf.Conf, er
 
 // cachedRecords returns the records of a module's conf only when the
 // cache has them: it never evaluates the conf.
-func (e *Engine) cachedRecords(c *statusCache, m, v, k, a string) ([]dkmsconf.Record, bool) {
+func (e *Engine) cachedRecords(c *statuscache.Cache, m, v, k, a string) ([]dkmsconf.Record, bool) {
 	if !e.confCacheable(c) {
 		return nil, false
 	}
 	q := e.confQuery(c, m, v, k, a)
-	return c.records(q.key, q.values)
+	return c.Records(q.key, q.values)
 }
 
 // confCacheable: directives and -c change what a read prints or reads.
-func (e *Engine) confCacheable(c *statusCache) bool {
+func (e *Engine) confCacheable(c *statuscache.Cache) bool {
 	return c != nil && len(e.O.Directives) == 0 && e.O.ConfPath == "" && !hasDirectiveEnv(e.Env)
 }
 
@@ -413,10 +228,10 @@ type confQuery struct {
 	values func(refs []string) string
 }
 
-func (e *Engine) confQuery(c *statusCache, m, v, k, a string) confQuery {
+func (e *Engine) confQuery(c *statuscache.Cache, m, v, k, a string) confQuery {
 	q := confQuery{ro: dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(),
 		Module: m, Version: v, Kernel: k, Arch: a}}
-	q.key, q.racy = e.confKey(q.ro, c.now)
+	q.key, q.racy = e.confKey(q.ro, c.Now())
 	var vm map[string]string
 	vars := func() map[string]string {
 		if vm == nil {
@@ -435,4 +250,55 @@ func hasDirectiveEnv(env []string) bool {
 		}
 	}
 	return false
+}
+
+// listDir returns dir's listing, from this run's memo, the status cache
+// (when dir's identity is unchanged) or the directory itself; nil when dir
+// cannot be listed. Only read-only runs with a cache call it.
+func (e *Engine) listDir(dir string) *statuscache.Listing {
+	if l, ok := e.listed[dir]; ok {
+		return l
+	}
+	l := e.lists.List(dir)
+	if e.listed == nil {
+		e.listed = map[string]*statuscache.Listing{}
+	}
+	e.listed[dir] = l
+	return l
+}
+
+// subdirsOf lists the subdirectories of dir (statuscache.Listing.subdirs), through
+// the listing cache in a read-only run with one.
+func (e *Engine) subdirsOf(dir string, keep func(string) bool) []string {
+	l := (*statuscache.Listing)(nil)
+	if e.lists != nil {
+		l = e.listDir(dir)
+	} else {
+		l = statuscache.ReadListing(dir, statuscache.FileID{}, false)
+	}
+	if l == nil {
+		return nil
+	}
+	return l.Subdirs(dir, keep)
+}
+
+// listedPlainDir answers plainDir from a listing of p's parent. Inside
+// the tree that listing is wanted anyway: the directories a kernel link
+// points into are the ones status walks.
+func (e *Engine) listedPlainDir(p string) (plain, known bool) {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return false, false
+	}
+	l := e.listDir(p[:i])
+	if l == nil {
+		return false, true
+	}
+	switch k, _ := l.Kind(p[i+1:]); k {
+	case statuscache.KindDir:
+		return true, true
+	case statuscache.KindCheck:
+		return false, false
+	}
+	return false, true // absent, a symlink or not a directory
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/doctor"
 	"github.com/dkms-go/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -44,7 +45,7 @@ func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitram
 	// holds; a run without the tree lock also takes directory listings
 	// from it, as status does.
 	cache := e.loadStatusCache()
-	defer cache.save()
+	defer cache.Save(statusTemp)
 	if e.lockFile == nil && e.lists == nil {
 		e.lists = cache
 		defer func() { e.lists, e.listed = nil, nil }()
@@ -62,7 +63,7 @@ func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitram
 // autoinstallModules describes, read-only, the modules autoinstall would
 // consider for kernel k: the latest version of every AUTOINSTALL module,
 // plus any other module installed for k (the next boot loads those too).
-func (e *Engine) autoinstallModules(ctx context.Context, cache *statusCache, k, a string) []doctor.Module {
+func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cache, k, a string) []doctor.Module {
 	var out []doctor.Module
 	var msgs bytes.Buffer
 	quiet := e.child(ui.New(io.Discard, &msgs))

@@ -15,6 +15,7 @@ import (
 	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/shconf"
+	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/ui"
 	"golang.org/x/sys/unix"
 )
@@ -108,10 +109,10 @@ type Engine struct {
 	dirMemo    map[string]bool // plainDir answers of a read-only run
 	statMemo   map[string]memoID
 	// lists is the status cache of a read-only run, whose directory
-	// listings stand in for reading directories (dircache.go); listed
+	// listings stand in for reading directories (internal/statuscache); listed
 	// holds the listings this run has already validated.
-	lists  *statusCache
-	listed map[string]*dirListing
+	lists  *statuscache.Cache
+	listed map[string]*statuscache.Listing
 	// cache of the last successful conf read (§4.1 caching)
 	cacheKey string
 	cached   *dkmsconf.Conf

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/statuscache"
 )
 
 // State of a module/version (§5.2).
@@ -47,10 +49,10 @@ func (e *Engine) state(m, v string) State {
 		if l == nil {
 			return NotPresent
 		}
-		switch k, _ := l.kind("source"); k {
-		case kindLink:
+		switch k, _ := l.Kind("source"); k {
+		case statuscache.KindLink:
 			link = true
-		case kindCheck:
+		case statuscache.KindCheck:
 			link = isSymlink(src)
 		}
 	} else {
@@ -95,7 +97,7 @@ func (e *Engine) linkActive(m, v, k, a string) bool {
 	target, ok, known := "", false, false
 	if e.lists != nil {
 		if l := e.listDir(e.L.ModuleDir(m)); l != nil {
-			target, ok, known = l.link("kernel-" + k + "-" + a)
+			target, ok, known = l.Link("kernel-" + k + "-" + a)
 		}
 	}
 	if !known {

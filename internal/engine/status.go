@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -33,7 +34,7 @@ func (e *Engine) Status(ctx context.Context) error {
 		}
 	}
 	cache := e.loadStatusCache()
-	defer cache.save()
+	defer cache.Save(statusTemp)
 	if e.lockFile == nil {
 		e.lists = cache
 		defer func() { e.lists, e.listed = nil, nil }()
@@ -77,7 +78,7 @@ func (e *Engine) Status(ctx context.Context) error {
 	}
 	wg.Wait()
 	if e.O.Module == "" && e.O.Version == "" && len(e.Kernels) == 0 && len(e.Arches) == 0 {
-		cache.prune()
+		cache.Prune()
 	}
 	if workers > 1 {
 		for i := range chunks {
@@ -88,7 +89,7 @@ func (e *Engine) Status(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) statusOne(ctx context.Context, cache *statusCache, buf *bytes.Buffer, m, v, k, a string) {
+func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *bytes.Buffer, m, v, k, a string) {
 	switch e.state(m, v) {
 	case NotPresent:
 		return
@@ -157,10 +158,10 @@ type lineFacts struct {
 	recs     []dkmsconf.Record
 	haveRecs bool
 	ko       string
-	koID     fileID
+	koID     statuscache.FileID
 }
 
-func (e *Engine) knownFacts(cache *statusCache, m, v, k, a string) lineFacts {
+func (e *Engine) knownFacts(cache *statuscache.Cache, m, v, k, a string) lineFacts {
 	recs, ok := e.cachedRecords(cache, m, v, k, a)
 	f := lineFacts{recs: recs, haveRecs: ok}
 	if ok && len(recs) > 0 {
@@ -169,7 +170,7 @@ func (e *Engine) knownFacts(cache *statusCache, m, v, k, a string) lineFacts {
 	return f
 }
 
-func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k, a string, installed bool, f lineFacts) string {
+func (e *Engine) statusSuffixes(ctx context.Context, cache *statuscache.Cache, m, v, k, a string, installed bool, f lineFacts) string {
 	var s strings.Builder
 	if e.plainDir(e.L.OriginalsDir(m)) && exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
@@ -187,7 +188,7 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statusCache, m, v, k
 			continue // delta D5.2: not built on purpose
 		}
 		var built string
-		var id fileID
+		var id statuscache.FileID
 		if i == 0 && f.haveRecs {
 			built, id = f.ko, f.koID
 		} else {
@@ -214,15 +215,15 @@ func findKo(dir, name string) string {
 }
 
 // findKoID is findKo that also returns the file's identity.
-func findKoID(dir, name string) (string, fileID) {
+func findKoID(dir, name string) (string, statuscache.FileID) {
 	var st syscall.Stat_t
 	for _, ext := range []string{".ko", ".ko.zst", ".ko.xz", ".ko.gz"} {
 		p := dir + "/" + name + ext
 		if syscall.Stat(p, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
-			return p, idOf(&st)
+			return p, statuscache.IDOf(&st)
 		}
 	}
-	return "", fileID{}
+	return "", statuscache.FileID{}
 }
 
 func sameFile(a, b string) bool {

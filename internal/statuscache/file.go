@@ -1,4 +1,4 @@
-package engine
+package statuscache
 
 import (
 	"encoding/binary"
@@ -15,7 +15,7 @@ const cacheMagic = "dkms-status-cache-6\n"
 
 var errCacheFormat = errors.New("status cache: unknown or damaged format")
 
-func (c *statusCache) encode() []byte {
+func (c *Cache) encode() []byte {
 	b := []byte(cacheMagic)
 	str := func(s string) { b = append(binary.AppendUvarint(b, uint64(len(s))), s...) }
 	num := func(n uint64) { b = binary.AppendUvarint(b, n) }
@@ -26,8 +26,8 @@ func (c *statusCache) encode() []byte {
 			b = append(b, 0)
 		}
 	}
-	num(uint64(len(c.Entries)))
-	for k, en := range c.Entries {
+	num(uint64(len(c.entries)))
+	for k, en := range c.entries {
 		str(k)
 		num(uint64(len(en.Refs)))
 		for _, r := range en.Refs {
@@ -52,13 +52,13 @@ func (c *statusCache) encode() []byte {
 			}
 		}
 	}
-	num(uint64(len(c.Diffs)))
-	for k, d := range c.Diffs {
+	num(uint64(len(c.diffs)))
+	for k, d := range c.diffs {
 		str(k)
 		flag(d)
 	}
-	num(uint64(len(c.Dirs)))
-	for p, l := range c.Dirs {
+	num(uint64(len(c.dirs)))
+	for p, l := range c.dirs {
 		str(p)
 		num(l.ID.Dev)
 		num(l.ID.Ino)
@@ -69,7 +69,7 @@ func (c *statusCache) encode() []byte {
 		for i, n := range l.Names {
 			str(n)
 			b = append(b, l.Kinds[i])
-			if l.Kinds[i] == kindLink {
+			if l.Kinds[i] == KindLink {
 				str(l.Targets[i])
 			}
 		}
@@ -132,7 +132,7 @@ func (r *cacheReader) byte() byte {
 	return c
 }
 
-func (c *statusCache) decode(b []byte) error {
+func (c *Cache) decode(b []byte) error {
 	s := string(b)
 	if len(s) < len(cacheMagic) || s[:len(cacheMagic)] != cacheMagic {
 		return errCacheFormat
@@ -178,16 +178,16 @@ func (c *statusCache) decode(b []byte) error {
 		diffs[k] = r.byte() == 1
 	}
 	n = r.count()
-	dirs := make(map[string]*dirListing, n)
+	dirs := make(map[string]*Listing, n)
 	for range n {
 		p := r.str()
-		l := &dirListing{ID: fileID{Dev: r.num(), Ino: r.num(), Size: int64(r.num()), Mtime: int64(r.num()), Ctime: int64(r.num())}}
+		l := &Listing{ID: FileID{Dev: r.num(), Ino: r.num(), Size: int64(r.num()), Mtime: int64(r.num()), Ctime: int64(r.num())}}
 		ne := r.count()
 		l.Names, l.Kinds = make([]string, ne), make([]byte, ne)
 		for i := range ne {
 			l.Names[i] = r.str()
 			l.Kinds[i] = r.byte()
-			if l.Kinds[i] == kindLink {
+			if l.Kinds[i] == KindLink {
 				if l.Targets == nil {
 					l.Targets = make([]string, ne)
 				}
@@ -202,6 +202,6 @@ func (c *statusCache) decode(b []byte) error {
 	if r.bad || r.s != "" {
 		return errCacheFormat
 	}
-	c.Entries, c.Diffs, c.Dirs = entries, diffs, dirs
+	c.entries, c.diffs, c.dirs = entries, diffs, dirs
 	return nil
 }

@@ -1,4 +1,4 @@
-package engine
+package statuscache
 
 import (
 	"os"
@@ -17,16 +17,16 @@ import (
 // replacing it. Entries whose kind could change behind the directory's back
 // (symlinks, unknown types) are stat'ed when used, as before.
 
-// fileID identifies a file's state: same ID, same content for the purposes
+// FileID identifies a file's state: same ID, same content for the purposes
 // of the caches (a directory's entries, a file's bytes).
-type fileID struct {
+type FileID struct {
 	Dev, Ino     uint64
 	Size         int64
 	Mtime, Ctime int64 // nanoseconds
 }
 
-func idOf(st *syscall.Stat_t) fileID {
-	return fileID{Dev: st.Dev, Ino: st.Ino, Size: st.Size,
+func IDOf(st *syscall.Stat_t) FileID {
+	return FileID{Dev: st.Dev, Ino: st.Ino, Size: st.Size,
 		Mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec, Ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec}
 }
 
@@ -36,21 +36,21 @@ func idOf(st *syscall.Stat_t) fileID {
 // later runs (git's "racily clean" entries have the same cure).
 const racyWindow = time.Second
 
-func (id fileID) racy(now time.Time) bool {
+func (id FileID) Racy(now time.Time) bool {
 	t := max(id.Mtime, id.Ctime)
 	return now.UnixNano()-t < int64(racyWindow)
 }
 
 // Kinds of cached directory entries.
 const (
-	kindDir   byte = 'd' // a directory (not a symlink)
-	kindOther byte = 'o' // not a directory, and cannot become one without a new entry
-	kindLink  byte = 'l' // symlink: stat it when it matters
-	kindCheck byte = 'u' // unknown type: lstat and stat it when it matters
+	KindDir   byte = 'd' // a directory (not a symlink)
+	KindOther byte = 'o' // not a directory, and cannot become one without a new entry
+	KindLink  byte = 'l' // symlink: stat it when it matters
+	KindCheck byte = 'u' // unknown type: lstat and stat it when it matters
 )
 
-type dirListing struct {
-	ID    fileID
+type Listing struct {
+	ID    FileID
 	Names []string // hidden entries excluded, byte order
 	Kinds []byte
 	// Targets of the symlink entries ("" for others; nil when there are
@@ -59,7 +59,7 @@ type dirListing struct {
 	Targets []string
 }
 
-func (l *dirListing) kind(name string) (byte, bool) {
+func (l *Listing) Kind(name string) (byte, bool) {
 	i := sort.SearchStrings(l.Names, name)
 	if i < len(l.Names) && l.Names[i] == name {
 		return l.Kinds[i], true
@@ -67,90 +67,78 @@ func (l *dirListing) kind(name string) (byte, bool) {
 	return 0, false
 }
 
-// link returns the target of a symlink entry; ok is false when the entry
+// Link returns the target of a symlink entry; ok is false when the entry
 // is absent or not a symlink, known false when the listing cannot tell.
-func (l *dirListing) link(name string) (target string, ok, known bool) {
+func (l *Listing) Link(name string) (target string, ok, known bool) {
 	i := sort.SearchStrings(l.Names, name)
 	if i == len(l.Names) || l.Names[i] != name {
 		return "", false, true
 	}
 	switch l.Kinds[i] {
-	case kindLink:
+	case KindLink:
 		return l.Targets[i], true, true
-	case kindCheck:
+	case KindCheck:
 		return "", false, false
 	}
 	return "", false, true
 }
 
-// listDir returns dir's listing, from this run's memo, the status cache
-// (when dir's identity is unchanged) or the directory itself; nil when dir
-// cannot be listed. Only read-only runs with a cache call it.
-func (e *Engine) listDir(dir string) *dirListing {
-	if l, ok := e.listed[dir]; ok {
-		return l
-	}
-	l := e.lists.listing(dir)
-	if e.listed == nil {
-		e.listed = map[string]*dirListing{}
-	}
-	e.listed[dir] = l
-	return l
-}
-
-func (c *statusCache) listing(dir string) *dirListing {
+// List returns dir's listing, from the cache when dir's identity is
+// unchanged, else read from dir and kept when not racy; nil when dir
+// cannot be listed.
+func (c *Cache) List(dir string) *Listing {
 	var st syscall.Stat_t
 	// The stat comes first: a directory changed between it and the read
 	// below is stored under the older identity and read again next time.
 	if syscall.Stat(dir, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return nil
 	}
-	id := idOf(&st)
+	id := IDOf(&st)
 	c.mu.Lock()
-	l, ok := c.Dirs[dir]
+	l, ok := c.dirs[dir]
 	c.usedDirs[dir] = true
 	c.mu.Unlock()
 	if ok && l.ID == id {
 		return l
 	}
-	if l = readListing(dir, id, true); l == nil {
+	if l = ReadListing(dir, id, true); l == nil {
 		return nil
 	}
-	if dir != c.root && !id.racy(c.now) {
+	if dir != c.root && !id.Racy(c.now) {
 		c.mu.Lock()
-		c.Dirs[dir] = l
+		c.dirs[dir] = l
 		c.dirty = true
 		c.mu.Unlock()
 	}
 	return l
 }
 
-// readListing reads dir into a listing with identity id; withTargets
+// ReadListing reads dir into a listing with identity id; withTargets
 // also reads the target of every symlink (for listings kept in the cache).
-func readListing(dir string, id fileID, withTargets bool) *dirListing {
+func ReadListing(dir string, id FileID, withTargets bool) *Listing {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	l := &dirListing{ID: id, Names: make([]string, 0, len(ents)), Kinds: make([]byte, 0, len(ents))}
+	l := &Listing{ID: id, Names: make([]string, 0, len(ents)), Kinds: make([]byte, 0, len(ents))}
 	for _, de := range ents { // os.ReadDir sorts by name
 		n := de.Name()
 		if strings.HasPrefix(n, ".") {
 			continue
 		}
-		k := kindOther
+		k := KindOther
 		switch t := de.Type(); {
 		case t.IsDir():
-			k = kindDir
+			k = KindDir
 		case t&os.ModeSymlink != 0:
-			k = kindLink
+			k = KindLink
 		case t&os.ModeType == os.ModeIrregular:
-			k = kindCheck
+			k = KindCheck
 		}
-		if k == kindLink && withTargets {
+		if k == KindLink && withTargets {
 			target, err := os.Readlink(dir + "/" + n)
 			if err != nil {
-				k = kindCheck // replaced while we looked
+				k = KindCheck // replaced while we looked
 			} else {
 				if l.Targets == nil {
 					l.Targets = make([]string, len(l.Names), cap(l.Names))
@@ -158,7 +146,7 @@ func readListing(dir string, id fileID, withTargets bool) *dirListing {
 				l.Targets = append(l.Targets, target)
 			}
 		}
-		if k != kindLink && l.Targets != nil {
+		if k != KindLink && l.Targets != nil {
 			l.Targets = append(l.Targets, "")
 		}
 		l.Names = append(l.Names, n)
@@ -167,20 +155,20 @@ func readListing(dir string, id fileID, withTargets bool) *dirListing {
 	return l
 }
 
-// subdirs returns the names of the listing's entries that are directories
+// Subdirs returns the names of the listing's entries that are directories
 // (following symlinks, like the shell's -d test), in byte order. keep,
 // when not nil, filters names before any stat; the entry's type saves a
 // stat for all but symlinks and unknown types.
-func (l *dirListing) subdirs(dir string, keep func(string) bool) []string {
+func (l *Listing) Subdirs(dir string, keep func(string) bool) []string {
 	var out []string
 	for i, n := range l.Names {
 		if keep != nil && !keep(n) {
 			continue
 		}
 		switch l.Kinds[i] {
-		case kindDir:
+		case KindDir:
 			out = append(out, n)
-		case kindLink, kindCheck:
+		case KindLink, KindCheck:
 			if isDir(dir + "/" + n) {
 				out = append(out, n)
 			}
@@ -189,38 +177,7 @@ func (l *dirListing) subdirs(dir string, keep func(string) bool) []string {
 	return out
 }
 
-// subdirsOf lists the subdirectories of dir (dirListing.subdirs), through
-// the listing cache in a read-only run with one.
-func (e *Engine) subdirsOf(dir string, keep func(string) bool) []string {
-	l := (*dirListing)(nil)
-	if e.lists != nil {
-		l = e.listDir(dir)
-	} else {
-		l = readListing(dir, fileID{}, false)
-	}
-	if l == nil {
-		return nil
-	}
-	return l.subdirs(dir, keep)
-}
-
-// listedPlainDir answers plainDir from a listing of p's parent. Inside
-// the tree that listing is wanted anyway: the directories a kernel link
-// points into are the ones status walks.
-func (e *Engine) listedPlainDir(p string) (plain, known bool) {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return false, false
-	}
-	l := e.listDir(p[:i])
-	if l == nil {
-		return false, true
-	}
-	switch k, _ := l.kind(p[i+1:]); k {
-	case kindDir:
-		return true, true
-	case kindCheck:
-		return false, false
-	}
-	return false, true // absent, a symlink or not a directory
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
