@@ -54,60 +54,96 @@ func (e *Engine) LockTree(ctx context.Context) error {
 		return nil
 	}
 	e.repaired = true
-	e.sweepTemporaries()
-	e.repairPending(ctx)
+	e.repairPending(ctx, e.sweepTemporaries())
 	return nil
 }
 
-// tempGlobs are the places where dkms makes temporaries, relative to the
-// trees: <dkms_tree> itself (archive staging, the status cache), module
-// directories (kernel links, removals), <m>/<v>/<k> (build staging) and
-// <m>/<v>/tarball, the top of each kernel's module directory (module
-// copies) and <source_tree> (sources being added).
-func (e *Engine) tempGlobs() []string {
+// sweepTemporaries deletes every temporary a killed run left, and
+// returns the pending markers it met on the way. Only called under the
+// lock: no other run that makes temporaries is going on.
+//
+// Temporaries are made in <dkms_tree> itself (archive staging, the status
+// cache), module directories (kernel links, removals), <m>/<v>, the
+// directories below it (build staging in <m>/<v>/<k>, <m>/<v>/tarball),
+// the top of each kernel's module directory (module copies) and
+// <source_tree> (sources being added). One pass reads each of those
+// directories once, and follows no symlink (the source link, the kernel
+// links): this runs at the start of every change, a nothing-to-do
+// autoinstall included.
+func (e *Engine) sweepTemporaries() (markers []string) {
 	d, i := e.L.DKMSTree, e.L.InstallTree
-	return []string{
-		d + "/" + tmpPrefix + "*",
-		d + "/*/" + tmpPrefix + "*",
-		d + "/*/*/" + tmpPrefix + "*",
-		d + "/*/*/*/" + tmpPrefix + "*",
-		d + "/*/*/*/.tmp_*", // build staging of earlier versions
-		i + "/*/" + tmpPrefix + "*",
-		i + "/*/updates/dkms/.dkms-copy-*", // module copies of earlier versions
-		e.L.SourceTree + "/" + tmpPrefix + "*",
+	for _, m := range e.sweepList(d, isTemp) {
+		if !m.IsDir() || strings.HasPrefix(m.Name(), ".") {
+			continue
+		}
+		mdir := d + "/" + m.Name()
+		left := e.sweepList(mdir, isTemp)
+		for _, v := range left {
+			if strings.HasPrefix(v.Name(), paths.PendingPrefix) {
+				markers = append(markers, mdir+"/"+v.Name())
+			}
+			if !v.IsDir() {
+				continue
+			}
+			vdir := mdir + "/" + v.Name()
+			for _, x := range e.sweepList(vdir, isTemp) {
+				if !x.IsDir() {
+					continue
+				}
+				xdir := vdir + "/" + x.Name()
+				rest := e.sweepList(xdir, isBuildTemp)
+				// A kernel directory left empty by a killed unbuild.
+				if len(rest) == 0 && kernelDirName(x.Name()) {
+					e.warn(removeIfEmpty(xdir))
+				}
+			}
+		}
+		// A module directory left empty by a killed remove.
+		if len(left) == 0 {
+			e.warn(removeIfEmpty(mdir))
+		}
 	}
+	for _, k := range e.sweepList(i, func(string) bool { return false }) {
+		if k.IsDir() {
+			e.sweepList(i+"/"+k.Name(), isTemp)
+			e.sweepList(i+"/"+k.Name()+"/updates/dkms", isOldCopy)
+		}
+	}
+	e.sweepList(e.L.SourceTree, isTemp)
+	return markers
 }
 
-// sweepTemporaries deletes every temporary a killed run left. Only called
-// under the lock: no other run that makes them is going on.
-func (e *Engine) sweepTemporaries() {
-	for _, g := range e.tempGlobs() {
-		found, _ := filepath.Glob(g)
-		for _, p := range found {
-			e.warn(removeTree(p))
-		}
+// isTemp: the name of a temporary of this version.
+func isTemp(name string) bool { return strings.HasPrefix(name, tmpPrefix) }
+
+// isBuildTemp: a temporary, or build staging of earlier versions.
+func isBuildTemp(name string) bool { return isTemp(name) || strings.HasPrefix(name, ".tmp_") }
+
+// isOldCopy: a module copy of earlier versions.
+func isOldCopy(name string) bool { return strings.HasPrefix(name, ".dkms-copy-") }
+
+// sweepList lists dir, deletes the entries isTemp names, and returns the
+// others.
+func (e *Engine) sweepList(dir string, isTemp func(string) bool) []os.DirEntry {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // absent, or not a directory: nothing of ours in it
 	}
-	// A kernel directory (<m>/<v>/<k>) left empty by a killed unbuild,
-	// then a module directory left empty by a killed remove.
-	kds, _ := filepath.Glob(e.L.DKMSTree + "/*/*/*")
-	for _, kd := range kds {
-		if kernelDirName(filepath.Base(kd)) && isRealDir(kd) {
-			e.warn(removeIfEmpty(kd))
+	kept := ents[:0]
+	for _, de := range ents {
+		if isTemp(de.Name()) {
+			e.warn(removeTree(dir + "/" + de.Name()))
+			continue
 		}
+		kept = append(kept, de)
 	}
-	mods, _ := os.ReadDir(e.L.DKMSTree)
-	for _, de := range mods {
-		if de.IsDir() && !strings.HasPrefix(de.Name(), ".") {
-			e.warn(removeIfEmpty(e.L.ModuleDir(de.Name())))
-		}
-	}
+	return kept
 }
 
 // repairPending finishes or rolls back every install and uninstall whose
 // marker is left, then runs depmod once for each kernel concerned.
-func (e *Engine) repairPending(ctx context.Context) {
+func (e *Engine) repairPending(ctx context.Context, markers []string) {
 	kernels := map[pair]bool{}
-	markers, _ := filepath.Glob(e.L.ModuleDir("*") + "/" + paths.PendingPrefix + "*")
 	for _, mk := range markers {
 		m := filepath.Base(filepath.Dir(mk))
 		ka := strings.TrimPrefix(filepath.Base(mk), paths.PendingPrefix)
