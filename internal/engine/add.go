@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/modname"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -55,7 +56,7 @@ func (e *Engine) gateBroken() error {
 	if m == "" || v == "" {
 		return nil
 	}
-	if e.state(m, v) == Broken {
+	if e.tree.State(m, v) == tree.Broken {
 		return e.P.Die(4, m+"/"+v+" is broken!", "Missing the source directory or the symbolic link pointing to it.",
 			"Manual intervention is required!")
 	}
@@ -64,7 +65,7 @@ func (e *Engine) gateBroken() error {
 
 func (e *Engine) gateAdded() error {
 	m, v := e.O.Module, e.O.Version
-	if e.state(m, v) != Added {
+	if e.tree.State(m, v) != tree.Added {
 		return e.P.Die(3, "The module/version combo: "+m+"/"+v+" is not located in the DKMS tree.")
 	}
 	return nil
@@ -108,7 +109,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if o.RPMSafeUpgrade {
 		e.writeRPMSafeLock(m, v)
 	}
-	if e.state(m, v) == Added {
+	if e.tree.State(m, v) == tree.Added {
 		return e.P.Die(3, "DKMS tree already contains: "+m+"/"+v,
 			"You cannot add the same module/version combo more than once.")
 	}

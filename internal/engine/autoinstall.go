@@ -12,6 +12,7 @@ import (
 	"github.com/dkms-go/dkms/internal/jobserver"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/sched"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -77,12 +78,12 @@ type candidate struct {
 }
 
 // Pair names one kernel and arch.
-type Pair struct{ K, A string }
+type Pair = tree.Pair
 
 // AutoinstallKernel is AutoinstallKernels for one kernel, with upstream's
 // behaviour when the kernel's headers are missing (the error ends the run).
 func (e *Engine) AutoinstallKernel(ctx context.Context, k, a string, ao AutoOptions) (*AutoResult, error) {
-	res, err := e.AutoinstallKernels(ctx, []Pair{{k, a}}, ao)
+	res, err := e.AutoinstallKernels(ctx, []Pair{{K: k, A: a}}, ao)
 	return res[0], err
 }
 
@@ -93,14 +94,14 @@ func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult, k
 	p := e.P
 	var order []string
 	latest := map[string]string{}
-	for _, m := range e.modules("") {
-		for _, v := range e.versions(m, "") {
-			switch e.state(m, v) {
-			case Broken:
+	for _, m := range e.tree.Modules("") {
+		for _, v := range e.tree.Versions(m, "") {
+			switch e.tree.State(m, v) {
+			case tree.Broken:
 				p.ErrorBlock(m+"/"+v+" is broken! Missing the source directory or the symbolic link pointing to it.",
 					"Manual intervention is required!")
 				continue
-			case NotPresent:
+			case tree.NotPresent:
 				continue
 			}
 			known[m] = true
@@ -116,7 +117,7 @@ func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult, k
 	var queue []candidate
 	for _, m := range order {
 		v := latest[m]
-		if e.isInstalled(m, v, k, a) {
+		if e.tree.IsInstalled(m, v, k, a) {
 			res.Installed = append(res.Installed, m)
 			if st, err := os.Lstat(e.L.KernelLink(m, k, a)); err == nil && st.ModTime().After(res.newestLink) {
 				res.newestLink = st.ModTime()
@@ -180,7 +181,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		}
 		base := &pairCtx{k: pr.K, a: pr.A}
 		for _, q := range queue {
-			if !lazy && !e.isBuilt(q.m, q.v, pr.K, pr.A) {
+			if !lazy && !e.tree.IsBuilt(q.m, q.v, pr.K, pr.A) {
 				if err := e.prepareKernel(ctx, base); err != nil {
 					if len(pairs) == 1 {
 						return results, err
@@ -231,7 +232,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		Known:    func(k, m string) bool { return known[k][m] },
 		OnStart: func(j sched.Job) {
 			q := byID[j.ID]
-			if lazy && !e.isBuilt(q.m, q.v, q.k, q.a) {
+			if lazy && !e.tree.IsBuilt(q.m, q.v, q.k, q.a) {
 				if prepErr = e.prepareKernel(ctx, q.base); prepErr != nil {
 					cancel()
 					return
@@ -395,9 +396,8 @@ func (e *Engine) child(p *ui.Printer) *Engine {
 	c := *e
 	c.cached, c.cacheKey = nil, ""
 	c.kconfigMemo = nil
-	c.dirMemo = nil
 	c.statMemo = nil
-	c.listed = nil
+	c.tree = e.tree.Fork(&c.L)
 	if p != nil {
 		c.P = p
 	}

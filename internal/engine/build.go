@@ -15,6 +15,7 @@ import (
 	"github.com/dkms-go/dkms/internal/jobserver"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/sign"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -114,7 +115,7 @@ func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) er
 			e.warn(removeTree(e.L.KernelDir(pc.m, pc.v, pc.k)))
 		}
 	}
-	if pc.m == "" || pc.v == "" || e.state(pc.m, pc.v) != Added {
+	if pc.m == "" || pc.v == "" || e.tree.State(pc.m, pc.v) != tree.Added {
 		if err := e.add(ctx, true); err != nil {
 			return err
 		}
@@ -297,7 +298,7 @@ func makeLogHeader(m, v, k, a string, now time.Time) string {
 // versionOf returns the highest (sort -V) version of module dep present in
 // the tree in any state for the pair (§7.9).
 func (e *Engine) versionOf(dep string) string {
-	vs := e.versions(dep, "")
+	vs := e.tree.Versions(dep, "")
 	if len(vs) == 0 {
 		return ""
 	}

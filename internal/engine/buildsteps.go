@@ -209,8 +209,8 @@ func renameReplace(src, dst string) error {
 // anyVersionInstalled reports whether some version of module dep is
 // installed for the pair (§6.2 step 9).
 func (e *Engine) anyVersionInstalled(dep, k, a string) bool {
-	for _, v := range e.versions(dep, "") {
-		if e.isInstalled(dep, v, k, a) {
+	for _, v := range e.tree.Versions(dep, "") {
+		if e.tree.IsInstalled(dep, v, k, a) {
 			return true
 		}
 	}

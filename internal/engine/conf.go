@@ -8,6 +8,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/tree"
 )
 
 // kernelSourceDir is --kernelsourcedir or <install_tree>/<k>/build.
@@ -136,13 +137,13 @@ func boolStr(b bool) string {
 // allBuilt returns the pairs for --all (§2.4): merely built pairs first,
 // then installed ones, each group in sort -V order.
 func (e *Engine) allBuilt(m, v string) ([]string, []string) {
-	if m == "" || v == "" || e.state(m, v) != Added {
+	if m == "" || v == "" || e.tree.State(m, v) != tree.Added {
 		return nil, nil
 	}
 	var lines []string
-	for _, p := range e.builtPairs(m, v) {
+	for _, p := range e.tree.BuiltPairs(m, v) {
 		st := "built "
-		if e.linkActive(m, v, p.K, p.A) {
+		if e.tree.LinkActive(m, v, p.K, p.A) {
 			st = "installed "
 		}
 		lines = append(lines, st+m+"/"+v+"/"+p.K+"/"+p.A)

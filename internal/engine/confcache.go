@@ -84,7 +84,7 @@ func (e *Engine) memoStatID(b []byte, f string, now time.Time) ([]byte, bool) {
 	}
 	start := len(b)
 	b, r := statuscache.AppendStatID(b, f, now)
-	if e.lockFile == nil {
+	if !e.tree.Locked() {
 		if e.statMemo == nil {
 			e.statMemo = map[string]memoID{}
 		}
@@ -250,55 +250,4 @@ func hasDirectiveEnv(env []string) bool {
 		}
 	}
 	return false
-}
-
-// listDir returns dir's listing, from this run's memo, the status cache
-// (when dir's identity is unchanged) or the directory itself; nil when dir
-// cannot be listed. Only read-only runs with a cache call it.
-func (e *Engine) listDir(dir string) *statuscache.Listing {
-	if l, ok := e.listed[dir]; ok {
-		return l
-	}
-	l := e.lists.List(dir)
-	if e.listed == nil {
-		e.listed = map[string]*statuscache.Listing{}
-	}
-	e.listed[dir] = l
-	return l
-}
-
-// subdirsOf lists the subdirectories of dir (statuscache.Listing.subdirs), through
-// the listing cache in a read-only run with one.
-func (e *Engine) subdirsOf(dir string, keep func(string) bool) []string {
-	l := (*statuscache.Listing)(nil)
-	if e.lists != nil {
-		l = e.listDir(dir)
-	} else {
-		l = statuscache.ReadListing(dir, statuscache.FileID{}, false)
-	}
-	if l == nil {
-		return nil
-	}
-	return l.Subdirs(dir, keep)
-}
-
-// listedPlainDir answers plainDir from a listing of p's parent. Inside
-// the tree that listing is wanted anyway: the directories a kernel link
-// points into are the ones status walks.
-func (e *Engine) listedPlainDir(p string) (plain, known bool) {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return false, false
-	}
-	l := e.listDir(p[:i])
-	if l == nil {
-		return false, true
-	}
-	switch k, _ := l.Kind(p[i+1:]); k {
-	case statuscache.KindDir:
-		return true, true
-	case statuscache.KindCheck:
-		return false, false
-	}
-	return false, true // absent, a symlink or not a directory
 }

@@ -116,9 +116,9 @@ func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
 	k, a := pc.k, pc.a
 	type cand struct{ m, v string }
 	var todo []cand
-	for _, m := range e.modules("") {
-		for _, v := range e.versions(m, "") {
-			if !e.isBuilt(m, v, k, a) {
+	for _, m := range e.tree.Modules("") {
+		for _, v := range e.tree.Versions(m, "") {
+			if !e.tree.IsBuilt(m, v, k, a) {
 				continue
 			}
 			c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})

@@ -10,6 +10,7 @@ import (
 	"github.com/dkms-go/dkms/internal/doctor"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/statuscache"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -46,9 +47,9 @@ func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitram
 	// from it, as status does.
 	cache := e.loadStatusCache()
 	defer cache.Save(statusTemp)
-	if e.lockFile == nil && e.lists == nil {
-		e.lists = cache
-		defer func() { e.lists, e.listed = nil, nil }()
+	if !e.tree.Locked() && e.tree.Lists == nil {
+		e.tree.Lists = cache
+		defer e.tree.DropListings()
 	}
 	return doctor.Check(ctx, doctor.Options{
 		Root: e.L.Root, InstallTree: e.L.InstallTree, Kernels: kernels, Running: e.CurrentKern,
@@ -67,15 +68,15 @@ func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cach
 	var out []doctor.Module
 	var msgs bytes.Buffer
 	quiet := e.child(ui.New(io.Discard, &msgs))
-	for _, m := range e.modules("") {
+	for _, m := range e.tree.Modules("") {
 		latest, broken := "", ""
-		for _, v := range e.versions(m, "") {
-			switch e.state(m, v) {
-			case Added:
+		for _, v := range e.tree.Versions(m, "") {
+			switch e.tree.State(m, v) {
+			case tree.Added:
 				if latest == "" || kver.Less(latest, v) {
 					latest = v
 				}
-			case Broken:
+			case tree.Broken:
 				broken = v
 			}
 		}
@@ -86,7 +87,7 @@ func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cach
 			continue
 		}
 		v := latest
-		dm := doctor.Module{Module: m, Version: v, Built: e.isBuilt(m, v, k, a), Installed: e.isInstalled(m, v, k, a),
+		dm := doctor.Module{Module: m, Version: v, Built: e.tree.IsBuilt(m, v, k, a), Installed: e.tree.IsInstalled(m, v, k, a),
 			MakeLog: e.L.MakeLog(m, v)}
 		msgs.Reset()
 		if dm.Installed {

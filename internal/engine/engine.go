@@ -15,7 +15,7 @@ import (
 	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/shconf"
-	"github.com/dkms-go/dkms/internal/statuscache"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 	"golang.org/x/sys/unix"
 )
@@ -93,7 +93,6 @@ type Engine struct {
 	AddonDir    string
 
 	euid     int
-	lockFile *os.File
 	repaired bool // LockTree has repaired what killed runs left
 	// stagedVersion is the staged version directory (under the temporary
 	// prefix) holding the binaries ldtarball loaded, which add completes
@@ -104,15 +103,11 @@ type Engine struct {
 	// compression suffix of the main context (§7.3 quirk)
 	mainSuffix string
 	lastMain   *pairCtx
-	treeCanon  int // 0 unknown, 1 canonical, 2 not (see canonicalTree)
 	etcNames   map[string]bool
-	dirMemo    map[string]bool // plainDir answers of a read-only run
 	statMemo   map[string]memoID
-	// lists is the status cache of a read-only run, whose directory
-	// listings stand in for reading directories (internal/statuscache); listed
-	// holds the listings this run has already validated.
-	lists  *statuscache.Cache
-	listed map[string]*statuscache.Listing
+	// tree is the on-disk model of e.L's trees, with the lock and the
+	// status cache's listings of a read-only run.
+	tree *tree.Tree
 	// cache of the last successful conf read (§4.1 caching)
 	cacheKey string
 	cached   *dkmsconf.Conf
@@ -146,6 +141,7 @@ func UnsetCompilerVariables() {
 // ReadFramework (steps 7 and 8).
 func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	e := &Engine{P: p, euid: os.Geteuid()}
+	e.tree = tree.New(&e.L)
 	e.L.Root = root
 	for _, kv := range env {
 		if name, _, _ := strings.Cut(kv, "="); slices.Contains(CompilerVariables, name) {

@@ -38,7 +38,7 @@ func (e *Engine) Install(ctx context.Context) error {
 // installPair is §6.3 for one pair.
 func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	p := e.P
-	if pc.m != "" && pc.v != "" && e.isInstalled(pc.m, pc.v, pc.k, pc.a) {
+	if pc.m != "" && pc.v != "" && e.tree.IsInstalled(pc.m, pc.v, pc.k, pc.a) {
 		if !pc.force {
 			p.Line("Module " + pc.m + "/" + pc.v + " already installed on kernel " + pc.k + " (" + pc.a +
 				"), skip. You may override by specifying --force.")
@@ -213,7 +213,7 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 		return true
 	}
 	kernelCopy := copies[0]
-	if !e.linkActive(pc.m, pc.v, k, pc.a) && sameFile(kernelCopy, dkmsFile) {
+	if !e.tree.LinkActive(pc.m, pc.v, k, pc.a) && sameFile(kernelCopy, dkmsFile) {
 		// Our own copy, left by an install that was killed before it made
 		// the kernel link: finish that install.
 		return true

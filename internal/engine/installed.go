@@ -14,9 +14,9 @@ type InstalledModule struct {
 // versions only).
 func (e *Engine) InstalledModules(ctx context.Context, k, a string) []InstalledModule {
 	var out []InstalledModule
-	for _, m := range e.modules("") {
-		for _, v := range e.versions(m, "") {
-			if !e.isInstalled(m, v, k, a) {
+	for _, m := range e.tree.Modules("") {
+		for _, v := range e.tree.Versions(m, "") {
+			if !e.tree.IsInstalled(m, v, k, a) {
 				continue
 			}
 			c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})

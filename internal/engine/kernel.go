@@ -34,8 +34,8 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 		return "", err
 	}
 	var failed string
-	for _, m := range e.modules("") {
-		for _, v := range e.versions(m, "") {
+	for _, m := range e.tree.Modules("") {
+		for _, v := range e.tree.Versions(m, "") {
 			if !isDir(e.L.BuiltModules(m, v, k, a)) {
 				continue
 			}
@@ -76,8 +76,8 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 // kernel-<k>-* links, archived originals and markers (kernel removal must
 // leave nothing of that kernel behind).
 func (e *Engine) PurgeKernel(k, a string) {
-	for _, m := range e.modules("") {
-		for _, v := range e.versions(m, "") {
+	for _, m := range e.tree.Modules("") {
+		for _, v := range e.tree.Versions(m, "") {
 			if kd := e.L.KernelDir(m, v, k); isDir(kd) && !isSymlink(kd) {
 				e.warn(removeTreeAtomic(kd))
 			}

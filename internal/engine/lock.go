@@ -7,38 +7,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-
-	"github.com/dkms-go/dkms/internal/fault"
 )
 
-// lock takes an exclusive flock on <dkms_tree>/.dkms.lock for the rest of
-// the process, so two dkms processes never change the tree at once.
-// status reads without it.
+// lock creates the dkms tree if need be and takes its lock (tree.Lock)
+// for the rest of the process. status reads without it.
 func (e *Engine) lock() error {
-	if e.lockFile != nil {
+	if e.tree.Locked() {
 		return nil
 	}
 	if err := mkdirAll(e.L.DKMSTree); err != nil {
 		return e.P.Die(1, "Could not create the DKMS tree "+e.L.DKMSTree+": "+err.Error())
 	}
-	f, err := os.OpenFile(e.L.LockFile(), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		// A read-only tree is reported by the operation itself.
-		return nil
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
+	if err := e.tree.Lock(); err != nil {
 		return e.P.Die(1, "Could not lock "+e.L.LockFile()+": "+err.Error())
 	}
-	e.lockFile = f
-	fault.Locked()
 	return nil
 }
 
@@ -54,10 +36,7 @@ func (e *Engine) lockIfWritable(ctx context.Context) error {
 
 // Unlock releases the tree lock.
 func (e *Engine) Unlock() {
-	if e.lockFile != nil {
-		e.lockFile.Close() // closing releases the flock; nothing was written
-		e.lockFile = nil
-	}
+	e.tree.Unlock()
 }
 
 // grandparent returns the parent PID of our parent (§7.11 <PP>).

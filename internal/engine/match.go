@@ -4,6 +4,8 @@ import (
 	"context"
 	"regexp"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/tree"
 )
 
 // Match runs `dkms match --templatekernel T -k K [module]` (§6.9 as amended
@@ -36,15 +38,15 @@ func (e *Engine) Match(ctx context.Context) error {
 	}
 
 	var todo []modVer
-	for _, m := range e.modules("") {
-		for _, v := range e.versions(m, "") {
-			switch e.state(m, v) {
-			case Broken:
+	for _, m := range e.tree.Modules("") {
+		for _, v := range e.tree.Versions(m, "") {
+			switch e.tree.State(m, v) {
+			case tree.Broken:
 				// The status run upstream uses shows this on stderr.
 				p.ErrorBlock(m+"/"+v+": Missing the module source directory or the symbolic link pointing to it.",
 					"Manual intervention is required!")
-			case Added:
-				if e.isInstalled(m, v, tmpl, a) {
+			case tree.Added:
+				if e.tree.IsInstalled(m, v, tmpl, a) {
 					todo = append(todo, modVer{m, v})
 				}
 			}

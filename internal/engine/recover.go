@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/paths"
+	"github.com/dkms-go/dkms/internal/tree"
 )
 
 // Crash safety (docs/RELIABILITY.md). Every action that changes the trees
@@ -50,7 +51,7 @@ func (e *Engine) LockTree(ctx context.Context) error {
 	if err := e.lock(); err != nil {
 		return err
 	}
-	if e.lockFile == nil || e.repaired {
+	if !e.tree.Locked() || e.repaired {
 		return nil
 	}
 	e.repaired = true
@@ -93,7 +94,7 @@ func (e *Engine) sweepTemporaries() (markers []string) {
 				xdir := vdir + "/" + x.Name()
 				rest := e.sweepList(xdir, isBuildTemp)
 				// A kernel directory left empty by a killed unbuild.
-				if len(rest) == 0 && kernelDirName(x.Name()) {
+				if len(rest) == 0 && tree.KernelDirName(x.Name()) {
 					e.warn(removeIfEmpty(xdir))
 				}
 			}
@@ -143,7 +144,7 @@ func (e *Engine) sweepList(dir string, isTemp func(string) bool) []os.DirEntry {
 // repairPending finishes or rolls back every install and uninstall whose
 // marker is left, then runs depmod once for each kernel concerned.
 func (e *Engine) repairPending(ctx context.Context, markers []string) {
-	kernels := map[pair]bool{}
+	kernels := map[Pair]bool{}
 	for _, mk := range markers {
 		m := filepath.Base(filepath.Dir(mk))
 		ka := strings.TrimPrefix(filepath.Base(mk), paths.PendingPrefix)
@@ -158,17 +159,17 @@ func (e *Engine) repairPending(ctx context.Context, markers []string) {
 		if v != "" && isDir(e.L.VersionDir(m, v)) {
 			e.repairPair(ctx, &pairCtx{m: m, v: v, k: k, a: a})
 		}
-		kernels[pair{k, a}] = true
+		kernels[Pair{K: k, A: a}] = true
 	}
 	// The marker of earlier versions: kernel_prerm's deferred depmod.
 	old, _ := filepath.Glob(e.L.OldDepmodPending("*", "*"))
 	for _, mk := range old {
 		ka := strings.TrimPrefix(filepath.Base(mk), paths.OldDepmodPrefix)
 		if i := strings.LastIndexByte(ka, '-'); i > 0 {
-			kernels[pair{ka[:i], ka[i+1:]}] = true
+			kernels[Pair{K: ka[:i], A: ka[i+1:]}] = true
 		}
 	}
-	var ps []pair
+	var ps []Pair
 	for p := range kernels {
 		ps = append(ps, p)
 	}
@@ -195,8 +196,8 @@ func (e *Engine) repairPending(ctx context.Context, markers []string) {
 func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 	m, k, a := pc.m, pc.k, pc.a
 	active := ""
-	for _, w := range e.versions(m, "") {
-		if e.isInstalled(m, w, k, a) {
+	for _, w := range e.tree.Versions(m, "") {
+		if e.tree.IsInstalled(m, w, k, a) {
 			active = w
 		}
 	}
@@ -205,7 +206,7 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 		v = active
 	}
 	modDir := e.L.BuiltModules(m, v, k, a)
-	if !isDir(modDir) || e.state(m, v) != Added {
+	if !isDir(modDir) || e.tree.State(m, v) != tree.Added {
 		return
 	}
 	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})

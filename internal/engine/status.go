@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/statuscache"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -35,15 +35,15 @@ func (e *Engine) Status(ctx context.Context) error {
 	}
 	cache := e.loadStatusCache()
 	defer cache.Save(statusTemp)
-	if e.lockFile == nil {
-		e.lists = cache
-		defer func() { e.lists, e.listed = nil, nil }()
+	if !e.tree.Locked() {
+		e.tree.Lists = cache
+		defer e.tree.DropListings()
 	}
 	type item struct{ m, v, k, a string }
 	var items []item
 	for _, g := range groups {
-		for _, m := range e.modules(e.O.Module) {
-			for _, v := range e.versions(m, e.O.Version) {
+		for _, m := range e.tree.Modules(e.O.Module) {
+			for _, v := range e.tree.Versions(m, e.O.Version) {
 				items = append(items, item{m, v, g.k, g.a})
 			}
 		}
@@ -64,7 +64,7 @@ func (e *Engine) Status(ctx context.Context) error {
 		c := e
 		if workers > 1 {
 			c = e.child(ui.New(&chunks[w].out, &chunks[w].err))
-			c.listed = maps.Clone(e.listed)
+			c.tree.CopyListings(e.tree)
 		}
 		wg.Add(1)
 		go func() {
@@ -90,10 +90,10 @@ func (e *Engine) Status(ctx context.Context) error {
 }
 
 func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *bytes.Buffer, m, v, k, a string) {
-	switch e.state(m, v) {
-	case NotPresent:
+	switch e.tree.State(m, v) {
+	case tree.NotPresent:
 		return
-	case Broken:
+	case tree.Broken:
 		buf.WriteString(m + "/" + v + ": broken\n")
 		e.P.Stdout().Write(buf.Bytes())
 		buf.Reset()
@@ -101,9 +101,9 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 			"Manual intervention is required!")
 		return
 	}
-	var pairs []pair
+	var pairs []Pair
 	var facts []lineFacts
-	for _, p := range e.kernelArchDirs(m, v) {
+	for _, p := range e.tree.KernelArchDirs(m, v) {
 		if (k != "" && p.K != k) || (a != "" && p.A != a) {
 			continue
 		}
@@ -119,11 +119,11 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 	if k != "" && len(pairs) == 0 {
 		// A kernel given literally may not match the kernel-name glob.
 		if isDir(e.L.BuiltModules(m, v, k, a)) && a != "" {
-			pairs = append(pairs, pair{k, a})
+			pairs = append(pairs, Pair{K: k, A: a})
 		} else if a == "" {
-			for _, ar := range e.subdirsOf(e.L.KernelDir(m, v, k), nil) {
+			for _, ar := range e.tree.SubdirsOf(e.L.KernelDir(m, v, k), nil) {
 				if isDir(e.L.BuiltModules(m, v, k, ar)) {
-					pairs = append(pairs, pair{k, ar})
+					pairs = append(pairs, Pair{K: k, A: ar})
 				}
 			}
 		}
@@ -134,7 +134,7 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 	}
 	facts = append(facts, make([]lineFacts, len(pairs)-len(facts))...)
 	for i, p := range pairs {
-		installed := e.linkActive(m, v, p.K, p.A)
+		installed := e.tree.LinkActive(m, v, p.K, p.A)
 		st := "built"
 		if installed {
 			st = "installed"
@@ -172,7 +172,7 @@ func (e *Engine) knownFacts(cache *statuscache.Cache, m, v, k, a string) lineFac
 
 func (e *Engine) statusSuffixes(ctx context.Context, cache *statuscache.Cache, m, v, k, a string, installed bool, f lineFacts) string {
 	var s strings.Builder
-	if e.plainDir(e.L.OriginalsDir(m)) && exists(e.L.OriginalDir(m, k, a)) {
+	if e.tree.PlainDir(e.L.OriginalsDir(m)) && exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
 	}
 	records, ok := f.recs, f.haveRecs

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/dkms-go/dkms/internal/proc"
+	"github.com/dkms-go/dkms/internal/tree"
 	"os"
 	"path/filepath"
 	"strings"
@@ -253,7 +254,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	if err := e.lock(); err != nil {
 		return err
 	}
-	if e.state(m, v) == Added && !e.O.Force {
+	if e.tree.State(m, v) == tree.Added && !e.O.Force {
 		return e.P.Die(8, m+"/"+v+" is already added!", "Aborting.")
 	}
 	e.P.Line("")
@@ -394,8 +395,8 @@ func archiveNameError(tmp string, err error) error {
 // archiveBinaries lists the <k>/<a> directories of dkms_main_tree in glob
 // order. Symbolic links in their place, or links inside them that point
 // out of their directory, are refused: each directory is copied on its own.
-func archiveBinaries(mainTree string) ([]pair, error) {
-	var out []pair
+func archiveBinaries(mainTree string) ([]Pair, error) {
+	var out []Pair
 	for _, k := range readDirNames(mainTree) {
 		kd := mainTree + "/" + k
 		if isSymlink(kd) {
@@ -415,7 +416,7 @@ func archiveBinaries(mainTree string) ([]pair, error) {
 			if err := tarball.LinksStayInside(ad); err != nil {
 				return nil, err
 			}
-			out = append(out, pair{k, a})
+			out = append(out, Pair{K: k, A: a})
 		}
 	}
 	return out, nil

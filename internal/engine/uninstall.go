@@ -44,9 +44,9 @@ func (e *Engine) removalGates(action string, root bool) error {
 
 // uninstallStep prints the skip line or runs the uninstall body.
 func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
-	installed := e.isInstalled(pc.m, pc.v, pc.k, pc.a)
+	installed := e.tree.IsInstalled(pc.m, pc.v, pc.k, pc.a)
 	if pc.linkOnly {
-		installed = isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) && e.linkActive(pc.m, pc.v, pc.k, pc.a)
+		installed = isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) && e.tree.LinkActive(pc.m, pc.v, pc.k, pc.a)
 	}
 	if !installed {
 		hide, err := e.usesExclusive(ctx, pc)
@@ -74,7 +74,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 	if err := e.lock(); err != nil {
 		return err
 	}
-	active := e.linkActive(m, v, k, a)
+	active := e.tree.LinkActive(m, v, k, a)
 	// Until depmod has run, the marker tells the next run to finish this
 	// uninstall if this one is killed.
 	if err := e.markPending(pc); err != nil {
@@ -217,7 +217,7 @@ func (e *Engine) deleteBuilt(pc *pairCtx) error {
 	if !isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
 		e.P.Line("Module " + pc.m + "/" + pc.v + " is not built for kernel " + pc.k + " (" + pc.a + "). Skipping...")
 		// What a killed unbuild may have left: the kernel's empty directory.
-		if kd := e.L.KernelDir(pc.m, pc.v, pc.k); isRealDir(kd) && e.lockFile != nil {
+		if kd := e.L.KernelDir(pc.m, pc.v, pc.k); isRealDir(kd) && e.tree.Locked() {
 			e.warn(removeIfEmpty(kd))
 		}
 		return nil
