@@ -208,7 +208,7 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 			return false
 		}
 	}
-	copies := e.kernelCopies(k, r.DestName, suffix)
+	copies := e.tree.KernelCopies(k, r.DestName, suffix)
 	if len(copies) == 0 || pc.versionOverride || e.O.ForceVersion {
 		return true
 	}
@@ -281,7 +281,7 @@ func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix, srcFile
 	for _, loc := range []string{"/extra", "/updates", e.destLocation(r)} {
 		cands = append(cands, kd+loc+"/"+d+".ko", kd+loc+"/"+d+".ko"+suffix)
 	}
-	cands = append(cands, e.kernelCopies(k, d, suffix)...)
+	cands = append(cands, e.tree.KernelCopies(k, d, suffix)...)
 	for _, c := range cands {
 		if !isRegular(c) || sameFile(c, srcFile) {
 			continue

@@ -8,22 +8,12 @@ import (
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fault"
-	"github.com/dkms-go/dkms/internal/modinfo"
 	"golang.org/x/sys/unix"
 )
 
 // destLocation is the effective DEST_MODULE_LOCATION of a record (§4.6).
 func (e *Engine) destLocation(r dkmsconf.Record) string {
 	return dkmsconf.EffectiveDestLocation(r.DestLocation, e.Distro, e.AddonDir)
-}
-
-// moduleVersion reads modinfo's version: of a module file ("" if none).
-func moduleVersion(path string) string {
-	info, err := modinfo.Read(path)
-	if err != nil {
-		return ""
-	}
-	return info.Version()
 }
 
 // installedCopy locates the installed copy of a record (§7.6 B): the first
@@ -36,15 +26,7 @@ func (e *Engine) installedCopy(r dkmsconf.Record, k, ref string) string {
 
 // installedCandidates lists the files installedLocation looks at.
 func (e *Engine) installedCandidates(r dkmsconf.Record, k, ref string) []string {
-	var out []string
-	for _, loc := range e.candidateLocations(r) {
-		dir := e.L.KernelModules(k) + loc
-		out = append(out, dir+"/"+filepath.Base(ref))
-		if filepath.Base(ref) != r.DestName+".ko" {
-			out = append(out, dir+"/"+r.DestName+".ko")
-		}
-	}
-	return out
+	return e.tree.InstalledCandidates(k, ref, r.DestName, e.candidateLocations(r))
 }
 
 func (e *Engine) candidateLocations(r dkmsconf.Record) []string {
@@ -58,47 +40,7 @@ func (e *Engine) candidateLocations(r dkmsconf.Record) []string {
 // installedLocation is installedCopy that also returns the location
 // (relative to <install_tree>/<k>) where the copy was found.
 func (e *Engine) installedLocation(r dkmsconf.Record, k, ref string) (string, string) {
-	locs := e.candidateLocations(r)
-	refVer, known := "", false // read only when a candidate exists
-	base := filepath.Base(ref)
-	for _, loc := range locs {
-		dir := e.L.KernelModules(k) + loc
-		names := []string{base}
-		if base != r.DestName+".ko" {
-			names = append(names, r.DestName+".ko")
-		}
-		for _, name := range names {
-			p := dir + "/" + name
-			if !isRegular(p) {
-				continue
-			}
-			if !known {
-				refVer, known = moduleVersion(ref), true
-			}
-			if moduleVersion(p) == refVer {
-				return p, loc
-			}
-		}
-	}
-	return "", ""
-}
-
-// kernelCopies finds regular files named <d>.ko or <d><suffix> anywhere
-// under <install_tree>/<k>, in walk order (§7.5 rule 2, §7.6 A).
-func (e *Engine) kernelCopies(k, d, suffix string) []string {
-	var out []string
-	names := map[string]bool{d + ".ko": true, d + ".ko" + suffix: true}
-	root := e.L.KernelModules(k)
-	filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if de.Type().IsRegular() && names[de.Name()] {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
+	return e.tree.InstalledLocation(k, ref, r.DestName, e.candidateLocations(r))
 }
 
 // removeEmptyParents deletes now-empty directories from dir upwards, never
