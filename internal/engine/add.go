@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
@@ -114,7 +115,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 			"You cannot add the same module/version combo more than once.")
 	}
 	src := e.L.SourceDir(m, v)
-	if !isDir(src) {
+	if !fsops.IsDir(src) {
 		return e.P.Die(2, "Could not find module source directory.", "Directory: "+src+" does not exist.")
 	}
 	k, a := e.firstPair()
@@ -147,38 +148,38 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 // module (a version directory without its source link reads as broken).
 func (e *Engine) makeVersionDir(m, v, src string) error {
 	vd, link := e.L.VersionDir(m, v), e.L.SourceLink(m, v)
-	if !exists(vd) {
-		if err := mkdirAll(e.L.ModuleDir(m)); err != nil {
+	if !fsops.Exists(vd) {
+		if err := fsops.MkdirAll(e.L.ModuleDir(m)); err != nil {
 			return e.P.Die(1, "Could not create "+e.L.ModuleDir(m)+": "+err.Error())
 		}
 		tmp := e.stagedVersion // ldtarball's binaries
 		e.stagedVersion = ""
 		if tmp == "" {
-			tmp = tempPath(e.L.ModuleDir(m), "add")
+			tmp = fsops.TempPath(e.L.ModuleDir(m), "add")
 		}
-		if err := mkdirAll(tmp + "/build"); err != nil {
+		if err := fsops.MkdirAll(tmp + "/build"); err != nil {
 			return e.P.Die(1, "Could not create "+e.L.BuildDir(m, v)+": "+err.Error())
 		}
-		err := symlinkAt(src, tmp+"/source")
+		err := fsops.SymlinkAt(src, tmp+"/source")
 		if err == nil {
-			err = renamePath(tmp, vd)
+			err = fsops.RenamePath(tmp, vd)
 		}
 		if err != nil {
-			e.warn(removeTree(tmp))
+			e.warn(fsops.RemoveTree(tmp))
 			return e.P.Die(1, "Could not create "+vd+": "+err.Error())
 		}
 		return nil
 	}
-	if err := mkdirAll(e.L.BuildDir(m, v)); err != nil {
+	if err := fsops.MkdirAll(e.L.BuildDir(m, v)); err != nil {
 		return e.P.Die(1, "Could not create "+e.L.BuildDir(m, v)+": "+err.Error())
 	}
 	// As `ln -s src link`: over an existing directory (a binaries-only
 	// tree's source/) the link is made inside it.
 	at := link
-	if isDir(link) {
+	if fsops.IsDir(link) {
 		at = link + "/" + filepath.Base(src)
 	}
-	if err := symlinkAt(src, at); err != nil {
+	if err := fsops.SymlinkAt(src, at); err != nil {
 		e.P.Stderr().Write([]byte("ln: failed to create symbolic link '" + at + "': File exists\n"))
 	}
 	return nil
@@ -194,7 +195,7 @@ func (e *Engine) addFromPath(ctx context.Context, given, archive, tmp string) er
 	if err == nil {
 		resolved, err = filepath.Abs(resolved)
 	}
-	if err != nil || !isRegular(resolved+"/dkms.conf") {
+	if err != nil || !fsops.IsRegular(resolved+"/dkms.conf") {
 		return e.P.Die(9, given+" must contain a dkms.conf file!")
 	}
 	if err := e.gateRoot(); err != nil {
@@ -219,34 +220,34 @@ func (e *Engine) addFromPath(ctx context.Context, given, archive, tmp string) er
 		return err
 	}
 	dst := e.L.SourceDir(m, v)
-	if e.O.Force && isDir(dst) {
+	if e.O.Force && fsops.IsDir(dst) {
 		e.P.Stderr().Write([]byte("\n"))
 		e.P.Line("Forcing install of " + m + "/" + v)
-		if err := removeTreeAtomic(dst); err != nil {
+		if err := fsops.RemoveTreeAtomic(dst); err != nil {
 			return e.P.Die(2, "Could not delete "+dst+": "+err.Error())
 		}
 	}
 	if resolved == dst {
 		return nil
 	}
-	if isDir(dst) {
-		if err := copyTree(resolved, dst); err != nil {
+	if fsops.IsDir(dst) {
+		if err := fsops.CopyTree(resolved, dst); err != nil {
 			return e.P.Die(2, "Could not copy "+resolved+" to "+dst+": "+err.Error())
 		}
 		return nil
 	}
 	// A new source directory is copied under a temporary name and renamed
 	// into place: a killed copy never leaves a partial source to add.
-	if err := mkdirAll(e.L.SourceTree); err != nil {
+	if err := fsops.MkdirAll(e.L.SourceTree); err != nil {
 		return e.P.Die(2, "Could not create "+e.L.SourceTree+": "+err.Error())
 	}
-	staging := tempPath(e.L.SourceTree, "src")
-	err = copyTree(resolved, staging)
+	staging := fsops.TempPath(e.L.SourceTree, "src")
+	err = fsops.CopyTree(resolved, staging)
 	if err == nil {
-		err = renamePath(staging, dst)
+		err = fsops.RenamePath(staging, dst)
 	}
 	if err != nil {
-		e.warn(removeTree(staging))
+		e.warn(fsops.RemoveTree(staging))
 		return e.P.Die(2, "Could not copy "+resolved+" to "+dst+": "+err.Error())
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/jobserver"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/sched"
@@ -149,7 +150,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	if err := e.LockTree(ctx); err != nil {
 		return results, err
 	}
-	if exists(e.L.NoAutoinstall()) {
+	if fsops.Exists(e.L.NoAutoinstall()) {
 		p.Line("Automatic installation of modules has been disabled.")
 		return results, nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/jobserver"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/sign"
@@ -99,7 +100,7 @@ func (e *Engine) Build(ctx context.Context) error {
 // buildPair is §6.2 for one pair. checkBuilt is false when called from
 // install (no "already built" skip).
 func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) error {
-	if checkBuilt && pc.m != "" && pc.v != "" && isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+	if checkBuilt && pc.m != "" && pc.v != "" && fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
 		if !pc.force {
 			e.P.Line("Module " + pc.m + "/" + pc.v + " already built for kernel " + pc.k + " (" + pc.a +
 				"), skip. You may override by specifying --force.")
@@ -108,11 +109,11 @@ func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) er
 		if err := e.lock(); err != nil {
 			return err
 		}
-		if err := removeTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
+		if err := fsops.RemoveTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
 			return e.P.Die(6, "Could not delete the built module: "+err.Error())
 		}
-		if !hasSubdir(e.L.KernelDir(pc.m, pc.v, pc.k)) {
-			e.warn(removeTree(e.L.KernelDir(pc.m, pc.v, pc.k)))
+		if !fsops.HasSubdir(e.L.KernelDir(pc.m, pc.v, pc.k)) {
+			e.warn(fsops.RemoveTree(e.L.KernelDir(pc.m, pc.v, pc.k)))
 		}
 	}
 	if pc.m == "" || pc.v == "" || e.tree.State(pc.m, pc.v) != tree.Added {
@@ -123,7 +124,7 @@ func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) er
 		e.P.Line("")
 	}
 	m, v, k, a := pc.m, pc.v, pc.k, pc.a
-	if exists(e.L.BuiltDir(m, v, k, a)) {
+	if fsops.Exists(e.L.BuiltDir(m, v, k, a)) {
 		return e.P.Die(3, "This module/version has already been built on: "+k,
 			"Directory "+e.L.BuiltDir(m, v, k, a)+" already exists. Use the dkms remove function before trying to build again.")
 	}
@@ -156,7 +157,7 @@ func (e *Engine) prepareKernel(ctx context.Context, pc *pairCtx) error {
 		return nil
 	}
 	ks := e.kernelSourceDir(pc.k)
-	if !isDir(ks + "/include") {
+	if !fsops.IsDir(ks + "/include") {
 		return e.missingHeaders(pc.k)
 	}
 	pc.signer = e.prepareSigning(ctx, pc.k)
@@ -183,7 +184,7 @@ func (e *Engine) compilerEnv(ctx context.Context, k string) ([]string, string) {
 	env := e.scriptEnv()
 	ks := e.kernelSourceDir(k)
 	cc := ""
-	if exists(ks + "/.kernelvariables") {
+	if fsops.Exists(ks + "/.kernelvariables") {
 		out, err := ui.Output(ctx, "make", "-s", "-f", ks+"/.kernelvariables", "--eval", "print-cc:\n\t@echo $(CC)", "print-cc")
 		if err == nil && out != "" {
 			cc = out

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/proc"
 )
 
@@ -21,7 +22,7 @@ const buildEnvMarker = "DKMS_BUILD_ENVIRONMENT_DUMP\x00"
 // a missing file, an empty value or a file that exits change nothing.
 func (e *Engine) applyBuildEnvironment(ctx context.Context, pc *pairCtx) {
 	file := e.FW["build_environment"]
-	if file == "" || !isRegular(file) {
+	if file == "" || !fsops.IsRegular(file) {
 		return
 	}
 	vars := e.confVars(pc.m, pc.v, pc.k, pc.a)

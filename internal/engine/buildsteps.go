@@ -9,6 +9,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -25,7 +26,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 	excluded := dkmsconf.ExcludedRecords(c.Records, k, a, e.kernelConfig(k))
 	skip := func(i int) bool { return excluded != nil && excluded[i] }
 	src := e.L.SourceLink(m, v)
-	if len(readDirNames(src)) < 2 {
+	if len(fsops.ReadDirNames(src)) < 2 {
 		return p.Die(8, "The directory "+src+" does not appear to have module source located within it.",
 			"Build halted.")
 	}
@@ -51,24 +52,24 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		return err
 	}
 	build := e.L.BuildDir(m, v)
-	if err := removeTree(build); err != nil {
+	if err := fsops.RemoveTree(build); err != nil {
 		return p.Die(15, "Could not clean "+build+": "+err.Error())
 	}
-	if err := mkdirAll(build); err != nil {
+	if err := fsops.MkdirAll(build); err != nil {
 		return p.Die(15, "Could not create "+build+": "+err.Error())
 	}
-	if err := copyTree(src+"/", build); err != nil {
+	if err := fsops.CopyTree(src+"/", build); err != nil {
 		return p.Die(15, "Could not copy the source into "+build+": "+err.Error())
 	}
 	// Delta D8: the administrator's /etc/dkms/<m>/patches/ overlays the
 	// module's patches/ (same relative paths replaced, others kept).
-	if over := e.L.EtcDir() + "/" + m + "/patches"; isDir(over) {
-		if err := copyTree(over+"/", build+"/patches"); err != nil {
+	if over := e.L.EtcDir() + "/" + m + "/patches"; fsops.IsDir(over) {
+		if err := fsops.CopyTree(over+"/", build+"/patches"); err != nil {
 			return p.Die(15, "Could not copy "+over+" into "+build+"/patches: "+err.Error())
 		}
 	}
 	logPath := e.L.MakeLog(m, v)
-	if err := writeFile(logPath, []byte(makeLogHeader(m, v, k, a, time.Now())), 0o644); err != nil {
+	if err := fsops.WriteFile(logPath, []byte(makeLogHeader(m, v, k, a, time.Now())), 0o644); err != nil {
 		return p.Die(15, "Could not write "+logPath+": "+err.Error())
 	}
 	consult := "Consult " + logPath + " for more information."
@@ -109,20 +110,20 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		}
 	}
 	kdir := e.L.KernelDir(m, v, k)
-	if err := mkdirAll(kdir); err != nil {
+	if err := fsops.MkdirAll(kdir); err != nil {
 		return p.Die(7, "Could not create "+kdir+": "+err.Error())
 	}
 	// Staged under the temporary prefix, renamed into place when complete.
-	staging := tempPath(kdir, a)
+	staging := fsops.TempPath(kdir, a)
 	for _, d := range []string{staging, staging + "/log", staging + "/module"} {
-		if err := mkdirAll(d); err != nil {
+		if err := fsops.MkdirAll(d); err != nil {
 			p.Stderr().Write([]byte(err.Error() + "\n"))
 			p.ErrorBlock("Unable to make temporary directory.")
 			return ui.Exit(7)
 		}
 	}
-	if isRegular(build + "/Module.symvers") {
-		if err := copyFile(build+"/Module.symvers", staging+"/module/Module.symvers", 0o644); err != nil {
+	if fsops.IsRegular(build + "/Module.symvers") {
+		if err := fsops.CopyFile(build+"/Module.symvers", staging+"/module/Module.symvers", 0o644); err != nil {
 			p.Warning("Could not copy Module.symvers: " + err.Error())
 		}
 	}
@@ -131,7 +132,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 			continue
 		}
 		file := build + "/" + r.BuiltLocation + r.BuiltName + ".ko"
-		if !isRegular(file) {
+		if !fsops.IsRegular(file) {
 			p.Warning(file + " has disappeared")
 			continue
 		}
@@ -157,7 +158,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 				stored, ext = out, ".ko"+pc.suffix
 			}
 		}
-		if err := copyFile(stored, staging+"/module/"+r.DestName+ext, 0o644); err != nil {
+		if err := fsops.CopyFile(stored, staging+"/module/"+r.DestName+ext, 0o644); err != nil {
 			p.Warning("Could not copy " + stored + ": " + err.Error())
 		}
 	}
@@ -176,12 +177,12 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 	if code := e.runLoggedScript(ctx, pc, "post_build", c.PostBuild); code != 0 {
 		return ui.Exit(code)
 	}
-	e.warn(renamePath(logPath, e.L.BuiltLog(m, v, k, a)))
-	e.warn(removeTree(build))
+	e.warn(fsops.RenamePath(logPath, e.L.BuiltLog(m, v, k, a)))
+	e.warn(fsops.RemoveTree(build))
 	if c.BuildDependsRebuild && !e.O.Force {
 		for _, dep := range c.BuildDepends {
 			if dv := e.versionOf(dep); dv != "" {
-				e.warn(writeFileAtomic(e.L.DepRecord(m, v, k, a, dep), []byte(dv+"\n"), 0o644))
+				e.warn(fsops.WriteFileAtomic(e.L.DepRecord(m, v, k, a, dep), []byte(dv+"\n"), 0o644))
 			}
 		}
 	}
@@ -197,13 +198,13 @@ func existsFollow(p string) bool {
 // renameReplace renames a staging directory onto dst, replacing an empty
 // or absent dst.
 func renameReplace(src, dst string) error {
-	if err := renamePath(src, dst); err == nil {
+	if err := fsops.RenamePath(src, dst); err == nil {
 		return nil
 	}
-	if err := removeIfEmpty(dst); err != nil {
+	if err := fsops.RemoveIfEmpty(dst); err != nil {
 		return err
 	}
-	return renamePath(src, dst)
+	return fsops.RenamePath(src, dst)
 }
 
 // anyVersionInstalled reports whether some version of module dep is

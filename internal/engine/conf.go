@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/tree"
 )
@@ -30,7 +31,7 @@ func (e *Engine) kernelConfig(k string) string {
 	}
 	ks := e.kernelSourceDir(k)
 	c := ks + "/.config"
-	if exists(ks + "/include/config/auto.conf") {
+	if fsops.Exists(ks + "/include/config/auto.conf") {
 		c = ks + "/include/config/auto.conf"
 	}
 	if e.kconfigMemo == nil {
@@ -63,7 +64,7 @@ func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, erro
 	if shown == "" && e.O != nil {
 		shown = e.O.ConfPath
 	}
-	if !isRegular(file) {
+	if !fsops.IsRegular(file) {
 		if r.quiet {
 			return nil, errQuiet
 		}

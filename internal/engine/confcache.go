@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -20,7 +21,7 @@ import (
 
 // statusTemp names the cache's temporary while it is saved; a killed
 // save leaves it for sweepTemporaries.
-const statusTemp = tmpPrefix + "status-*"
+const statusTemp = fsops.TmpPrefix + "status-*"
 
 func (e *Engine) loadStatusCache() *statuscache.Cache {
 	return statuscache.Load(e.L.StatusCache(), e.L.OldStatusCache(), e.L.DKMSTree)
@@ -199,7 +200,7 @@ func (e *Engine) statusConf(ctx context.Context, r confRead) (*dkmsconf.Conf, er
 	e.P = ui.New(saved.Stdout(), &buf)
 	c, err := e.readConf(ctx, r)
 	e.P = saved
-	if err != nil && !exists(e.L.SourceLink(r.m, r.v)) {
+	if err != nil && !fsops.Exists(e.L.SourceLink(r.m, r.v)) {
 		return nil, err
 	}
 	saved.Stderr().Write(buf.Bytes()) // as the read would have printed it

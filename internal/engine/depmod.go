@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
@@ -28,7 +29,7 @@ func (e *Engine) depmod(ctx context.Context, k string, w, ew io.Writer) {
 		return
 	}
 	kd := e.L.KernelModules(k)
-	if k == "" || !isRegular(kd+"/modules.dep") {
+	if k == "" || !fsops.IsRegular(kd+"/modules.dep") {
 		fmt.Fprintf(w, "Skipping depmod because '%s/modules.dep' is missing.\n", kd)
 		return
 	}
@@ -38,7 +39,7 @@ func (e *Engine) depmod(ctx context.Context, k string, w, ew io.Writer) {
 	if it := filepath.Clean(e.L.InstallTree); it != "/lib/modules" && strings.HasSuffix(it, "/lib/modules") {
 		args = append([]string{"-b", strings.TrimSuffix(it, "/lib/modules")}, args...)
 	}
-	if sm := e.L.Sys("/boot/System.map-" + k); isRegular(sm) {
+	if sm := e.L.Sys("/boot/System.map-" + k); fsops.IsRegular(sm) {
 		args = append(args, "-F", sm)
 	}
 	cmd := proc.Command(ctx, false, "depmod", args...)
@@ -72,7 +73,7 @@ func (e *Engine) postTransaction(ctx context.Context) {
 		return
 	}
 	logPath := e.L.PostTransactionLog()
-	e.warn(writeFile(logPath, nil, 0o644))
+	e.warn(fsops.WriteFile(logPath, nil, 0o644))
 	k := ""
 	if len(e.Kernels) > 0 {
 		k = e.Kernels[0]
@@ -106,7 +107,7 @@ func (e *Engine) modprobeOnInstall(ctx context.Context, k string) {
 	}
 	ui.RunShell(ctx, "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q",
 		"/", e.Env, io.Discard, nil)
-	if exists("/lib/systemd/system/systemd-modules-load.service") {
+	if fsops.Exists("/lib/systemd/system/systemd-modules-load.service") {
 		proc.Run(proc.Command(ctx, false, "systemctl", "restart", "systemd-modules-load.service"))
 	}
 }
@@ -155,11 +156,11 @@ func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
 		if err := e.uninstallBody(ctx, sub, false); err != nil {
 			return err
 		}
-		if err := removeTreeAtomic(e.L.BuiltDir(t.m, t.v, k, a)); err != nil {
+		if err := fsops.RemoveTreeAtomic(e.L.BuiltDir(t.m, t.v, k, a)); err != nil {
 			return e.P.Die(6, "Could not delete the built module: "+err.Error())
 		}
-		if kd := e.L.KernelDir(t.m, t.v, k); !hasSubdir(kd) {
-			e.warn(removeTree(kd))
+		if kd := e.L.KernelDir(t.m, t.v, k); !fsops.HasSubdir(kd) {
+			e.warn(fsops.RemoveTree(kd))
 		}
 		err := e.installPair(ctx, sub)
 		pc.prepared, pc.signer, pc.buildEnv, pc.cc = sub.prepared, sub.signer, sub.buildEnv, sub.cc

@@ -12,6 +12,7 @@ import (
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/shconf"
@@ -174,7 +175,7 @@ func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 // environment has no ADDON_MODULES_DIR (§1 step 7), then reads the
 // start-up variables of framework.conf (step 8, §3.2) over the defaults.
 func (e *Engine) ReadFramework(ctx context.Context) {
-	if mit := e.L.Sys("/etc/sysconfig/module-init-tools"); e.AddonDir == "" && exists(mit) {
+	if mit := e.L.Sys("/etc/sysconfig/module-init-tools"); e.AddonDir == "" && fsops.Exists(mit) {
 		vals, err := shconf.EvalFile(ctx, mit, []string{"ADDON_MODULES_DIR"}, shconf.Options{Env: e.Env, Stderr: e.P.Stderr()})
 		if err != nil {
 			fmt.Fprintln(e.P.Stderr(), err)
@@ -339,4 +340,11 @@ func (e *Engine) IsRoot() bool { return e.euid == 0 }
 func lookPath(name string) bool {
 	_, err := exec.LookPath(name)
 	return err == nil
+}
+
+// warn reports a failed change of the tree that does not stop the action.
+func (e *Engine) warn(err error) {
+	if err != nil {
+		e.P.Warning(err.Error())
+	}
 }

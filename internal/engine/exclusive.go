@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -18,7 +19,7 @@ import (
 // upstream's error block goes to the discarded stream.
 func (e *Engine) usesExclusive(ctx context.Context, pc *pairCtx) (bool, error) {
 	file := e.L.SourceLink(pc.m, pc.v) + "/dkms.conf"
-	if !isRegular(file) {
+	if !fsops.IsRegular(file) {
 		return false, nil
 	}
 	var directives []string

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/proc"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		}
 		p.Line("")
 	}
-	if pc.m == "" || pc.v == "" || !isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+	if pc.m == "" || pc.v == "" || !fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
 		if err := e.buildPair(ctx, pc, false); err != nil {
 			return err
 		}
@@ -58,7 +59,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	savedForce := pc.force
 	defer func() { pc.force = savedForce }()
 	e.forcedInstallList(pc)
-	if !isDir(e.L.KernelModules(k)) {
+	if !fsops.IsDir(e.L.KernelModules(k)) {
 		return p.Die(6, "The directory "+e.L.KernelModules(k)+" doesn't exist.",
 			"You cannot install a module onto a non-existent kernel.")
 	}
@@ -107,18 +108,18 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		e.archiveOriginal(pc, r, suffix, srcFile)
 		dir := e.L.KernelModules(k) + e.destLocation(r)
 		p.Line("Installing " + dir + "/" + filepath.Base(srcFile))
-		if err := mkdirAll(dir); err != nil {
+		if err := fsops.MkdirAll(dir); err != nil {
 			p.Stderr().Write([]byte(err.Error() + "\n"))
 			return p.Die(6, "Copying '"+srcFile+"' failed")
 		}
 		dst := dir + "/" + filepath.Base(srcFile)
 		var err error
 		if e.Symlinks {
-			err = symlinkAtomic(srcFile, dst, e.L.KernelModules(k))
+			err = fsops.SymlinkAtomic(srcFile, dst, e.L.KernelModules(k))
 		} else {
 			// The temporary copy is made at the top of the kernel's
 			// directory, where the next run looks for leftovers.
-			err = copyFileVia(srcFile, dst, e.L.KernelModules(k), 0o644)
+			err = fsops.CopyFileVia(srcFile, dst, e.L.KernelModules(k), 0o644)
 		}
 		if err != nil {
 			p.Stderr().Write([]byte(err.Error() + "\n"))
@@ -132,7 +133,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	}
 	// The kernel link makes the install visible to status: it comes after
 	// every module file is in place.
-	if err := symlinkAtomic(v+"/"+k+"/"+a, e.L.KernelLink(m, k, a), ""); err != nil {
+	if err := fsops.SymlinkAtomic(v+"/"+k+"/"+a, e.L.KernelLink(m, k, a), ""); err != nil {
 		p.Stderr().Write([]byte(err.Error() + "\n"))
 		return p.Die(6, "Could not link "+e.L.KernelLink(m, k, a)+".")
 	}
@@ -158,7 +159,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 // when neither is there.
 func builtFile(modDir, d, suffix string) string {
 	for _, p := range []string{modDir + "/" + d + ".ko", modDir + "/" + d + ".ko" + suffix} {
-		if isRegular(p) {
+		if fsops.IsRegular(p) {
 			return p
 		}
 	}
@@ -270,8 +271,8 @@ func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix, srcFile
 	m, k, a := pc.m, pc.k, pc.a
 	d := r.DestName
 	backup := e.L.OriginalDir(m, k, a)
-	if exists(e.L.KernelLink(m, k, a)) {
-		if isRegular(backup+"/"+d+".ko") || isRegular(backup+"/"+d+".ko"+suffix) {
+	if fsops.Exists(e.L.KernelLink(m, k, a)) {
+		if fsops.IsRegular(backup+"/"+d+".ko") || fsops.IsRegular(backup+"/"+d+".ko"+suffix) {
 			e.P.Line("An original module was already stored during a previous install")
 		}
 		return
@@ -283,27 +284,27 @@ func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix, srcFile
 	}
 	cands = append(cands, e.tree.KernelCopies(k, d, suffix)...)
 	for _, c := range cands {
-		if !isRegular(c) || sameFile(c, srcFile) {
+		if !fsops.IsRegular(c) || sameFile(c, srcFile) {
 			continue
 		}
 		e.P.Line("Found pre-existing " + c + ", archiving for uninstallation")
-		if err := mkdirAll(backup); err != nil {
+		if err := fsops.MkdirAll(backup); err != nil {
 			e.warn(err)
 			return
 		}
 		dst := backup + "/" + filepath.Base(c)
 		// Where the original came from is written first: an archived file
 		// is never without its origin.
-		if err := writeFileAtomic(dst+".origin", []byte(c+"\n"), 0o644); err != nil {
+		if err := fsops.WriteFileAtomic(dst+".origin", []byte(c+"\n"), 0o644); err != nil {
 			e.warn(err)
 			return
 		}
-		if err := renamePath(c, dst); err != nil {
-			if err := copyFile(c, dst, 0o644); err != nil {
+		if err := fsops.RenamePath(c, dst); err != nil {
+			if err := fsops.CopyFile(c, dst, 0o644); err != nil {
 				e.warn(err)
 				return
 			}
-			e.warn(removeFile(c))
+			e.warn(fsops.RemoveFile(c))
 		}
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -36,7 +37,7 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 	var failed string
 	for _, m := range e.tree.Modules("") {
 		for _, v := range e.tree.Versions(m, "") {
-			if !isDir(e.L.BuiltModules(m, v, k, a)) {
+			if !fsops.IsDir(e.L.BuiltModules(m, v, k, a)) {
 				continue
 			}
 			if !all {
@@ -65,8 +66,8 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 		e.depmodStep(ctx, k)
 		e.clearPending(k, a)
 	}
-	if isDir(e.L.KernelModules(k)) {
-		e.warn(removeEmptyDirs(e.L.KernelModules(k)))
+	if fsops.IsDir(e.L.KernelModules(k)) {
+		e.warn(fsops.RemoveEmptyDirs(e.L.KernelModules(k)))
 	}
 	return failed, nil
 }
@@ -78,29 +79,29 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 func (e *Engine) PurgeKernel(k, a string) {
 	for _, m := range e.tree.Modules("") {
 		for _, v := range e.tree.Versions(m, "") {
-			if kd := e.L.KernelDir(m, v, k); isDir(kd) && !isSymlink(kd) {
-				e.warn(removeTreeAtomic(kd))
+			if kd := e.L.KernelDir(m, v, k); fsops.IsDir(kd) && !fsops.IsSymlink(kd) {
+				e.warn(fsops.RemoveTreeAtomic(kd))
 			}
 		}
 		links, _ := filepath.Glob(e.L.KernelLink(m, k, "*"))
 		for _, l := range links {
-			if isSymlink(l) {
-				e.warn(removeFile(l))
+			if fsops.IsSymlink(l) {
+				e.warn(fsops.RemoveFile(l))
 			}
 		}
-		if od := e.L.OriginalKernelDir(m, k); exists(od) {
-			e.warn(removeTree(od))
+		if od := e.L.OriginalKernelDir(m, k); fsops.Exists(od) {
+			e.warn(fsops.RemoveTree(od))
 		}
-		if od := e.L.OriginalsDir(m); exists(od) && !hasSubdir(od) {
-			e.warn(removeTree(od))
+		if od := e.L.OriginalsDir(m); fsops.Exists(od) && !fsops.HasSubdir(od) {
+			e.warn(fsops.RemoveTree(od))
 		}
 	}
 	markers, _ := filepath.Glob(e.L.OldDepmodPending(k, "*"))
 	markers2, _ := filepath.Glob(e.L.PendingMarker("*", k, "*"))
 	for _, mk := range append(markers, markers2...) {
-		e.warn(removeFile(mk))
+		e.warn(fsops.RemoveFile(mk))
 	}
-	if isDir(e.L.KernelModules(k)) {
-		e.warn(removeEmptyDirs(e.L.KernelModules(k)))
+	if fsops.IsDir(e.L.KernelModules(k)) {
+		e.warn(fsops.RemoveEmptyDirs(e.L.KernelModules(k)))
 	}
 }

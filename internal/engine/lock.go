@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/fsops"
 )
 
 // lock creates the dkms tree if need be and takes its lock (tree.Lock)
@@ -15,7 +17,7 @@ func (e *Engine) lock() error {
 	if e.tree.Locked() {
 		return nil
 	}
-	if err := mkdirAll(e.L.DKMSTree); err != nil {
+	if err := fsops.MkdirAll(e.L.DKMSTree); err != nil {
 		return e.P.Die(1, "Could not create the DKMS tree "+e.L.DKMSTree+": "+err.Error())
 	}
 	if err := e.tree.Lock(); err != nil {
@@ -28,7 +30,7 @@ func (e *Engine) lock() error {
 // the tree exists and we may write to it; the action's own gates report
 // every other case.
 func (e *Engine) lockIfWritable(ctx context.Context) error {
-	if isDir(e.L.DKMSTree) && e.writable() {
+	if fsops.IsDir(e.L.DKMSTree) && e.writable() {
 		return e.LockTree(ctx)
 	}
 	return nil
@@ -89,7 +91,7 @@ func (e *Engine) rpmSafeCancel(m, v string) bool {
 		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 		st := startTime(pp)
 		if len(lines) >= 2 && lines[0] == m+"-"+v && st != "" && lines[len(lines)-1] == st {
-			e.warn(removeFile(l))
+			e.warn(fsops.RemoveFile(l))
 			return true
 		}
 	}

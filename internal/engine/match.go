@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/tree"
 )
 
@@ -53,7 +54,7 @@ func (e *Engine) Match(ctx context.Context) error {
 		}
 	}
 	if m := e.O.Module; m != "" {
-		if !isDir(e.L.ModuleDir(m)) {
+		if !fsops.IsDir(e.L.ModuleDir(m)) {
 			return p.Die(3, "The module: "+m+" is not located in the DKMS tree.")
 		}
 		var keep []modVer
@@ -73,7 +74,7 @@ func (e *Engine) Match(ctx context.Context) error {
 		p.Line("There is nothing to be done for this match.")
 		return nil
 	}
-	if !isDir(e.kernelSourceDir(k) + "/include") {
+	if !fsops.IsDir(e.kernelSourceDir(k) + "/include") {
 		return e.missingHeaders(k)
 	}
 	var last error

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/pkgbuild"
 )
 
@@ -47,7 +48,7 @@ func (e *Engine) MkPackage(ctx context.Context) error {
 	if !e.O.SourceOnly && (len(e.O.Kernels) > 0 || e.O.All) {
 		for i, k := range e.Kernels {
 			a := e.Arches[i]
-			if !isDir(e.L.BuiltModules(m, v, k, a)) {
+			if !fsops.IsDir(e.L.BuiltModules(m, v, k, a)) {
 				return p.Die(6, "No modules built for "+k+" ("+a+").",
 					"Modules must already be in the built state before using "+action+".")
 			}

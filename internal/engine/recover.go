@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/tree"
 )
@@ -27,13 +28,13 @@ func (e *Engine) pendingMarker(m, k, a string) string { return e.L.PendingMarker
 
 // markPending writes the pending marker of a pair.
 func (e *Engine) markPending(pc *pairCtx) error {
-	return writeFileAtomic(e.pendingMarker(pc.m, pc.k, pc.a), []byte(pc.v+"\n"), 0o644)
+	return fsops.WriteFileAtomic(e.pendingMarker(pc.m, pc.k, pc.a), []byte(pc.v+"\n"), 0o644)
 }
 
 // rollBackMarker deletes the marker of a pair whose install changed
 // nothing.
 func (e *Engine) rollBackMarker(pc *pairCtx) error {
-	return removeFile(e.pendingMarker(pc.m, pc.k, pc.a))
+	return fsops.RemoveFile(e.pendingMarker(pc.m, pc.k, pc.a))
 }
 
 // clearPending deletes the markers of kernel k (every module), once
@@ -41,7 +42,7 @@ func (e *Engine) rollBackMarker(pc *pairCtx) error {
 func (e *Engine) clearPending(k, a string) {
 	markers, _ := filepath.Glob(e.L.PendingMarker("*", k, a))
 	for _, mk := range markers {
-		e.warn(removeFile(mk))
+		e.warn(fsops.RemoveFile(mk))
 	}
 }
 
@@ -95,13 +96,13 @@ func (e *Engine) sweepTemporaries() (markers []string) {
 				rest := e.sweepList(xdir, isBuildTemp)
 				// A kernel directory left empty by a killed unbuild.
 				if len(rest) == 0 && tree.KernelDirName(x.Name()) {
-					e.warn(removeIfEmpty(xdir))
+					e.warn(fsops.RemoveIfEmpty(xdir))
 				}
 			}
 		}
 		// A module directory left empty by a killed remove.
 		if len(left) == 0 {
-			e.warn(removeIfEmpty(mdir))
+			e.warn(fsops.RemoveIfEmpty(mdir))
 		}
 	}
 	for _, k := range e.sweepList(i, func(string) bool { return false }) {
@@ -115,7 +116,7 @@ func (e *Engine) sweepTemporaries() (markers []string) {
 }
 
 // isTemp: the name of a temporary of this version.
-func isTemp(name string) bool { return strings.HasPrefix(name, tmpPrefix) }
+func isTemp(name string) bool { return strings.HasPrefix(name, fsops.TmpPrefix) }
 
 // isBuildTemp: a temporary, or build staging of earlier versions.
 func isBuildTemp(name string) bool { return isTemp(name) || strings.HasPrefix(name, ".tmp_") }
@@ -133,7 +134,7 @@ func (e *Engine) sweepList(dir string, isTemp func(string) bool) []os.DirEntry {
 	kept := ents[:0]
 	for _, de := range ents {
 		if isTemp(de.Name()) {
-			e.warn(removeTree(dir + "/" + de.Name()))
+			e.warn(fsops.RemoveTree(dir + "/" + de.Name()))
 			continue
 		}
 		kept = append(kept, de)
@@ -150,13 +151,13 @@ func (e *Engine) repairPending(ctx context.Context, markers []string) {
 		ka := strings.TrimPrefix(filepath.Base(mk), paths.PendingPrefix)
 		i := strings.LastIndexByte(ka, '-')
 		if i <= 0 {
-			e.warn(removeFile(mk))
+			e.warn(fsops.RemoveFile(mk))
 			continue
 		}
 		k, a := ka[:i], ka[i+1:]
 		b, _ := os.ReadFile(mk)
 		v := strings.TrimSpace(string(b))
-		if v != "" && isDir(e.L.VersionDir(m, v)) {
+		if v != "" && fsops.IsDir(e.L.VersionDir(m, v)) {
 			e.repairPair(ctx, &pairCtx{m: m, v: v, k: k, a: a})
 		}
 		kernels[Pair{K: k, A: a}] = true
@@ -175,14 +176,14 @@ func (e *Engine) repairPending(ctx context.Context, markers []string) {
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].K+"/"+ps[i].A < ps[j].K+"/"+ps[j].A })
 	for _, p := range ps {
-		if isDir(e.L.KernelModules(p.K)) {
+		if fsops.IsDir(e.L.KernelModules(p.K)) {
 			fmt.Fprintf(e.P.Stderr(), "dkms: running depmod for kernel %s after an interrupted run\n", p.K)
 			e.depmod(ctx, p.K, io.Discard, e.P.Stderr())
 		}
 		e.clearPending(p.K, p.A)
 	}
 	for _, mk := range old {
-		e.warn(removeFile(mk))
+		e.warn(fsops.RemoveFile(mk))
 	}
 }
 
@@ -206,7 +207,7 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 		v = active
 	}
 	modDir := e.L.BuiltModules(m, v, k, a)
-	if !isDir(modDir) || e.tree.State(m, v) != tree.Added {
+	if !fsops.IsDir(modDir) || e.tree.State(m, v) != tree.Added {
 		return
 	}
 	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
@@ -230,15 +231,15 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 		dst := dir + "/" + filepath.Base(src)
 		switch {
 		case active != "" && !sameFile(src, dst):
-			if err := mkdirAll(dir); err != nil {
+			if err := fsops.MkdirAll(dir); err != nil {
 				e.warn(err)
 				continue
 			}
-			e.warn(copyFileVia(src, dst, e.L.KernelModules(k), 0o644))
+			e.warn(fsops.CopyFileVia(src, dst, e.L.KernelModules(k), 0o644))
 		case active == "":
 			if sameFile(src, dst) {
-				e.warn(removeFile(dst))
-				removeEmptyParents(dir, e.L.KernelModules(k))
+				e.warn(fsops.RemoveFile(dst))
+				fsops.RemoveEmptyParents(dir, e.L.KernelModules(k))
 			}
 			e.restoreOriginals(pc, r, suffix)
 		}

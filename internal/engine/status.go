@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
@@ -110,7 +111,7 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 		f := e.knownFacts(cache, m, v, p.K, p.A)
 		// A built module found through <k>/<a>/module proves that module
 		// is a directory; only otherwise is it checked on its own.
-		if f.ko == "" && !isDir(e.L.BuiltModules(m, v, p.K, p.A)) {
+		if f.ko == "" && !fsops.IsDir(e.L.BuiltModules(m, v, p.K, p.A)) {
 			continue
 		}
 		pairs = append(pairs, p)
@@ -118,11 +119,11 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 	}
 	if k != "" && len(pairs) == 0 {
 		// A kernel given literally may not match the kernel-name glob.
-		if isDir(e.L.BuiltModules(m, v, k, a)) && a != "" {
+		if fsops.IsDir(e.L.BuiltModules(m, v, k, a)) && a != "" {
 			pairs = append(pairs, Pair{K: k, A: a})
 		} else if a == "" {
 			for _, ar := range e.tree.SubdirsOf(e.L.KernelDir(m, v, k), nil) {
-				if isDir(e.L.BuiltModules(m, v, k, ar)) {
+				if fsops.IsDir(e.L.BuiltModules(m, v, k, ar)) {
 					pairs = append(pairs, Pair{K: k, A: ar})
 				}
 			}
@@ -172,7 +173,7 @@ func (e *Engine) knownFacts(cache *statuscache.Cache, m, v, k, a string) lineFac
 
 func (e *Engine) statusSuffixes(ctx context.Context, cache *statuscache.Cache, m, v, k, a string, installed bool, f lineFacts) string {
 	var s strings.Builder
-	if e.tree.PlainDir(e.L.OriginalsDir(m)) && exists(e.L.OriginalDir(m, k, a)) {
+	if e.tree.PlainDir(e.L.OriginalsDir(m)) && fsops.Exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
 	}
 	records, ok := f.recs, f.haveRecs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/tree"
 	"os"
@@ -48,8 +49,8 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer dropTemp(tmp) // what a killed run leaves is swept by the next one
-	if err := mkdirAll(tmp + "/" + arMainTree); err != nil {
+	defer fsops.DropTemp(tmp) // what a killed run leaves is swept by the next one
+	if err := fsops.MkdirAll(tmp + "/" + arMainTree); err != nil {
 		return e.failTarball(err)
 	}
 
@@ -59,12 +60,12 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 		for i, k := range e.Kernels {
 			a := e.Arches[i]
 			built := e.L.BuiltDir(m, v, k, a)
-			if !isDir(built) {
+			if !fsops.IsDir(built) {
 				return e.P.Die(6, "No modules built for "+k+" ("+a+").",
 					"Modules must already be in the built state before using mktarball.")
 			}
 			e.P.Line("Marking modules for " + k + " (" + a + ") for archiving...")
-			if err := copyTree(built, tmp+"/"+arMainTree+"/"+k+"/"+a); err != nil {
+			if err := fsops.CopyTree(built, tmp+"/"+arMainTree+"/"+k+"/"+a); err != nil {
 				return e.failTarball(err)
 			}
 			parts = append(parts, "kernel"+k+"-"+a)
@@ -85,7 +86,7 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 		// The walk does not descend into a symlinked root: resolve it first.
 		src, err := filepath.EvalSymlinks(link)
 		if err == nil {
-			err = copyTree(src, tmp+"/"+arSourceTree)
+			err = fsops.CopyTree(src, tmp+"/"+arSourceTree)
 		}
 		if err != nil {
 			return e.failTarball(err)
@@ -107,7 +108,7 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	e.P.Line("Tarball location: " + location)
 	// An --archive of /<name> leaves the directory empty: upstream's
 	// mkdir -p "" fails, so it dies here rather than writing to /.
-	if dir == "" || mkdirAll(dir) != nil || syscall.Access(dir, 2) != nil {
+	if dir == "" || fsops.MkdirAll(dir) != nil || syscall.Access(dir, 2) != nil {
 		return e.P.Die(9, "Missing write permissions for "+dir+".")
 	}
 	// Upstream runs tar with 2>/dev/null here: the die block alone.
@@ -121,7 +122,7 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 // the DKMS tree, under the temporary prefix, where the next run that takes
 // the lock deletes it if this one is killed (upstream uses tmp_location).
 func (e *Engine) stagingDir(ctx context.Context, what string) (string, error) {
-	if !isDir(e.L.DKMSTree) || !e.writable() {
+	if !fsops.IsDir(e.L.DKMSTree) || !e.writable() {
 		// Nothing of the tree to sweep it, but nothing to write there either.
 		dir, err := os.MkdirTemp(e.TmpLocation, "dkms.")
 		if err != nil {
@@ -132,7 +133,7 @@ func (e *Engine) stagingDir(ctx context.Context, what string) (string, error) {
 	if err := e.LockTree(ctx); err != nil {
 		return "", err
 	}
-	dir := tempPath(e.L.DKMSTree, what)
+	dir := fsops.TempPath(e.L.DKMSTree, what)
 	fault.Point("mkdir", dir)
 	// 0700 as mktemp -d makes it: mktarball archives its mode as "./".
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -145,20 +146,20 @@ func (e *Engine) stagingDir(ctx context.Context, what string) (string, error) {
 // binariesOnlyPart writes the dkms_binaries_only directory: the name and
 // version files (informational) and the module's dkms.conf.
 func (e *Engine) binariesOnlyPart(dir, m, v string) error {
-	if err := mkdirAll(dir); err != nil {
+	if err := fsops.MkdirAll(dir); err != nil {
 		return err
 	}
-	if err := writeFile(dir+"/PACKAGE_NAME", []byte(m+"\n"), 0o644); err != nil {
+	if err := fsops.WriteFile(dir+"/PACKAGE_NAME", []byte(m+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := writeFile(dir+"/PACKAGE_VERSION", []byte(v+"\n"), 0o644); err != nil {
+	if err := fsops.WriteFile(dir+"/PACKAGE_VERSION", []byte(v+"\n"), 0o644); err != nil {
 		return err
 	}
 	conf := e.O.ConfPath
 	if conf == "" {
 		conf = e.L.SourceLink(m, v) + "/dkms.conf"
 	}
-	return copyFile(conf, dir+"/dkms.conf", 0o644)
+	return fsops.CopyFile(conf, dir+"/dkms.conf", 0o644)
 }
 
 // failTarball reports a failed copy into the staging directory; the cause
@@ -202,10 +203,10 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer dropTemp(top) // what a killed run leaves is swept by the next one
+	defer fsops.DropTemp(top) // what a killed run leaves is swept by the next one
 	// Extract stages beside its destination: inside top, then.
 	tmp := top + "/x"
-	if err := mkdirAll(tmp); err != nil {
+	if err := fsops.MkdirAll(tmp); err != nil {
 		return e.P.Die(1, "Unable to make temporary directory.", err.Error())
 	}
 	if err := tarball.Extract(ctx, path, tmp, tarball.DefaultLimits()); errors.Is(err, tarball.ErrNotArchive) {
@@ -216,13 +217,13 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	} else if err != nil {
 		return e.refuseArchive(path, err)
 	}
-	if !isRealDir(tmp + "/" + arMainTree) {
+	if !fsops.IsRealDir(tmp + "/" + arMainTree) {
 		return e.loadGeneric(ctx, path, tmp)
 	}
 
 	part, conf := "", ""
 	for _, p := range []string{arSourceTree, arBinariesOnly} {
-		if isRegular(tmp + "/" + p + "/dkms.conf") {
+		if fsops.IsRegular(tmp + "/" + p + "/dkms.conf") {
 			part, conf = p, tmp+"/"+p+"/dkms.conf"
 			break
 		}
@@ -264,14 +265,14 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		if err := e.addFromPath(ctx, tmp+"/"+arSourceTree, path, tmp); err != nil {
 			return err
 		}
-	} else if !isDir(e.L.SourceDir(m, v)) {
+	} else if !fsops.IsDir(e.L.SourceDir(m, v)) {
 		dst := e.L.SourceLink(m, v)
 		e.P.Line("Creating " + dst)
-		if err := mkdirAll(dst); err != nil {
+		if err := fsops.MkdirAll(dst); err != nil {
 			return e.P.Die(2, "Could not create "+dst+": "+err.Error())
 		}
 		e.P.Line("Copying dkms.conf to " + dst + " ...")
-		if err := copyFile(conf, dst+"/dkms.conf", 0o644); err != nil {
+		if err := fsops.CopyFile(conf, dst+"/dkms.conf", 0o644); err != nil {
 			return e.P.Die(2, "Could not copy dkms.conf to "+dst+": "+err.Error())
 		}
 	}
@@ -281,12 +282,12 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	// link when it is added; it appears in one rename, so a killed load
 	// leaves nothing that reads as broken.
 	staged := ""
-	if vd := e.L.VersionDir(m, v); !exists(vd) && len(binaries) > 0 {
-		if err := mkdirAll(e.L.ModuleDir(m)); err != nil {
+	if vd := e.L.VersionDir(m, v); !fsops.Exists(vd) && len(binaries) > 0 {
+		if err := fsops.MkdirAll(e.L.ModuleDir(m)); err != nil {
 			return e.P.Die(6, "Could not create "+e.L.ModuleDir(m)+": "+err.Error())
 		}
-		staged = tempPath(e.L.ModuleDir(m), "add")
-		if err := mkdirAll(staged); err != nil {
+		staged = fsops.TempPath(e.L.ModuleDir(m), "add")
+		if err := fsops.MkdirAll(staged); err != nil {
 			return e.P.Die(6, "Could not create "+vd+": "+err.Error())
 		}
 	}
@@ -294,12 +295,12 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		dst := e.L.BuiltDir(m, v, b.K, b.A)
 		if staged != "" {
 			e.P.Line("Loading " + dst + "...")
-			if err := copyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staged+"/"+b.K+"/"+b.A); err != nil {
+			if err := fsops.CopyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staged+"/"+b.K+"/"+b.A); err != nil {
 				return e.P.Die(6, "Could not load "+dst+": "+err.Error())
 			}
 			continue
 		}
-		if exists(dst) && !e.O.Force {
+		if fsops.Exists(dst) && !e.O.Force {
 			e.P.Warning(dst + " already exists. Skipping...")
 			continue
 		}
@@ -307,25 +308,25 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		// Copied under a temporary name beside dst, then renamed: status
 		// never reads a half-loaded build.
 		kdir := e.L.KernelDir(m, v, b.K)
-		if err := mkdirAll(kdir); err != nil {
+		if err := fsops.MkdirAll(kdir); err != nil {
 			return e.P.Die(6, "Could not create "+kdir+": "+err.Error())
 		}
-		staging := tempPath(kdir, b.A)
-		if err := copyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staging); err != nil {
-			e.warn(removeTree(staging))
+		staging := fsops.TempPath(kdir, b.A)
+		if err := fsops.CopyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staging); err != nil {
+			e.warn(fsops.RemoveTree(staging))
 			return e.P.Die(6, "Could not load "+dst+": "+err.Error())
 		}
-		if err := removeTreeAtomic(dst); err != nil {
+		if err := fsops.RemoveTreeAtomic(dst); err != nil {
 			return e.P.Die(6, "Could not replace "+dst+": "+err.Error())
 		}
-		if err := renamePath(staging, dst); err != nil {
-			e.warn(removeTree(staging))
+		if err := fsops.RenamePath(staging, dst); err != nil {
+			e.warn(fsops.RemoveTree(staging))
 			return e.P.Die(6, "Could not load "+dst+": "+err.Error())
 		}
 	}
-	if part == arBinariesOnly && !isDir(e.L.SourceDir(m, v)) {
+	if part == arBinariesOnly && !fsops.IsDir(e.L.SourceDir(m, v)) {
 		if staged != "" {
-			if err := renamePath(staged, e.L.VersionDir(m, v)); err != nil {
+			if err := fsops.RenamePath(staged, e.L.VersionDir(m, v)); err != nil {
 				return e.P.Die(6, "Could not load "+e.L.VersionDir(m, v)+": "+err.Error())
 			}
 		}
@@ -344,7 +345,7 @@ func (e *Engine) loadGeneric(ctx context.Context, path, tmp string) error {
 		if err != nil || found != "" {
 			return filepath.SkipAll
 		}
-		if de.Name() == "dkms.conf" && isRegular(p) {
+		if de.Name() == "dkms.conf" && fsops.IsRegular(p) {
 			found = p
 			return filepath.SkipAll
 		}
@@ -397,20 +398,20 @@ func archiveNameError(tmp string, err error) error {
 // out of their directory, are refused: each directory is copied on its own.
 func archiveBinaries(mainTree string) ([]Pair, error) {
 	var out []Pair
-	for _, k := range readDirNames(mainTree) {
+	for _, k := range fsops.ReadDirNames(mainTree) {
 		kd := mainTree + "/" + k
-		if isSymlink(kd) {
+		if fsops.IsSymlink(kd) {
 			return nil, errors.New(arMainTree + "/" + k + " is a symbolic link")
 		}
-		if !isDir(kd) {
+		if !fsops.IsDir(kd) {
 			continue
 		}
-		for _, a := range readDirNames(kd) {
+		for _, a := range fsops.ReadDirNames(kd) {
 			ad := kd + "/" + a
-			if isSymlink(ad) {
+			if fsops.IsSymlink(ad) {
 				return nil, errors.New(arMainTree + "/" + k + "/" + a + " is a symbolic link")
 			}
-			if !isDir(ad) {
+			if !fsops.IsDir(ad) {
 				continue
 			}
 			if err := tarball.LinksStayInside(ad); err != nil {
@@ -420,12 +421,6 @@ func archiveBinaries(mainTree string) ([]Pair, error) {
 		}
 	}
 	return out, nil
-}
-
-// isRealDir is a directory that is not a symbolic link.
-func isRealDir(p string) bool {
-	st, err := os.Lstat(p)
-	return err == nil && st.IsDir()
 }
 
 // loadRPM hands an .rpm to rpm and then runs autoinstall (§6.11 step 2).

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
+	"github.com/dkms-go/dkms/internal/fsops"
 )
 
 // Uninstall runs `dkms uninstall` (§6.4).
@@ -46,7 +47,7 @@ func (e *Engine) removalGates(action string, root bool) error {
 func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
 	installed := e.tree.IsInstalled(pc.m, pc.v, pc.k, pc.a)
 	if pc.linkOnly {
-		installed = isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) && e.tree.LinkActive(pc.m, pc.v, pc.k, pc.a)
+		installed = fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) && e.tree.LinkActive(pc.m, pc.v, pc.k, pc.a)
 	}
 	if !installed {
 		hide, err := e.usesExclusive(ctx, pc)
@@ -94,9 +95,9 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 				p.Line("Deleting " + dir + "/" + r.DestName + ".ko" + suffix)
 				matches, _ := filepath.Glob(dir + "/" + r.DestName + ".ko*")
 				for _, f := range matches {
-					e.warn(removeFile(f))
+					e.warn(fsops.RemoveFile(f))
 				}
-				removeEmptyParents(dir, e.L.KernelModules(k))
+				fsops.RemoveEmptyParents(dir, e.L.KernelModules(k))
 			} else {
 				p.Line("Module " + r.DestName + ".ko" + suffix + " was not found within " + e.L.KernelModules(k) + "/")
 			}
@@ -104,7 +105,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 		}
 		// The link goes last: until then status still reads the module as
 		// installed, and a killed uninstall is finished by the next run.
-		if err := removeFile(e.L.KernelLink(m, k, a)); err != nil {
+		if err := fsops.RemoveFile(e.L.KernelLink(m, k, a)); err != nil {
 			return p.Die(6, "Could not remove the kernel link: "+err.Error())
 		}
 	} else {
@@ -115,19 +116,19 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 		// Deferred, the marker stays for the caller's depmod.
 		e.depmodStep(ctx, k)
 	}
-	if active && exists(e.L.OriginalDir(m, k, a)) {
+	if active && fsops.Exists(e.L.OriginalDir(m, k, a)) {
 		p.Line("Removing original module(s) from DKMS tree for kernel " + k + " (" + a + ")")
-		e.warn(removeTree(e.L.OriginalDir(m, k, a)))
+		e.warn(fsops.RemoveTree(e.L.OriginalDir(m, k, a)))
 		kdir := e.L.OriginalKernelDir(m, k)
-		if !hasSubdir(kdir) {
-			e.warn(removeTree(kdir))
+		if !fsops.HasSubdir(kdir) {
+			e.warn(fsops.RemoveTree(kdir))
 		}
 	}
-	if od := e.L.OriginalsDir(m); exists(od) && !hasSubdir(od) {
-		e.warn(removeTree(od))
+	if od := e.L.OriginalsDir(m); fsops.Exists(od) && !fsops.HasSubdir(od) {
+		e.warn(fsops.RemoveTree(od))
 	}
 	if !deferDepmod {
-		e.warn(removeFile(e.pendingMarker(m, k, a)))
+		e.warn(fsops.RemoveFile(e.pendingMarker(m, k, a)))
 	}
 	return nil
 }
@@ -136,7 +137,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string) {
 	m, k, a := pc.m, pc.k, pc.a
 	backup := e.L.OriginalDir(m, k, a)
-	if !isDir(backup) {
+	if !fsops.IsDir(backup) {
 		return
 	}
 	kd := e.L.KernelModules(k)
@@ -149,7 +150,7 @@ func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string)
 	})
 	for _, o := range origins {
 		file := strings.TrimSuffix(o, ".origin")
-		if !exists(file) {
+		if !fsops.Exists(file) {
 			continue
 		}
 		b, _ := os.ReadFile(o)
@@ -159,30 +160,30 @@ func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string)
 			continue
 		}
 		e.P.Line("Restoring archived original module " + orig)
-		if err := mkdirAll(filepath.Dir(orig)); err != nil {
+		if err := fsops.MkdirAll(filepath.Dir(orig)); err != nil {
 			e.warn(err)
 			continue
 		}
-		if renamePath(file, orig) != nil {
-			if err := copyFile(file, orig, 0o644); err != nil {
+		if fsops.RenamePath(file, orig) != nil {
+			if err := fsops.CopyFile(file, orig, 0o644); err != nil {
 				e.warn(err)
 				continue
 			}
-			e.warn(removeFile(file))
+			e.warn(fsops.RemoveFile(file))
 		}
-		e.warn(removeFile(o))
+		e.warn(fsops.RemoveFile(o))
 	}
-	e.warn(removeEmptyDirs(e.L.OriginalKernelDir(m, k)))
+	e.warn(fsops.RemoveEmptyDirs(e.L.OriginalKernelDir(m, k)))
 	for _, name := range []string{r.DestName + ".ko", r.DestName + ".ko" + suffix} {
 		legacy := backup + "/" + name
-		if isRegular(legacy) {
+		if fsops.IsRegular(legacy) {
 			e.P.Line("Restoring archived original module")
 			dir := kd + r.DestLocation
-			if err := mkdirAll(dir); err != nil {
+			if err := fsops.MkdirAll(dir); err != nil {
 				e.warn(err)
 				break
 			}
-			e.warn(renamePath(legacy, dir+"/"+name))
+			e.warn(fsops.RenamePath(legacy, dir+"/"+name))
 			break
 		}
 	}
@@ -214,11 +215,11 @@ func (e *Engine) unbuildStep(ctx context.Context, pc *pairCtx, deferDepmod bool)
 
 // deleteBuilt removes <k>/<a> (and <k> when nothing else is left in it).
 func (e *Engine) deleteBuilt(pc *pairCtx) error {
-	if !isDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+	if !fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
 		e.P.Line("Module " + pc.m + "/" + pc.v + " is not built for kernel " + pc.k + " (" + pc.a + "). Skipping...")
 		// What a killed unbuild may have left: the kernel's empty directory.
-		if kd := e.L.KernelDir(pc.m, pc.v, pc.k); isRealDir(kd) && e.tree.Locked() {
-			e.warn(removeIfEmpty(kd))
+		if kd := e.L.KernelDir(pc.m, pc.v, pc.k); fsops.IsRealDir(kd) && e.tree.Locked() {
+			e.warn(fsops.RemoveIfEmpty(kd))
 		}
 		return nil
 	}
@@ -227,11 +228,11 @@ func (e *Engine) deleteBuilt(pc *pairCtx) error {
 	}
 	// Built files disappear at once (renamed away, then deleted), so a
 	// killed unbuild never leaves a half-deleted build that status reads.
-	if err := removeTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
+	if err := fsops.RemoveTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
 		return e.P.Die(6, "Could not delete the built module: "+err.Error())
 	}
-	if kd := e.L.KernelDir(pc.m, pc.v, pc.k); !hasSubdir(kd) {
-		e.warn(removeTree(kd))
+	if kd := e.L.KernelDir(pc.m, pc.v, pc.k); !fsops.HasSubdir(kd) {
+		e.warn(fsops.RemoveTree(kd))
 	}
 	return nil
 }
@@ -246,9 +247,9 @@ func (e *Engine) Remove(ctx context.Context) error {
 		return err
 	}
 	vd := e.L.VersionDir(m, v)
-	for _, n := range readDirNames(vd) {
-		if isDir(vd+"/"+n) && !isSymlink(vd+"/"+n) {
-			e.warn(removeIfEmpty(vd + "/" + n))
+	for _, n := range fsops.ReadDirNames(vd) {
+		if fsops.IsDir(vd+"/"+n) && !fsops.IsSymlink(vd+"/"+n) {
+			e.warn(fsops.RemoveIfEmpty(vd + "/" + n))
 		}
 	}
 	if e.O.RPMSafeUpgrade && e.rpmSafeCancel(m, v) {
@@ -263,8 +264,8 @@ func (e *Engine) Remove(ctx context.Context) error {
 		e.P.Line("")
 	}
 	complete := true
-	for _, n := range readDirNames(vd) {
-		if !isDir(vd + "/" + n) {
+	for _, n := range fsops.ReadDirNames(vd) {
+		if !fsops.IsDir(vd + "/" + n) {
 			continue
 		}
 		keep := false
@@ -280,12 +281,12 @@ func (e *Engine) Remove(ctx context.Context) error {
 	if complete {
 		e.P.Line("Deleting module " + m + "/" + v + " completely from the DKMS tree.")
 		// At once: a half-deleted version directory would read as broken.
-		if err := removeTreeAtomic(vd); err != nil {
+		if err := fsops.RemoveTreeAtomic(vd); err != nil {
 			return e.P.Die(6, "Could not delete "+vd+": "+err.Error())
 		}
 	}
-	if len(readDirNames(e.L.ModuleDir(m))) == 0 {
-		e.warn(removeTree(e.L.ModuleDir(m)))
+	if len(fsops.ReadDirNames(e.L.ModuleDir(m))) == 0 {
+		e.warn(fsops.RemoveTree(e.L.ModuleDir(m)))
 	}
 	e.postTransaction(ctx)
 	return nil

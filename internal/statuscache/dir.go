@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dkms-go/dkms/internal/fsops"
 )
 
 // Listing a directory costs four system calls (open, two getdents, close)
@@ -169,15 +171,10 @@ func (l *Listing) Subdirs(dir string, keep func(string) bool) []string {
 		case KindDir:
 			out = append(out, n)
 		case KindLink, KindCheck:
-			if isDir(dir + "/" + n) {
+			if fsops.IsDir(dir + "/" + n) {
 				out = append(out, n)
 			}
 		}
 	}
 	return out
-}
-
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
 }

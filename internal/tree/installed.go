@@ -2,9 +2,9 @@ package tree
 
 import (
 	"io/fs"
-	"os"
 	"path/filepath"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/modinfo"
 )
 
@@ -41,7 +41,7 @@ func (t *Tree) InstalledLocation(k, ref, destName string, locs []string) (string
 		}
 		for _, name := range names {
 			p := dir + "/" + name
-			if !isRegular(p) {
+			if !fsops.IsRegular(p) {
 				continue
 			}
 			if !known {
@@ -80,9 +80,4 @@ func moduleVersion(path string) string {
 		return ""
 	}
 	return info.Version()
-}
-
-func isRegular(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/fault"
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/statuscache"
 )
@@ -112,34 +113,34 @@ func (t *Tree) State(m, v string) State {
 		case statuscache.KindLink:
 			link = true
 		case statuscache.KindCheck:
-			link = isSymlink(src)
+			link = fsops.IsSymlink(src)
 		}
 	} else {
-		if !isDir(t.l.VersionDir(m, v)) {
+		if !fsops.IsDir(t.l.VersionDir(m, v)) {
 			return NotPresent
 		}
-		link = isSymlink(src)
+		link = fsops.IsSymlink(src)
 	}
 	if link {
-		if isDir(src) {
+		if fsops.IsDir(src) {
 			return Added
 		}
-	} else if !isDir(t.l.SourceDir(m, v)) {
+	} else if !fsops.IsDir(t.l.SourceDir(m, v)) {
 		return NotPresent
 	}
 	// Status reads without the lock: a version removed (renamed away at
 	// once) or added again while we looked is gone or added, not broken.
-	if !exists(t.l.VersionDir(m, v)) {
+	if !fsops.Exists(t.l.VersionDir(m, v)) {
 		return NotPresent
 	}
-	if isSymlink(src) && isDir(src) {
+	if fsops.IsSymlink(src) && fsops.IsDir(src) {
 		return Added
 	}
 	return Broken
 }
 
 func (t *Tree) IsBuilt(m, v, k, a string) bool {
-	return t.State(m, v) == Added && isDir(t.l.BuiltModules(m, v, k, a))
+	return t.State(m, v) == Added && fsops.IsDir(t.l.BuiltModules(m, v, k, a))
 }
 
 // IsInstalled: built, and kernel-<k>-<a> resolves to the literal
@@ -235,7 +236,7 @@ func (t *Tree) canonicalTree() bool {
 // Modules lists module names (or just m when given and present).
 func (t *Tree) Modules(m string) []string {
 	if m != "" {
-		if isDir(t.l.ModuleDir(m)) {
+		if fsops.IsDir(t.l.ModuleDir(m)) {
 			return []string{m}
 		}
 		return nil
@@ -254,7 +255,7 @@ func globOrder(names []string) []string {
 // Versions lists the version directories of a module (§5.3).
 func (t *Tree) Versions(m, v string) []string {
 	if v != "" {
-		if isDir(t.l.VersionDir(m, v)) {
+		if fsops.IsDir(t.l.VersionDir(m, v)) {
 			return []string{v}
 		}
 		return nil
@@ -284,7 +285,7 @@ type Pair struct{ K, A string }
 func (t *Tree) BuiltPairs(m, v string) []Pair {
 	var out []Pair
 	for _, p := range t.KernelArchDirs(m, v) {
-		if isDir(t.l.BuiltModules(m, v, p.K, p.A)) {
+		if fsops.IsDir(t.l.BuiltModules(m, v, p.K, p.A)) {
 			out = append(out, p)
 		}
 	}
@@ -353,19 +354,4 @@ func (t *Tree) listedPlainDir(p string) (plain, known bool) {
 		return false, false
 	}
 	return false, true // absent, a symlink or not a directory
-}
-
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
-func isSymlink(p string) bool {
-	st, err := os.Lstat(p)
-	return err == nil && st.Mode()&os.ModeSymlink != 0
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
 }

@@ -1,4 +1,4 @@
-package engine
+package fsops
 
 import (
 	"errors"
@@ -12,10 +12,10 @@ import (
 	"github.com/dkms-go/dkms/internal/fault"
 )
 
-// copyTree copies the contents of src into dst like `cp -a src/. dst`:
+// CopyTree copies the contents of src into dst like `cp -a src/. dst`:
 // modes, ownership, times and symlinks are kept, same-named files are
 // overwritten and unrelated files in dst stay.
-func copyTree(src, dst string) (err error) {
+func CopyTree(src, dst string) (err error) {
 	// A directory's times and mode are set once everything below it has
 	// been written, as writing into it would change them again.
 	type dirMeta struct {
@@ -42,7 +42,7 @@ func copyTree(src, dst string) (err error) {
 		}
 		switch {
 		case info.IsDir():
-			if err := mkdirAll(target); err != nil {
+			if err := MkdirAll(target); err != nil {
 				return err
 			}
 			dirs = append(dirs, dirMeta{target, info})
@@ -52,15 +52,15 @@ func copyTree(src, dst string) (err error) {
 			if err != nil {
 				return err
 			}
-			if err := removeFile(target); err != nil {
+			if err := RemoveFile(target); err != nil {
 				return err
 			}
-			if err := symlinkAt(link, target); err != nil {
+			if err := SymlinkAt(link, target); err != nil {
 				return err
 			}
 			return keepOwner(target, info, true)
 		case info.Mode().IsRegular():
-			if err := copyFile(p, target, info.Mode().Perm()); err != nil {
+			if err := CopyFile(p, target, info.Mode().Perm()); err != nil {
 				return err
 			}
 			return keepMeta(target, info)
@@ -69,21 +69,21 @@ func copyTree(src, dst string) (err error) {
 	})
 }
 
-// copyFile writes src to dst through a temporary file in the same
+// CopyFile writes src to dst through a temporary file in the same
 // directory, so a reader never sees a half-written dst.
-func copyFile(src, dst string, mode os.FileMode) error {
-	return copyFileVia(src, dst, filepath.Dir(dst), mode)
+func CopyFile(src, dst string, mode os.FileMode) error {
+	return CopyFileVia(src, dst, filepath.Dir(dst), mode)
 }
 
-// copyFileVia is copyFile with the temporary file in tmpDir, which must be
+// CopyFileVia is CopyFile with the temporary file in tmpDir, which must be
 // on dst's file system (else the temporary file goes beside dst).
-func copyFileVia(src, dst, tmpDir string, mode os.FileMode) error {
+func CopyFileVia(src, dst, tmpDir string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp := tempPath(tmpDir, "copy")
+	tmp := TempPath(tmpDir, "copy")
 	fault.Point("create", tmp)
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -92,25 +92,25 @@ func copyFileVia(src, dst, tmpDir string, mode os.FileMode) error {
 	fault.Point("write", tmp) // a kill here leaves a partial temporary
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		dropTemp(tmp)
+		DropTemp(tmp)
 		return err
 	}
 	if err := out.Chmod(mode); err != nil {
 		out.Close()
-		dropTemp(tmp)
+		DropTemp(tmp)
 		return err
 	}
 	if err := out.Close(); err != nil {
-		dropTemp(tmp)
+		DropTemp(tmp)
 		return err
 	}
-	err = renamePath(tmp, dst)
+	err = RenamePath(tmp, dst)
 	if errors.Is(err, syscall.EXDEV) && tmpDir != filepath.Dir(dst) {
-		dropTemp(tmp)
-		return copyFileVia(src, dst, filepath.Dir(dst), mode)
+		DropTemp(tmp)
+		return CopyFileVia(src, dst, filepath.Dir(dst), mode)
 	}
 	if err != nil {
-		dropTemp(tmp)
+		DropTemp(tmp)
 		return err
 	}
 	return nil

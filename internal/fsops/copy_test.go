@@ -1,4 +1,4 @@
-package engine
+package fsops
 
 import (
 	"os"
@@ -23,7 +23,7 @@ func TestCopyTreeKeepsTimes(t *testing.T) {
 		}
 	}
 	os.Chmod(filepath.Join(src, "sub"), 0o750)
-	if err := copyTree(src, dst); err != nil {
+	if err := CopyTree(src, dst); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"sub/deep/f.c", "sub/deep", "sub"} {
