@@ -232,9 +232,12 @@ exit 0
 			timed++
 			var ms int
 			fmt.Sscan(m[2], &ms)
-			// "Milliseconds" on hardware; TCG on a shared host is far
-			// slower, so allow a generous bound that a rebuild cannot meet.
-			if ms > 3000 {
+			// "Milliseconds" on hardware; under TCG the same nothing-to-do
+			// run took 2.2 to 5.2 s in five boots on this 2-core machine
+			// (3.5 s even with the tree lock and repair pass left out), so
+			// the bound is one that only a rebuild (a minute or more here)
+			// exceeds. The speed of nothing-to-do itself is benchmark row 3.
+			if ms > 10000 {
 				t.Errorf("second boot: unit %s took %d ms with nothing to do", m[1], ms)
 			}
 		}
