@@ -199,14 +199,5 @@ func prefixed(lines []string) []string {
 // bootMigration is bootDisk with room for apt and module builds under TCG.
 func bootMigration(t *testing.T, k Kernel, disk Disk, overlay, script string) Result {
 	t.Helper()
-	res := boot(t, Boot{
-		Guest:    Guest{Kernel: k, RootDisk: true, Overlay: overlay, Script: script},
-		Disks:    []Disk{disk},
-		MemoryMB: 1536,
-		Timeout:  45 * time.Minute,
-	})
-	if res.Verdict != VerdictPass {
-		t.Fatalf("verdict %s; console tail:\n%s", res.Verdict, res.Tail(80))
-	}
-	return res
+	return bootDiskWithin(t, k, disk, overlay, script, 45*time.Minute)
 }

@@ -160,11 +160,18 @@ func bootStage(t *testing.T) (dir string, units []string) {
 
 func bootDisk(t *testing.T, k Kernel, disk Disk, overlay, script string) Result {
 	t.Helper()
+	return bootDiskWithin(t, k, disk, overlay, script, 10*time.Minute)
+}
+
+// bootDiskWithin boots the disk image and fails the test unless the guest
+// passed within timeout.
+func bootDiskWithin(t *testing.T, k Kernel, disk Disk, overlay, script string, timeout time.Duration) Result {
+	t.Helper()
 	res := boot(t, Boot{
 		Guest:    Guest{Kernel: k, RootDisk: true, Overlay: overlay, Script: script},
 		Disks:    []Disk{disk},
 		MemoryMB: 1536,
-		Timeout:  10 * time.Minute,
+		Timeout:  timeout,
 	})
 	if res.Verdict != VerdictPass {
 		t.Fatalf("verdict %s; console tail:\n%s", res.Verdict, res.Tail(80))
