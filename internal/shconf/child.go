@@ -48,9 +48,18 @@ func selfPath() string {
 
 // request is what the parent sends on the child's stdin.
 type request struct {
-	Chains     []chainReq
+	Chains []chainReq
+	jailMode
+}
+
+// jailMode is how the child confines itself, fixed when it starts.
+type jailMode struct {
 	Namespaces bool // started in new namespaces: remount everything read-only
 	NoJail     bool // test knob: confine nothing, so only built-in commands may run
+	// RemountEach is a test knob: remount mount by mount, as on kernels
+	// without mount_setattr.
+	RemountEach bool `json:",omitempty"`
+	NoLandlock  bool `json:",omitempty"` // test knob: the mounts alone hold the writes
 }
 
 type chainReq struct {
@@ -171,7 +180,7 @@ func childMain(in io.Reader, out io.Writer) int {
 			first = false
 			why := "disabled for this test"
 			if !req.NoJail {
-				jailed, why = jail(req.Namespaces)
+				jailed, why = jail(req.jailMode)
 				namespaces = req.Namespaces
 			}
 			state := "confined"

@@ -27,28 +27,35 @@ const (
 
 // jail confines the current process before anything is evaluated. With
 // namespaces (the parent started us in new mount, network, PID and IPC
-// namespaces) every mount is remounted read-only, nodev and nosuid, /dev
+// namespaces) every mount becomes read-only, nodev and nosuid, /dev
 // becomes a tmpfs holding only the harmless devices, and /proc shows only
 // this PID namespace. Landlock adds a read-only rule set over everything
-// where the kernel has it. Then no_new_privs, a seccomp filter, the
-// dropped capability bounding set and empty capability sets make the
-// confinement permanent for every command started later, and rlimits bound
-// memory, CPU, processes and file size. It returns whether writes are
-// blocked by the kernel, which is what allows external commands.
-func jail(namespaces bool) (writesBlocked bool, why string) {
+// where the kernel has it. Then no_new_privs, a seccomp filter, locked
+// securebits and empty capability sets make the confinement permanent for
+// every command started later, and rlimits bound memory, CPU, processes
+// and file size. It returns whether writes are blocked by the kernel, which
+// is what allows external commands.
+//
+// What must hold on every thread is set once for all of them: each
+// all-threads system call (psx) stops the Go runtime and signals every
+// thread, which costs up to milliseconds on a loaded machine, so there are
+// as few as possible (no_new_privs travels with seccomp's TSYNC).
+func jail(mode jailMode) (writesBlocked bool, why string) {
 	runtime.LockOSThread() // mount calls below act on this thread's namespace
 	mounted := false
-	if namespaces {
-		if err := readOnlyMounts(); err != nil {
+	if mode.Namespaces {
+		if err := readOnlyMounts(mode.RemountEach); err != nil {
 			why = "read-only mounts: " + err.Error()
 		} else {
 			mounted = true
 		}
 	}
-	if err := psxPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+	// This thread only: seccomp's TSYNC below sets no_new_privs on every
+	// other thread along with the filter.
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return false, "no_new_privs: " + err.Error()
 	}
-	landlocked := restrictLandlock() == nil
+	landlocked := !mode.NoLandlock && restrictLandlock() == nil
 	if err := installSeccomp(); err != nil {
 		return false, "seccomp: " + err.Error()
 	}
@@ -66,22 +73,16 @@ func jail(namespaces bool) (writesBlocked bool, why string) {
 }
 
 // readOnlyMounts makes this mount namespace private and read-only.
-func readOnlyMounts() error {
+func readOnlyMounts(remountEach bool) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("private propagation: %w", err)
 	}
-	mounts, err := mountPoints()
-	if err != nil {
-		return err
-	}
-	for _, m := range mounts {
-		flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
-		flags |= m.keep
-		if err := unix.Mount("", m.path, "", flags, ""); err != nil {
-			if st, serr := os.Stat(m.path); serr != nil || !st.IsDir() && !st.Mode().IsRegular() {
-				continue // gone, or shadowed by a file: not reachable either
-			}
-			return fmt.Errorf("remounting %s: %w", m.path, err)
+	// One call for the whole tree, shadowed mounts included (Linux 5.12);
+	// per-mount flags such as noexec and the atime ones stay as they are.
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if remountEach || unix.MountSetattr(unix.AT_FDCWD, "/", unix.AT_RECURSIVE, &attr) != nil {
+		if err := remountEachReadOnly(); err != nil {
+			return err
 		}
 	}
 	// Only null, zero, full, random and urandom in /dev: disks, ttys
@@ -108,6 +109,26 @@ func readOnlyMounts() error {
 	// the jail is not there to be opened.
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("/proc: %w", err)
+	}
+	return nil
+}
+
+// remountEachReadOnly is the way of kernels without mount_setattr: one
+// remount per line of mountinfo.
+func remountEachReadOnly() error {
+	mounts, err := mountPoints()
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+		flags |= m.keep
+		if err := unix.Mount("", m.path, "", flags, ""); err != nil {
+			if st, serr := os.Stat(m.path); serr != nil || !st.IsDir() && !st.Mode().IsRegular() {
+				continue // gone, or shadowed by a file: not reachable either
+			}
+			return fmt.Errorf("remounting %s: %w", m.path, err)
+		}
 	}
 	return nil
 }
@@ -203,22 +224,26 @@ func psxPrctl(option int, arg uintptr) error {
 	return nil
 }
 
-// dropCapabilities empties the bounding set and every capability set on
-// all threads: root without capabilities cannot remount, load modules,
-// ptrace or open /proc/PID/root of the real dkms, and no_new_privs plus the
-// empty bounding set keep execve (setuid or file capabilities) from giving
-// any back.
+// Securebits (linux/securebits.h), each with its lock bit.
+const (
+	secbitNoroot            = 1<<0 | 1<<1 // being root grants no capabilities at execve
+	secbitKeepCapsLocked    = 1 << 5      // off, and locked so
+	secbitNoCapAmbientRaise = 1<<6 | 1<<7
+)
+
+// dropCapabilities locks root out of capabilities and empties every
+// capability set, on all threads: root without capabilities cannot
+// remount, load modules, ptrace or open /proc/PID/root of the real dkms.
+// Nothing gives them back: execve of any program, setuid or with file
+// capabilities included, grants nothing under no_new_privs, and with
+// SECBIT_NOROOT (locked) being root does not grant them either; the
+// ambient set cannot be raised and the permitted set is empty. This
+// stands in for emptying the capability bounding set, which only limits
+// what execve grants and takes one all-threads call per capability (41).
 func dropCapabilities() error {
-	last := 40
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			last = n
-		}
-	}
-	for c := 0; c <= last; c++ {
-		if err := psxPrctl(unix.PR_CAPBSET_DROP, uintptr(c)); err != nil && err != unix.EINVAL && err != unix.EPERM {
-			return fmt.Errorf("dropping capability %d: %w", c, err)
-		}
+	bits := uintptr(secbitNoroot | secbitKeepCapsLocked | secbitNoCapAmbientRaise)
+	if err := psxPrctl(unix.PR_SET_SECUREBITS, bits); err != nil {
+		return fmt.Errorf("securebits: %w", err)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData

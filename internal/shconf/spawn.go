@@ -46,6 +46,8 @@ var (
 	noNamespaces  atomic.Bool  // starting in new namespaces failed once: don't try again
 	forceFallback atomic.Bool  // test knob: a child confined by nothing (only built-in commands)
 	forceNoNS     atomic.Bool  // test knob: no namespaces, as for a user other than root (Landlock confines)
+	forceRemount  atomic.Bool  // test knob: remount mount by mount, not with one mount_setattr
+	forceNoLL     atomic.Bool  // test knob: no Landlock, so that the mounts alone hold the writes
 	lastJail      atomic.Value // string: how the last child was confined, for the tests
 )
 
@@ -161,7 +163,7 @@ type server struct {
 	stdin  io.WriteCloser
 	dec    *json.Decoder
 	errBuf *limitedBuffer
-	mode   request // Namespaces and NoJail it was started with
+	mode   jailMode
 }
 
 var (
@@ -169,7 +171,7 @@ var (
 	current  *server
 )
 
-func startChild(mode request) (*server, error) {
+func startChild(mode jailMode) (*server, error) {
 	cmd := exec.Command(selfPath())
 	cmd.Args = []string{childArg0}
 	cmd.Env = []string{childEnv + "=1"}
@@ -202,14 +204,16 @@ func (s *server) kill() {
 
 // getServer returns the running child, or starts one.
 func getServer() (*server, error) {
-	var mode request
+	var mode jailMode
 	if forceFallback.Load() {
 		mode.NoJail = true
 	} else if os.Geteuid() == 0 && !noNamespaces.Load() && !forceNoNS.Load() {
 		mode.Namespaces = true
+		mode.RemountEach = forceRemount.Load()
+		mode.NoLandlock = forceNoLL.Load()
 	}
 	if current != nil {
-		if current.mode.Namespaces == mode.Namespaces && current.mode.NoJail == mode.NoJail {
+		if current.mode == mode {
 			return current, nil
 		}
 		current.kill()
@@ -240,7 +244,7 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 	srv, err := getServer()
 	if err == nil {
 		var data []byte
-		data, err = json.Marshal(request{Chains: pending, Namespaces: srv.mode.Namespaces, NoJail: srv.mode.NoJail})
+		data, err = json.Marshal(request{Chains: pending, jailMode: srv.mode})
 		if err == nil {
 			_, err = srv.stdin.Write(append(data, '\n'))
 		}
