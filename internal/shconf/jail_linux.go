@@ -18,9 +18,18 @@ import (
 // Bounds of the evaluation child. Real dkms.conf files need a few MB and
 // milliseconds; these are far above that and far below what would hurt
 // the machine.
+//
+// Memory is bounded by RLIMIT_AS at the address space the child has when
+// it is confined (the Go runtime reserves close to 2 GB of it at start)
+// plus childMemLimit, so that a memory bomb makes an allocation fail and
+// the child die at once. Faulting in memory is slow here (about 1.4 s of
+// system time per GB in the child, several seconds of wall time on a
+// loaded machine), so the bound is what ends a bomb well before the
+// deadline. Under it the garbage collector keeps the heap below
+// childGoLimit, so that garbage alone never reaches the bound.
 const (
-	childMemLimit  = 4 << 30 // address space of the child and of each command it runs
-	childGoLimit   = 512 << 20
+	childMemLimit  = 512 << 20 // address space beyond the child's own at confinement; each command gets the same in all
+	childGoLimit   = 256 << 20
 	childCPUSecs   = 600 // for all the files of one dkms run; each file has its own wall-clock deadline
 	childExtraProc = 256 // tasks beyond those the machine runs already
 )
@@ -260,12 +269,30 @@ func dropCapabilities() error {
 // counts all tasks of the user, so it is set above what runs now.
 func setLimits() {
 	set := func(res int, v uint64) { _ = unix.Setrlimit(res, &unix.Rlimit{Cur: v, Max: v}) }
-	set(unix.RLIMIT_AS, childMemLimit)
+	set(unix.RLIMIT_AS, addressSpace()+childMemLimit)
 	set(unix.RLIMIT_CPU, childCPUSecs)
 	set(unix.RLIMIT_FSIZE, 0)
 	set(unix.RLIMIT_CORE, 0)
 	set(unix.RLIMIT_NPROC, runningTasks()+childExtraProc)
 	debug.SetMemoryLimit(childGoLimit)
+}
+
+// addressSpace is the size of this process's mappings (VmSize): the Go
+// runtime reserves most of it at start, before any evaluation.
+func addressSpace() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 2 << 30
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 2 << 30
+	}
+	pages, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return 2 << 30
+	}
+	return pages * uint64(os.Getpagesize())
 }
 
 // runningTasks is the machine's task count from /proc/loadavg ("1/345").

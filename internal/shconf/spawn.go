@@ -367,7 +367,7 @@ func deathCause(waitErr error, stderr string, timedOut, bad bool, ctxErr error, 
 	case bad:
 		return fmt.Sprintf("evaluation produced more than %d MB of values and messages, or a malformed answer (the sandboxed evaluation was killed)", maxReply>>20)
 	case strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory"):
-		return fmt.Sprintf("evaluation ran out of memory (limit %d MB; the sandboxed evaluation died)", childMemLimit>>20)
+		return fmt.Sprintf("evaluation ran out of memory (more than %d MB; the sandboxed evaluation died)", childMemLimit>>20)
 	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {
