@@ -2,7 +2,7 @@
 # Installs the Debian packages the build, the tests and the demo need.
 # Idempotent: apt runs only when something is missing.
 set -eu
-PKGS="linux-headers-amd64 linux-image-amd64 gcc make kmod openssl patch xz-utils zstd lz4 bzip2
+PKGS="linux-headers-amd64 linux-image-amd64 gcc make kmod openssl patch xz-utils zstd lz4 bzip2 lzip lzop ncompress
 cpio initramfs-tools busybox-static rpm systemd qemu-system-x86 qemu-utils mmdebstrap e2fsprogs shellcheck file hyperfine gnuplot-nox time
 debhelper dpkg-dev lintian zsh apt-utils"
 missing=""

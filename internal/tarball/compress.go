@@ -7,11 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os/exec"
 	"strings"
+	"time"
 
+	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -99,8 +100,9 @@ type nopCloser struct{ io.Reader }
 
 func (nopCloser) Close() error { return nil }
 
-// decompressor wraps r according to its magic bytes.
-func decompressor(r io.Reader) (io.ReadCloser, error) {
+// decompressor wraps r according to its magic bytes. A decoding program
+// is killed with its process group when ctx ends.
+func decompressor(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
 	br := bufio.NewReader(r)
 	head, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -108,7 +110,7 @@ func decompressor(r io.Reader) (io.ReadCloser, error) {
 	}
 	c := sniff(head)
 	if prog, ok := programs[c]; ok && c != codecBzip2 {
-		return decompressWith(prog, br)
+		return decompressWith(ctx, prog, br)
 	}
 	switch c {
 	case codecGzip:
@@ -191,15 +193,21 @@ type nopWriteCloser struct{ io.Writer }
 func (nopWriteCloser) Close() error { return nil }
 
 // decompressWith runs "prog -dc" on r; the returned reader's Close reports
-// the program's failure.
-func decompressWith(prog string, r io.Reader) (io.ReadCloser, error) {
+// the program's failure. When ctx ends (dkms's deadline or signal), the
+// program and its group are killed, whatever the archive makes them do
+// (a bomb of gigabytes of zeros from a few hundred KB), and reading its
+// output ends.
+func decompressWith(ctx context.Context, prog string, r io.Reader) (io.ReadCloser, error) {
 	path, err := exec.LookPath(prog)
 	if err != nil {
 		return nil, fmt.Errorf("reading the archive needs the %s program: %w", prog, err)
 	}
-	cmd := exec.Command(path, "-dc")
-	proc.Guard(cmd, false)
+	cmd := proc.Command(ctx, false, path, "-dc")
 	cmd.Stdin = r
+	// Close waits for the copy of r to the program's stdin, which a
+	// reader that blocks (an archive on a hung file system) would hold
+	// for ever once the program is gone.
+	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

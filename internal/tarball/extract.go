@@ -96,12 +96,12 @@ func stampOf(h *tar.Header) stamp {
 
 // openTar opens the archive and returns a tar reader over its
 // decompressed content; closing the returned closer releases both.
-func openTar(open opener) (*tar.Reader, func(), error) {
+func openTar(ctx context.Context, open opener) (*tar.Reader, func(), error) {
 	f, err := open()
 	if err != nil {
 		return nil, nil, err
 	}
-	zr, err := decompressor(f)
+	zr, err := decompressor(ctx, f)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -136,7 +136,7 @@ func (n notArchive) Is(target error) bool { return target == ErrNotArchive }
 func (n notArchive) Unwrap() error        { return n.err }
 
 func firstPass(ctx context.Context, open opener, destDir string, lim Limits) (*plan, []stamp, error) {
-	tr, closeFn, err := openTar(open)
+	tr, closeFn, err := openTar(ctx, open)
 	if err != nil {
 		return nil, nil, notArchive{err}
 	}
@@ -149,6 +149,9 @@ func firstPass(ctx context.Context, open opener, destDir string, lim Limits) (*p
 			return nil, nil, err
 		}
 		h, err := nextHeader(tr)
+		if cerr := ctx.Err(); err != nil && cerr != nil {
+			return nil, nil, cerr // the decoding program was killed: its output ended early
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -177,7 +180,7 @@ func firstPass(ctx context.Context, open opener, destDir string, lim Limits) (*p
 }
 
 func secondPass(ctx context.Context, open opener, staging string, p *plan, seq []stamp) error {
-	tr, closeFn, err := openTar(open)
+	tr, closeFn, err := openTar(ctx, open)
 	if err != nil {
 		return err
 	}
@@ -188,6 +191,9 @@ func secondPass(ctx context.Context, open opener, staging string, p *plan, seq [
 			return err
 		}
 		h, err := nextHeader(tr)
+		if cerr := ctx.Err(); err != nil && cerr != nil {
+			return cerr
+		}
 		if errors.Is(err, io.EOF) {
 			if i != len(seq) {
 				return changed
@@ -205,6 +211,9 @@ func secondPass(ctx context.Context, open opener, staging string, p *plan, seq [
 			continue
 		}
 		if err := create(tr, staging, p.members[p.byName[name]]); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
 			return err
 		}
 	}
