@@ -9,6 +9,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/modname"
+	"github.com/dkms-go/dkms/internal/rpmsafe"
 	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -108,7 +109,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	}
 	m, v := o.Module, o.Version
 	if o.RPMSafeUpgrade {
-		e.writeRPMSafeLock(m, v)
+		e.warn(rpmsafe.Mark(e.TmpLocation, m, v))
 	}
 	if e.tree.State(m, v) == tree.Added {
 		return e.P.Die(3, "DKMS tree already contains: "+m+"/"+v,

@@ -1,12 +1,7 @@
 package engine
 
 import (
-	"bufio"
 	"context"
-	"debug/elf"
-	"io"
-	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -14,10 +9,10 @@ import (
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/jobserver"
+	"github.com/dkms-go/dkms/internal/kernel"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/sign"
 	"github.com/dkms-go/dkms/internal/tree"
-	"github.com/dkms-go/dkms/internal/ui"
 )
 
 // pairCtx is the isolated context in which one pair is built or installed
@@ -177,35 +172,10 @@ func (e *Engine) prepareSigning(ctx context.Context, k string) *sign.Signer {
 	}, e.P.Stdout())
 }
 
-var ccVersionText = regexp.MustCompile(`^CONFIG_CC_VERSION_TEXT="?([^" ]+)`)
-
 // compilerEnv is §6.2 step 8.
 func (e *Engine) compilerEnv(ctx context.Context, k string) ([]string, string) {
 	env := e.scriptEnv()
-	ks := e.kernelSourceDir(k)
-	cc := ""
-	if fsops.Exists(ks + "/.kernelvariables") {
-		out, err := ui.Output(ctx, "make", "-s", "-f", ks+"/.kernelvariables", "--eval", "print-cc:\n\t@echo $(CC)", "print-cc")
-		if err == nil && out != "" {
-			cc = out
-		}
-	}
-	var ld string
-	if f, err := os.Open(e.kernelConfig(k)); err == nil {
-		ccs, clang, lld := configCompilers(f)
-		f.Close()
-		for _, c := range ccs {
-			if lookPath(c) {
-				cc = c
-			}
-		}
-		if clang && lookPath("clang") {
-			cc = "clang"
-		}
-		if lld && lookPath("ld.lld") {
-			ld = "ld.lld"
-		}
-	}
+	cc, ld := kernel.Toolchain(ctx, e.kernelSourceDir(k), e.kernelConfig(k))
 	if cc != "" {
 		env = append(env, "CC="+cc, "KERNEL_CC="+cc)
 	}
@@ -215,23 +185,6 @@ func (e *Engine) compilerEnv(ctx context.Context, k string) ([]string, string) {
 	return env, cc
 }
 
-// configCompilers reads a kernel config for §6.2 step 8: the first word of
-// every CONFIG_CC_VERSION_TEXT line, and whether some line contains
-// CONFIG_CC_IS_CLANG=y or CONFIG_LD_IS_LLD=y (a text search, as grep does).
-func configCompilers(r io.Reader) (ccs []string, clang, lld bool) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if mm := ccVersionText.FindStringSubmatch(line); mm != nil {
-			ccs = append(ccs, mm[1])
-		}
-		clang = clang || strings.Contains(line, "CONFIG_CC_IS_CLANG=y")
-		lld = lld || strings.Contains(line, "CONFIG_LD_IS_LLD=y")
-	}
-	return ccs, clang, lld
-}
-
 // makeCommand is §4.7.
 func (e *Engine) makeCommand(c *dkmsconf.Conf, pc *pairCtx) string {
 	ks := e.kernelSourceDir(pc.k)
@@ -239,12 +192,7 @@ func (e *Engine) makeCommand(c *dkmsconf.Conf, pc *pairCtx) string {
 	if cmd == "" {
 		cmd = "make -C " + ks + " M=" + e.L.BuildDir(pc.m, pc.v)
 	}
-	// The config is only consulted when there is no vmlinux (§4.7 step 4).
-	if _, err := os.Stat(ks + "/vmlinux"); err == nil {
-		if vmlinuxIsClang(ks + "/vmlinux") {
-			cmd += " LLVM=1"
-		}
-	} else if configHas(e.kernelConfig(pc.k), "CONFIG_CC_IS_CLANG=y") {
+	if kernel.Clang(ks, e.kernelConfig(pc.k)) {
 		cmd += " LLVM=1"
 	}
 	if strings.HasPrefix(cmd, "make") {
@@ -257,37 +205,6 @@ func (e *Engine) makeCommand(c *dkmsconf.Conf, pc *pairCtx) string {
 		cmd = prefix + cmd[len("make"):]
 	}
 	return cmd
-}
-
-func vmlinuxIsClang(p string) bool {
-	f, err := elf.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	s := f.Section(".comment")
-	if s == nil {
-		return false
-	}
-	b, err := s.Data()
-	return err == nil && strings.Contains(string(b), "clang")
-}
-
-// configHas reports whether a line of the file contains text (grep -q).
-func configHas(path, text string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), text) {
-			return true
-		}
-	}
-	return false
 }
 
 // makeLogHeader is the first record of make.log (§0.3).

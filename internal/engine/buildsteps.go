@@ -11,6 +11,7 @@ import (
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/proc"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -166,7 +167,7 @@ func (e *Engine) buildWithConf(ctx context.Context, pc *pairCtx, c *dkmsconf.Con
 		if skip(i) {
 			continue
 		}
-		if findKo(staging+"/module", r.DestName) == "" {
+		if tree.FindKo(staging+"/module", r.DestName) == "" {
 			return p.Die(7, "Missing module '"+r.DestName+"' in "+staging+"/module")
 		}
 	}

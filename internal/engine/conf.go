@@ -8,6 +8,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/kernel"
 	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/tree"
 )
@@ -29,11 +30,7 @@ func (e *Engine) kernelConfig(k string) string {
 	if c, ok := e.kconfigMemo[k]; ok {
 		return c
 	}
-	ks := e.kernelSourceDir(k)
-	c := ks + "/.config"
-	if fsops.Exists(ks + "/include/config/auto.conf") {
-		c = ks + "/include/config/auto.conf"
-	}
+	c := kernel.Config(e.kernelSourceDir(k))
 	if e.kconfigMemo == nil {
 		e.kconfigMemo = map[string]string{}
 	}

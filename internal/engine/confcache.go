@@ -11,6 +11,7 @@ import (
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/statuscache"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -126,7 +127,7 @@ func (e *Engine) installedDiffers(c *statuscache.Cache, r dkmsconf.Record, k, bu
 		return d
 	}
 	inst := e.installedCopy(r, k, built)
-	d := inst == "" || !sameFile(inst, built)
+	d := inst == "" || !tree.SameFile(inst, built)
 	switch {
 	case racy:
 	case inst == cands[0]:

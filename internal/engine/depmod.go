@@ -2,14 +2,13 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"github.com/dkms-go/dkms/internal/fsops"
-	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/depmod"
+	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/proc"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/ui"
@@ -28,43 +27,7 @@ func (e *Engine) depmod(ctx context.Context, k string, w, ew io.Writer) {
 	if e.O.NoDepmod || e.OSName != "Linux" {
 		return
 	}
-	kd := e.L.KernelModules(k)
-	if k == "" || !fsops.IsRegular(kd+"/modules.dep") {
-		fmt.Fprintf(w, "Skipping depmod because '%s/modules.dep' is missing.\n", kd)
-		return
-	}
-	args := []string{"-a", k}
-	// Upstream always runs depmod on the system's tree; when the install
-	// tree is <prefix>/lib/modules we point depmod at it (COMPATIBILITY.md).
-	if it := filepath.Clean(e.L.InstallTree); it != "/lib/modules" && strings.HasSuffix(it, "/lib/modules") {
-		args = append([]string{"-b", strings.TrimSuffix(it, "/lib/modules")}, args...)
-	}
-	if sm := e.L.Sys("/boot/System.map-" + k); fsops.IsRegular(sm) {
-		args = append(args, "-F", sm)
-	}
-	cmd := proc.Command(ctx, false, "depmod", args...)
-	cmd.Stdout, cmd.Stderr = w, ew
-	if err := proc.Run(cmd); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			fmt.Fprintf(ew, "depmod %s: %v\n", k, err)
-		}
-	}
-	if st, err := os.Stat(kd + "/modules.dep"); err == nil && st.Size() == 0 {
-		for _, n := range []string{"alias", "dep", "devname", "softdep", "symbols", "weakdep"} {
-			if os.Remove(kd+"/modules."+n) == nil {
-				fmt.Fprintf(w, "removed '%s/modules.%s'\n", kd, n)
-			}
-		}
-		bins, _ := filepath.Glob(kd + "/modules.*.bin")
-		for _, b := range bins {
-			if os.Remove(b) == nil {
-				fmt.Fprintf(w, "removed '%s'\n", b)
-			}
-		}
-		if os.Remove(kd) == nil {
-			fmt.Fprintf(w, "removed directory %s\n", kd)
-		}
-	}
+	depmod.Run(ctx, e.L, k, w, ew)
 }
 
 // postTransaction is §7.7.

@@ -122,7 +122,7 @@ func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cach
 func (e *Engine) doctorFiles(recs []dkmsconf.Record, m, v, k, a string) []doctor.File {
 	var fs []doctor.File
 	for _, r := range recs {
-		f := doctor.File{Name: r.DestName, Built: findKo(e.L.BuiltModules(m, v, k, a), r.DestName)}
+		f := doctor.File{Name: r.DestName, Built: tree.FindKo(e.L.BuiltModules(m, v, k, a), r.DestName)}
 		ref := f.Built
 		if ref == "" {
 			ref = r.DestName + ".ko"

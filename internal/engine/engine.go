@@ -4,21 +4,21 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/compress"
+	"github.com/dkms-go/dkms/internal/distro"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/kernel"
 	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/shconf"
 	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
-	"golang.org/x/sys/unix"
 )
 
 // Release is the version string dkms prints.
@@ -150,17 +150,13 @@ func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 		}
 		e.Env = append(e.Env, kv)
 	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		e.CurrentKern = unix.ByteSliceToString(u.Release[:])
-		e.Machine = unix.ByteSliceToString(u.Machine[:])
-		e.OSName = unix.ByteSliceToString(u.Sysname[:])
-	}
-	distro, ok := detectDistro(e.L)
+	u := kernel.Uname()
+	e.CurrentKern, e.Machine, e.OSName = u.Release, u.Machine, u.OS
+	d, ok := distro.Detect(e.L)
 	if !ok {
 		return nil, p.Die(4, "System is missing os-release file.")
 	}
-	e.Distro = distro
+	e.Distro = d
 	e.L.DKMSTree, e.L.SourceTree, e.L.InstallTree = "/var/lib/dkms", "/usr/src", "/lib/modules"
 	e.TmpLocation = getenv(env, "TMPDIR")
 	if e.TmpLocation == "" {
@@ -335,12 +331,6 @@ func (e *Engine) defaultArch(kernel string) string {
 
 // IsRoot reports whether we run with effective uid 0.
 func (e *Engine) IsRoot() bool { return e.euid == 0 }
-
-// lookPath reports whether a program is available in PATH.
-func lookPath(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
-}
 
 // warn reports a failed change of the tree that does not stop the action.
 func (e *Engine) warn(err error) {

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
-	"github.com/dkms-go/dkms/internal/fsops"
-	"github.com/dkms-go/dkms/internal/proc"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/proc"
+	"github.com/dkms-go/dkms/internal/tree"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/kver"
@@ -76,7 +78,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		if excluded != nil && excluded[i] {
 			continue
 		}
-		if builtFile(modDir, r.DestName, suffix) == "" {
+		if tree.BuiltFile(modDir, r.DestName, suffix) == "" {
 			return p.Die(6, "Missing module "+r.DestName+" in "+modDir)
 		}
 	}
@@ -92,7 +94,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	// From here until depmod has run, the marker tells the next run to
 	// finish or roll back this install if this one is killed.
 	if !e.O.NoDepmod {
-		if err := e.markPending(pc); err != nil {
+		if err := e.tree.MarkPending(pc.m, pc.v, pc.k, pc.a); err != nil {
 			return p.Die(6, "Could not record the install: "+err.Error())
 		}
 	}
@@ -101,7 +103,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		if excluded != nil && excluded[i] {
 			continue
 		}
-		srcFile := builtFile(modDir, r.DestName, suffix)
+		srcFile := tree.BuiltFile(modDir, r.DestName, suffix)
 		if !e.versionSane(ctx, pc, c, r, srcFile, suffix) {
 			continue
 		}
@@ -128,7 +130,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		installed++
 	}
 	if len(c.Records) > 0 && installed == 0 {
-		e.warn(e.rollBackMarker(pc))
+		e.warn(e.tree.Unmark(pc.m, pc.k, pc.a))
 		return p.Die(6, "Installation aborted.")
 	}
 	// The kernel link makes the install visible to status: it comes after
@@ -152,18 +154,6 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		}
 	}
 	return nil
-}
-
-// builtFile is the file install takes for dest name d (§6.3 steps 6 and
-// 10.3): <d>.ko, else <d>.ko<suffix> for the kernel's current suffix; ""
-// when neither is there.
-func builtFile(modDir, d, suffix string) string {
-	for _, p := range []string{modDir + "/" + d + ".ko", modDir + "/" + d + ".ko" + suffix} {
-		if fsops.IsRegular(p) {
-			return p
-		}
-	}
-	return ""
 }
 
 // forcedInstallList is §6.3 step 3.
@@ -214,7 +204,7 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 		return true
 	}
 	kernelCopy := copies[0]
-	if !e.tree.LinkActive(pc.m, pc.v, k, pc.a) && sameFile(kernelCopy, dkmsFile) {
+	if !e.tree.LinkActive(pc.m, pc.v, k, pc.a) && tree.SameFile(kernelCopy, dkmsFile) {
 		// Our own copy, left by an install that was killed before it made
 		// the kernel link: finish that install.
 		return true
@@ -235,7 +225,7 @@ func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf,
 		}
 		return true
 	}
-	if sk == sd && (vd != "" || sd != "" || sameFile(kernelCopy, dkmsFile)) {
+	if sk == sd && (vd != "" || sd != "" || tree.SameFile(kernelCopy, dkmsFile)) {
 		if vk == "" {
 			e.P.Stderr().Write([]byte("Module " + kernelCopy + " already installed (unversioned module), override by specifying --force\n"))
 		} else {
@@ -284,7 +274,7 @@ func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix, srcFile
 	}
 	cands = append(cands, e.tree.KernelCopies(k, d, suffix)...)
 	for _, c := range cands {
-		if !fsops.IsRegular(c) || sameFile(c, srcFile) {
+		if !fsops.IsRegular(c) || tree.SameFile(c, srcFile) {
 			continue
 		}
 		e.P.Line("Found pre-existing " + c + ", archiving for uninstallation")

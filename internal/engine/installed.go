@@ -1,6 +1,10 @@
 package engine
 
-import "context"
+import (
+	"context"
+
+	"github.com/dkms-go/dkms/internal/tree"
+)
 
 // InstalledModule is one kernel module file DKMS installed for a kernel.
 type InstalledModule struct {
@@ -24,7 +28,7 @@ func (e *Engine) InstalledModules(ctx context.Context, k, a string) []InstalledM
 				continue
 			}
 			for _, r := range c.Records {
-				built := findKo(e.L.BuiltModules(m, v, k, a), r.DestName)
+				built := tree.FindKo(e.L.BuiltModules(m, v, k, a), r.DestName)
 				if built == "" {
 					continue
 				}

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/ui"
@@ -60,7 +59,7 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 			}
 		}
 	}
-	if pending, _ := filepath.Glob(e.L.PendingMarker("*", k, a)); len(pending) > 0 {
+	if e.tree.Pending(k, a) {
 		// Upstream calls depmod with an empty kernel here, so it is skipped;
 		// we run it for the kernel when its modules are still installed.
 		e.depmodStep(ctx, k)
@@ -73,35 +72,5 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 }
 
 // PurgeKernel removes what is left of kernel k in the dkms tree after its
-// modules were removed: kernel directories of every module version,
-// kernel-<k>-* links, archived originals and markers (kernel removal must
-// leave nothing of that kernel behind).
-func (e *Engine) PurgeKernel(k, a string) {
-	for _, m := range e.tree.Modules("") {
-		for _, v := range e.tree.Versions(m, "") {
-			if kd := e.L.KernelDir(m, v, k); fsops.IsDir(kd) && !fsops.IsSymlink(kd) {
-				e.warn(fsops.RemoveTreeAtomic(kd))
-			}
-		}
-		links, _ := filepath.Glob(e.L.KernelLink(m, k, "*"))
-		for _, l := range links {
-			if fsops.IsSymlink(l) {
-				e.warn(fsops.RemoveFile(l))
-			}
-		}
-		if od := e.L.OriginalKernelDir(m, k); fsops.Exists(od) {
-			e.warn(fsops.RemoveTree(od))
-		}
-		if od := e.L.OriginalsDir(m); fsops.Exists(od) && !fsops.HasSubdir(od) {
-			e.warn(fsops.RemoveTree(od))
-		}
-	}
-	markers, _ := filepath.Glob(e.L.OldDepmodPending(k, "*"))
-	markers2, _ := filepath.Glob(e.L.PendingMarker("*", k, "*"))
-	for _, mk := range append(markers, markers2...) {
-		e.warn(fsops.RemoveFile(mk))
-	}
-	if fsops.IsDir(e.L.KernelModules(k)) {
-		e.warn(fsops.RemoveEmptyDirs(e.L.KernelModules(k)))
-	}
-}
+// modules were removed (tree.PurgeKernel).
+func (e *Engine) PurgeKernel(k string) { e.warnAll(e.tree.PurgeKernel(k)) }

@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"regexp"
-	"strings"
+
+	"github.com/dkms-go/dkms/internal/bre"
 
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/tree"
@@ -59,7 +59,7 @@ func (e *Engine) Match(ctx context.Context) error {
 		}
 		var keep []modVer
 		for _, mv := range todo {
-			if matchBRE("^"+m+"/", mv.m+"/"+mv.v+", ") {
+			if bre.Match("^"+m+"/", mv.m+"/"+mv.v+", ") {
 				keep = append(keep, mv)
 			}
 		}
@@ -94,50 +94,4 @@ type modVer struct{ m, v string }
 // build and install are isolated from each other as upstream's are.
 func (e *Engine) matchPair(mv modVer, k, a string) *pairCtx {
 	return &pairCtx{m: mv.m, v: mv.v, k: k, a: a, force: e.O.Force, versionOverride: e.O.ForceVersion}
-}
-
-// matchBRE reports whether s matches the POSIX basic regular expression re
-// as grep does: \( \) \{ \} \| \+ \? are the operators, the bare characters
-// literals, and a leading * is literal. An expression that does not
-// compile matches nothing (grep fails).
-func matchBRE(re, s string) bool {
-	var b strings.Builder
-	for i := 0; i < len(re); i++ {
-		c := re[i]
-		switch {
-		case c == '\\' && i+1 < len(re):
-			i++
-			switch n := re[i]; n {
-			case '(', ')', '{', '}', '|', '+', '?':
-				b.WriteByte(n)
-			default:
-				b.WriteString(regexp.QuoteMeta(string(n)))
-			}
-		case c == '[':
-			// A bracket expression is the same in both syntaxes.
-			j := i + 1
-			if j < len(re) && re[j] == '^' {
-				j++
-			}
-			if j < len(re) && re[j] == ']' {
-				j++
-			}
-			for j < len(re) && re[j] != ']' {
-				j++
-			}
-			if j >= len(re) {
-				return false
-			}
-			b.WriteString(re[i : j+1])
-			i = j
-		case c == '(' || c == ')' || c == '{' || c == '}' || c == '|' || c == '+' || c == '?':
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		case c == '*' && (i == 0 || (i == 1 && re[0] == '^')):
-			b.WriteString(`\*`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	r, err := regexp.CompilePOSIX(b.String())
-	return err == nil && r.MatchString(s)
 }

@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/dkms-go/dkms/internal/fsops"
-	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/tree"
 )
 
@@ -21,30 +17,16 @@ import (
 // finished or rolled back, as its pending marker says, and depmod is run
 // for its kernel.
 
-// pendingMarker (paths.PendingMarker) holds the version whose files an
-// install or uninstall is changing for that kernel, from before the first
-// change until depmod has run.
-func (e *Engine) pendingMarker(m, k, a string) string { return e.L.PendingMarker(m, k, a) }
-
-// markPending writes the pending marker of a pair.
-func (e *Engine) markPending(pc *pairCtx) error {
-	return fsops.WriteFileAtomic(e.pendingMarker(pc.m, pc.k, pc.a), []byte(pc.v+"\n"), 0o644)
-}
-
-// rollBackMarker deletes the marker of a pair whose install changed
-// nothing.
-func (e *Engine) rollBackMarker(pc *pairCtx) error {
-	return fsops.RemoveFile(e.pendingMarker(pc.m, pc.k, pc.a))
+// warnAll reports failed changes of the tree that do not stop the action.
+func (e *Engine) warnAll(errs []error) {
+	for _, err := range errs {
+		e.warn(err)
+	}
 }
 
 // clearPending deletes the markers of kernel k (every module), once
 // depmod has run for it.
-func (e *Engine) clearPending(k, a string) {
-	markers, _ := filepath.Glob(e.L.PendingMarker("*", k, a))
-	for _, mk := range markers {
-		e.warn(fsops.RemoveFile(mk))
-	}
-}
+func (e *Engine) clearPending(k, a string) { e.warnAll(e.tree.ClearPending(k, a)) }
 
 // LockTree takes the tree lock and, the first time, repairs what killed
 // runs left (see above).
@@ -60,121 +42,39 @@ func (e *Engine) LockTree(ctx context.Context) error {
 	return nil
 }
 
-// sweepTemporaries deletes every temporary a killed run left, and
-// returns the pending markers it met on the way. Only called under the
-// lock: no other run that makes temporaries is going on.
-//
-// Temporaries are made in <dkms_tree> itself (archive staging, the status
-// cache), module directories (kernel links, removals), <m>/<v>, the
-// directories below it (build staging in <m>/<v>/<k>, <m>/<v>/tarball),
-// the top of each kernel's module directory (module copies) and
-// <source_tree> (sources being added). One pass reads each of those
-// directories once, and follows no symlink (the source link, the kernel
-// links): this runs at the start of every change, a nothing-to-do
-// autoinstall included.
-func (e *Engine) sweepTemporaries() (markers []string) {
-	d, i := e.L.DKMSTree, e.L.InstallTree
-	for _, m := range e.sweepList(d, isTemp) {
-		if !m.IsDir() || strings.HasPrefix(m.Name(), ".") {
-			continue
-		}
-		mdir := d + "/" + m.Name()
-		left := e.sweepList(mdir, isTemp)
-		for _, v := range left {
-			if strings.HasPrefix(v.Name(), paths.PendingPrefix) {
-				markers = append(markers, mdir+"/"+v.Name())
-			}
-			if !v.IsDir() {
-				continue
-			}
-			vdir := mdir + "/" + v.Name()
-			for _, x := range e.sweepList(vdir, isTemp) {
-				if !x.IsDir() {
-					continue
-				}
-				xdir := vdir + "/" + x.Name()
-				rest := e.sweepList(xdir, isBuildTemp)
-				// A kernel directory left empty by a killed unbuild.
-				if len(rest) == 0 && tree.KernelDirName(x.Name()) {
-					e.warn(fsops.RemoveIfEmpty(xdir))
-				}
-			}
-		}
-		// A module directory left empty by a killed remove.
-		if len(left) == 0 {
-			e.warn(fsops.RemoveIfEmpty(mdir))
-		}
-	}
-	for _, k := range e.sweepList(i, func(string) bool { return false }) {
-		if k.IsDir() {
-			e.sweepList(i+"/"+k.Name(), isTemp)
-			e.sweepList(i+"/"+k.Name()+"/updates/dkms", isOldCopy)
-		}
-	}
-	e.sweepList(e.L.SourceTree, isTemp)
+// sweepTemporaries deletes every temporary a killed run left (tree.Sweep)
+// and returns the pending markers it met.
+func (e *Engine) sweepTemporaries() []string {
+	markers, errs := e.tree.Sweep()
+	e.warnAll(errs)
 	return markers
-}
-
-// isTemp: the name of a temporary of this version.
-func isTemp(name string) bool { return strings.HasPrefix(name, fsops.TmpPrefix) }
-
-// isBuildTemp: a temporary, or build staging of earlier versions.
-func isBuildTemp(name string) bool { return isTemp(name) || strings.HasPrefix(name, ".tmp_") }
-
-// isOldCopy: a module copy of earlier versions.
-func isOldCopy(name string) bool { return strings.HasPrefix(name, ".dkms-copy-") }
-
-// sweepList lists dir, deletes the entries isTemp names, and returns the
-// others.
-func (e *Engine) sweepList(dir string, isTemp func(string) bool) []os.DirEntry {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil // absent, or not a directory: nothing of ours in it
-	}
-	kept := ents[:0]
-	for _, de := range ents {
-		if isTemp(de.Name()) {
-			e.warn(fsops.RemoveTree(dir + "/" + de.Name()))
-			continue
-		}
-		kept = append(kept, de)
-	}
-	return kept
 }
 
 // repairPending finishes or rolls back every install and uninstall whose
 // marker is left, then runs depmod once for each kernel concerned.
 func (e *Engine) repairPending(ctx context.Context, markers []string) {
 	kernels := map[Pair]bool{}
-	for _, mk := range markers {
-		m := filepath.Base(filepath.Dir(mk))
-		ka := strings.TrimPrefix(filepath.Base(mk), paths.PendingPrefix)
-		i := strings.LastIndexByte(ka, '-')
-		if i <= 0 {
-			e.warn(fsops.RemoveFile(mk))
+	for _, path := range markers {
+		mk, ok := tree.ReadMarker(path)
+		if !ok {
+			e.warn(fsops.RemoveFile(path))
 			continue
 		}
-		k, a := ka[:i], ka[i+1:]
-		b, _ := os.ReadFile(mk)
-		v := strings.TrimSpace(string(b))
-		if v != "" && fsops.IsDir(e.L.VersionDir(m, v)) {
-			e.repairPair(ctx, &pairCtx{m: m, v: v, k: k, a: a})
+		if mk.V != "" && fsops.IsDir(e.L.VersionDir(mk.M, mk.V)) {
+			e.repairPair(ctx, &pairCtx{m: mk.M, v: mk.V, k: mk.K, a: mk.A})
 		}
-		kernels[Pair{K: k, A: a}] = true
+		kernels[Pair{K: mk.K, A: mk.A}] = true
 	}
 	// The marker of earlier versions: kernel_prerm's deferred depmod.
-	old, _ := filepath.Glob(e.L.OldDepmodPending("*", "*"))
-	for _, mk := range old {
-		ka := strings.TrimPrefix(filepath.Base(mk), paths.OldDepmodPrefix)
-		if i := strings.LastIndexByte(ka, '-'); i > 0 {
-			kernels[Pair{K: ka[:i], A: ka[i+1:]}] = true
-		}
+	old, oldKernels := e.tree.OldDepmodMarkers()
+	for _, p := range oldKernels {
+		kernels[p] = true
 	}
 	var ps []Pair
 	for p := range kernels {
 		ps = append(ps, p)
 	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].K+"/"+ps[i].A < ps[j].K+"/"+ps[j].A })
+	tree.SortPairs(ps)
 	for _, p := range ps {
 		if fsops.IsDir(e.L.KernelModules(p.K)) {
 			fmt.Fprintf(e.P.Stderr(), "dkms: running depmod for kernel %s after an interrupted run\n", p.K)
@@ -223,21 +123,21 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 	}
 	fmt.Fprintf(e.P.Stderr(), "dkms: %s an interrupted change of %s/%s for kernel %s (%s)\n", verb, m, v, k, a)
 	for _, r := range c.Records {
-		src := builtFile(modDir, r.DestName, suffix)
+		src := tree.BuiltFile(modDir, r.DestName, suffix)
 		if src == "" {
 			continue
 		}
 		dir := e.L.KernelModules(k) + e.destLocation(r)
 		dst := dir + "/" + filepath.Base(src)
 		switch {
-		case active != "" && !sameFile(src, dst):
+		case active != "" && !tree.SameFile(src, dst):
 			if err := fsops.MkdirAll(dir); err != nil {
 				e.warn(err)
 				continue
 			}
 			e.warn(fsops.CopyFileVia(src, dst, e.L.KernelModules(k), 0o644))
 		case active == "":
-			if sameFile(src, dst) {
+			if tree.SameFile(src, dst) {
 				e.warn(fsops.RemoveFile(dst))
 				fsops.RemoveEmptyParents(dir, e.L.KernelModules(k))
 			}

@@ -1,20 +1,10 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"github.com/dkms-go/dkms/internal/proc"
 
 	"github.com/dkms-go/dkms/internal/cli"
 )
-
-func runOutput(name string, args ...string) (string, error) {
-	var b bytes.Buffer
-	cmd := proc.Command(context.Background(), false, name, args...)
-	cmd.Stdout = &b
-	err := proc.Run(cmd)
-	return b.String(), err
-}
 
 // Dispatch runs the action (§6.0).
 func (e *Engine) Dispatch(ctx context.Context) error {

@@ -3,36 +3,21 @@ package engine
 import (
 	"context"
 	"errors"
-	"github.com/dkms-go/dkms/internal/proc"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/dkms-go/dkms/internal/modscript"
+	"github.com/dkms-go/dkms/internal/proc"
+
 	"github.com/dkms-go/dkms/internal/ui"
 )
-
-// scriptPath resolves a PRE_*/POST_* directive (§7.1) in dir: the script is
-// the value up to the first space; ok is false when it is not executable.
-func scriptPath(dir, value string) (string, []string, bool) {
-	fields := strings.Fields(value)
-	if len(fields) == 0 {
-		return "", nil, false
-	}
-	p := dir + "/" + fields[0]
-	st, err := os.Stat(p)
-	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		return p, nil, false
-	}
-	return p, fields[1:], true
-}
 
 // scriptDir is the directory a script of module m is taken from and runs
 // in (delta D9): /etc/dkms/<m> when the script that value names is an
 // executable there, else dir (the source or build directory).
 func (e *Engine) scriptDir(m, value, dir string) string {
 	over := e.L.EtcDir() + "/" + m
-	if _, _, ok := scriptPath(over, value); ok {
+	if _, _, ok := modscript.Find(over, value); ok {
 		return over
 	}
 	return dir
@@ -46,7 +31,7 @@ func (e *Engine) runTerminalScript(ctx context.Context, m, typ, value, dir strin
 		return 0
 	}
 	dir = e.scriptDir(m, value, dir)
-	prog, args, ok := scriptPath(dir, value)
+	prog, args, ok := modscript.Find(dir, value)
 	if !ok {
 		e.P.Line("")
 		e.P.Warning("The " + typ + " script is not executable.")
@@ -55,7 +40,7 @@ func (e *Engine) runTerminalScript(ctx context.Context, m, typ, value, dir strin
 	e.P.Line("Running the " + typ + " script:")
 	var expanded []string
 	for _, a := range args {
-		expanded = append(expanded, globIn(dir, a)...)
+		expanded = append(expanded, modscript.Glob(dir, a)...)
 	}
 	run := func(name string, args ...string) error {
 		cmd := proc.Command(ctx, true, name, args...)
@@ -76,46 +61,6 @@ func (e *Engine) runTerminalScript(ctx context.Context, m, typ, value, dir strin
 	return ui.ExitStatus(err)
 }
 
-// globIn expands pattern as the shell does in working directory dir: the
-// sorted matches, relative patterns giving relative names, hidden files
-// only for a component that starts with a dot; no match leaves the word.
-func globIn(dir, pattern string) []string {
-	if !strings.ContainsAny(pattern, "*?[") {
-		return []string{pattern}
-	}
-	abs := pattern
-	if !filepath.IsAbs(pattern) {
-		abs = dir + "/" + pattern
-	}
-	matches, err := filepath.Glob(abs)
-	var out []string
-	for _, m := range matches {
-		rel := m
-		if !filepath.IsAbs(pattern) {
-			rel = strings.TrimPrefix(m, dir+"/")
-		}
-		if !hiddenMatch(pattern, rel) {
-			out = append(out, rel)
-		}
-	}
-	if err != nil || len(out) == 0 {
-		return []string{pattern}
-	}
-	return out
-}
-
-// hiddenMatch reports whether match has a dot file component that the
-// pattern's component did not spell with a leading dot.
-func hiddenMatch(pattern, match string) bool {
-	pc, mc := strings.Split(pattern, "/"), strings.Split(match, "/")
-	for i := range min(len(pc), len(mc)) {
-		if strings.HasPrefix(mc[i], ".") && !strings.HasPrefix(pc[i], ".") {
-			return true
-		}
-	}
-	return false
-}
-
 // runLoggedScript runs pre_build/post_build through the invoke helper with
 // output in make.log (§7.1). It prints the "Consult" line on failure.
 func (e *Engine) runLoggedScript(ctx context.Context, pc *pairCtx, typ, value string) int {
@@ -124,7 +69,7 @@ func (e *Engine) runLoggedScript(ctx context.Context, pc *pairCtx, typ, value st
 	}
 	m, v := pc.m, pc.v
 	dir := e.scriptDir(m, value, e.L.BuildDir(m, v))
-	if _, _, ok := scriptPath(dir, value); !ok {
+	if _, _, ok := modscript.Find(dir, value); !ok {
 		e.P.Line("")
 		e.P.Warning("The " + typ + " script is not executable.")
 		return 0

@@ -3,10 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
@@ -166,7 +164,7 @@ func (e *Engine) knownFacts(cache *statuscache.Cache, m, v, k, a string) lineFac
 	recs, ok := e.cachedRecords(cache, m, v, k, a)
 	f := lineFacts{recs: recs, haveRecs: ok}
 	if ok && len(recs) > 0 {
-		f.ko, f.koID = findKoID(e.L.BuiltModules(m, v, k, a), recs[0].DestName)
+		f.ko, f.koID = tree.FindKoID(e.L.BuiltModules(m, v, k, a), recs[0].DestName)
 	}
 	return f
 }
@@ -193,7 +191,7 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statuscache.Cache, m
 		if i == 0 && f.haveRecs {
 			built, id = f.ko, f.koID
 		} else {
-			built, id = findKoID(e.L.BuiltModules(m, v, k, a), r.DestName)
+			built, id = tree.FindKoID(e.L.BuiltModules(m, v, k, a), r.DestName)
 		}
 		if built == "" {
 			s.WriteString(" (Built modules are missing in the kernel modules folder)")
@@ -207,31 +205,4 @@ func (e *Engine) statusSuffixes(ctx context.Context, cache *statuscache.Cache, m
 		}
 	}
 	return s.String()
-}
-
-// findKo returns dir/<name>.ko or dir/<name>.ko.<ext> when present.
-func findKo(dir, name string) string {
-	p, _ := findKoID(dir, name)
-	return p
-}
-
-// findKoID is findKo that also returns the file's identity.
-func findKoID(dir, name string) (string, statuscache.FileID) {
-	var st syscall.Stat_t
-	for _, ext := range []string{".ko", ".ko.zst", ".ko.xz", ".ko.gz"} {
-		p := dir + "/" + name + ext
-		if syscall.Stat(p, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
-			return p, statuscache.IDOf(&st)
-		}
-	}
-	return "", statuscache.FileID{}
-}
-
-func sameFile(a, b string) bool {
-	x, err := os.ReadFile(a)
-	if err != nil {
-		return false
-	}
-	y, err := os.ReadFile(b)
-	return err == nil && bytes.Equal(x, y)
 }

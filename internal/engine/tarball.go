@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dkms-go/dkms/internal/fsops"
-	"github.com/dkms-go/dkms/internal/proc"
-	"github.com/dkms-go/dkms/internal/tree"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/proc"
+	"github.com/dkms-go/dkms/internal/tree"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fault"

@@ -8,6 +8,8 @@ import (
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/rpmsafe"
+	"github.com/dkms-go/dkms/internal/tree"
 )
 
 // Uninstall runs `dkms uninstall` (§6.4).
@@ -78,14 +80,14 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 	active := e.tree.LinkActive(m, v, k, a)
 	// Until depmod has run, the marker tells the next run to finish this
 	// uninstall if this one is killed.
-	if err := e.markPending(pc); err != nil {
+	if err := e.tree.MarkPending(pc.m, pc.v, pc.k, pc.a); err != nil {
 		return p.Die(6, "Could not record the uninstall: "+err.Error())
 	}
 	if active {
 		p.Line("Before uninstall, this module version was ACTIVE on this kernel.")
 		ref := e.L.KernelLink(m, k, a) + "/module"
 		for _, r := range c.Records {
-			refFile := findKo(ref, r.DestName)
+			refFile := tree.FindKo(ref, r.DestName)
 			inst, loc := "", ""
 			if refFile != "" {
 				inst, loc = e.installedLocation(r, k, refFile)
@@ -128,7 +130,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 		e.warn(fsops.RemoveTree(od))
 	}
 	if !deferDepmod {
-		e.warn(fsops.RemoveFile(e.pendingMarker(m, k, a)))
+		e.warn(e.tree.Unmark(m, k, a))
 	}
 	return nil
 }
@@ -252,9 +254,13 @@ func (e *Engine) Remove(ctx context.Context) error {
 			e.warn(fsops.RemoveIfEmpty(vd + "/" + n))
 		}
 	}
-	if e.O.RPMSafeUpgrade && e.rpmSafeCancel(m, v) {
-		e.P.Warning("Remove cancelled because --rpm_safe_upgrade scenario detected.")
-		return nil
+	if e.O.RPMSafeUpgrade {
+		cancel, err := rpmsafe.Cancel(e.TmpLocation, m, v)
+		e.warn(err)
+		if cancel {
+			e.P.Warning("Remove cancelled because --rpm_safe_upgrade scenario detected.")
+			return nil
+		}
 	}
 	for i, k := range e.Kernels {
 		pc := e.mainPair(k, e.Arches[i])

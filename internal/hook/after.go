@@ -3,11 +3,12 @@ package hook
 import (
 	"bytes"
 	"context"
-	"github.com/dkms-go/dkms/internal/proc"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dkms-go/dkms/internal/proc"
 
 	"github.com/sirupsen/logrus"
 

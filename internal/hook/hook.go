@@ -176,7 +176,7 @@ func (r *Runner) remove(ctx context.Context, o Options, k string) bool {
 		return false
 	}
 	if o.Remove {
-		e.PurgeKernel(k, e.Machine)
+		e.PurgeKernel(k)
 	}
 	if list != "" {
 		log.Errorf("removing DKMS modules for kernel %s failed for module(s)%s", k, list)

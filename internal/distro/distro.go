@@ -1,4 +1,7 @@
-package engine
+// Package distro names the distribution dkms runs on (§2.5), as read from
+// os-release under the system root; the name selects distribution-specific
+// behaviour such as the default module location (§4.6).
+package distro
 
 import (
 	"bufio"
@@ -8,9 +11,9 @@ import (
 	"github.com/dkms-go/dkms/internal/paths"
 )
 
-// detectDistro implements §2.5: "ubuntu" for ID=ubuntu, else ID_LIKE when it
+// Detect implements §2.5: "ubuntu" for ID=ubuntu, else ID_LIKE when it
 // is defined (even empty), else ID.
-func detectDistro(l paths.Layout) (string, bool) {
+func Detect(l paths.Layout) (string, bool) {
 	for _, f := range []string{"/etc/os-release", "/usr/lib/os-release"} {
 		vars, ok := readOSRelease(l.Sys(f))
 		if !ok {

@@ -1,8 +1,8 @@
-package engine
+package bre
 
 import "testing"
 
-func TestMatchBRE(t *testing.T) {
+func TestMatch(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		re, s string
@@ -24,8 +24,8 @@ func TestMatchBRE(t *testing.T) {
 		{"^[a/", "a/1, ", false}, // does not compile: nothing matches
 	}
 	for _, tt := range tests {
-		if got := matchBRE(tt.re, tt.s); got != tt.want {
-			t.Errorf("matchBRE(%q, %q) = %v, want %v", tt.re, tt.s, got, tt.want)
+		if got := Match(tt.re, tt.s); got != tt.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tt.re, tt.s, got, tt.want)
 		}
 	}
 }
