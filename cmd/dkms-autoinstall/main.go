@@ -15,9 +15,9 @@ import (
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/autoargs"
-	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/engine"
 	"github.com/dkms-go/dkms/internal/hook"
+	"github.com/dkms-go/dkms/internal/options"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -46,19 +46,18 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	o := parsed.Hook
-	co := &cli.Options{Action: "dkms-autoinstall", DKMSTree: parsed.DKMSTree, SourceTree: parsed.SourceTree,
+	eo := &options.Options{Action: "dkms-autoinstall", DKMSTree: parsed.DKMSTree, SourceTree: parsed.SourceTree,
 		InstallTree: parsed.InstallTree, NoDepmod: parsed.NoDepmod}
 	out := stdout
 	if o.Hook != "" {
 		out = stderr // hooks may run under debconf: keep stdout clean
 	}
 	p := ui.New(out, stderr)
-	e, err := engine.New(ctx, p, os.Getenv("DKMS_SYSROOT"), env)
+	e, err := engine.New(ctx, engine.Setup{Printer: p, Root: os.Getenv("DKMS_SYSROOT"), Env: env})
 	if err != nil {
 		return ui.Code(err)
 	}
-	e.Prog = "dkms-autoinstall"
-	if err := e.ApplyOptions(co); err != nil {
+	if err := e.ApplyOptions(eo); err != nil {
 		return ui.Code(err)
 	}
 	defer e.Unlock()

@@ -5,16 +5,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/engine"
 	"github.com/dkms-go/dkms/internal/ui"
-	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -36,15 +38,11 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 func runWithRoot(ctx context.Context, args, env []string, stdout, stderr io.Writer, root string) int {
 	p := ui.New(stdout, stderr)
 	prog := args[0]
-	e, err := engine.Begin(p, root, env)
+	e, err := engine.New(ctx, engine.Setup{Printer: p, Root: root, Env: env,
+		TempProbe: func(tmp string) bool { return tempSpaceOK(tmp, p) }})
 	if err != nil {
 		return ui.Code(err)
 	}
-	e.Prog = prog
-	if !tempSpaceOK(e.TmpLocation, p) {
-		return 1
-	}
-	e.ReadFramework(ctx)
 	o, res := cli.Parse(args[1:], p)
 	switch res.Event {
 	case cli.ExitVersion:
@@ -60,10 +58,15 @@ func runWithRoot(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	case cli.ExitTwoActions:
 		return ui.Code(p.Die(4, "Cannot specify more than one action."))
 	}
-	if err := e.ApplyOptions(o); err != nil {
+	if err := e.ApplyOptions(&o.Options); err != nil {
 		return ui.Code(err)
 	}
-	return ui.Code(e.Dispatch(ctx))
+	err = e.Dispatch(ctx)
+	if errors.Is(err, engine.ErrUnknownAction) {
+		fmt.Fprint(p.Stdout(), cli.Usage(prog))
+		return 0
+	}
+	return ui.Code(err)
 }
 
 // tempSpaceOK is the temp-space probe of §1 step 6; tmp is the default

@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/dkms-go/dkms/internal/modname"
+	"github.com/dkms-go/dkms/internal/options"
 )
 
 // Actions are the action words of dkms 3.4.3, plus our extensions.
@@ -21,36 +20,11 @@ var Actions = map[string]bool{
 	"initramfs-check": true, "mkdeb": true, "mkrpm": true, "doctor": true,
 }
 
-// Options is everything the command line can set.
+// Options is everything the command line can set: the engine's options
+// (internal/options) and the switches only the parser acts on.
 type Options struct {
-	Action            string
-	Module, Version   string
-	Kernels, Arches   []string
-	ConfPath          string // -c
-	TemplateKernel    string
-	KernelConfig      string // --config
-	Archive           string
-	KernelSourceDir   string
-	DKMSTree          *string
-	SourceTree        *string
-	InstallTree       *string
-	Directives        []string
-	Jobs              *string
-	SourceTreeToAdd   string
-	Force             bool
-	ForceVersion      bool
-	All               bool
-	Verbose           bool
-	RPMSafeUpgrade    bool
-	BinariesOnly      bool
-	SourceOnly        bool
-	NoDepmod          bool
-	ModprobeOnInstall bool
-	SymlinkModules    bool
-	JSON              bool
-	Quiet             bool
-	ShowVersion       bool
-	ShowHelp          bool
+	options.Options
+	Quiet bool
 }
 
 // Event reports something the parser must print or do at the moment it
@@ -240,29 +214,6 @@ func Parse(args []string, out Output) (*Options, Result) {
 		fmt.Fprintf(out.Stderr(), "Warning: I do not know how to handle %s.\n", arg)
 	}
 	return o, Result{Event: Continue}
-}
-
-// CheckNames applies modname's rule to the module and version given on
-// the command line (-m, -v, or a positional module spec). Empty values are
-// left to the actions, which give upstream's usage block for them. So is a
-// version without a module: no action uses it as a path part on its own
-// (status only looks it up), and a missing absolute path parses that way
-// (§2.2 rule 5), which upstream reports as the missing file or the usage.
-func (o *Options) CheckNames() error {
-	if o.Module == "" {
-		return nil
-	}
-	for _, n := range []struct{ what, value string }{{"module name", o.Module}, {"module version", o.Version}} {
-		if n.value == "" {
-			continue
-		}
-		var e *modname.Error
-		if errors.As(modname.Check(n.value), &e) {
-			//lint:ignore ST1005 printed whole as the line of dkms's error block
-			return fmt.Errorf("Invalid %s %q on the command line: it %s.", n.what, e.Value, e.Reason)
-		}
-	}
-	return nil
 }
 
 // Usage is the usage text of §2.6; prog is the program path as invoked.

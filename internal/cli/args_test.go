@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/dkms-go/dkms/internal/options"
 )
 
 type sink struct{ silenced bool }
@@ -22,30 +24,30 @@ func TestParse(t *testing.T) {
 	str := func(s string) *string { return &s }
 	cases := []struct {
 		args []string
-		want Options
+		want options.Options
 	}{
-		{[]string{"build", "foo/1.0/extra"}, Options{Action: "build", Module: "foo", Version: "1.0/extra"}},
-		{[]string{"-m", "foo", "-v", "2"}, Options{Module: "foo", Version: "2"}},
-		{[]string{"--module=foo/3", "status"}, Options{Action: "status", Module: "foo", Version: "3"}},
-		{[]string{"--modulexyz=a/b"}, Options{Module: "a", Version: "b"}},
-		{[]string{"--module", "-weird"}, Options{Module: "-weird"}},
-		{[]string{"-k", "6.1/x86_64", "--kernelver=6.2", "-a", "i386"}, Options{Kernels: []string{"6.1", "6.2"}, Arches: []string{"x86_64", "i386"}}},
-		{[]string{"--archive=x.tgz", "--arch", "arm64"}, Options{Archive: "x.tgz", Arches: []string{"arm64"}}},
-		{[]string{"--dkmstree", "/d", "--sourcetree=/s", "--installtree", " /i "}, Options{DKMSTree: str("/d"), SourceTree: str("/s"), InstallTree: str("/i")}},
-		{[]string{"--directive", "A=1", "--directive=B=2"}, Options{Directives: []string{"A=1", "B=2"}}},
-		{[]string{"-j", "0", "--force", "--all", "--verbose"}, Options{Jobs: str("0"), Force: true, All: true, Verbose: true}},
-		{[]string{"/x/y"}, Options{Module: "", Version: "x/y"}},
-		{[]string{dir}, Options{SourceTreeToAdd: dir}},
-		{[]string{filepath.Join(dir, "dkms.conf")}, Options{SourceTreeToAdd: dir + "/./"}},
-		{[]string{archive}, Options{Archive: archive}},
-		{[]string{"-k"}, Options{Kernels: []string{""}}},
+		{[]string{"build", "foo/1.0/extra"}, options.Options{Action: "build", Module: "foo", Version: "1.0/extra"}},
+		{[]string{"-m", "foo", "-v", "2"}, options.Options{Module: "foo", Version: "2"}},
+		{[]string{"--module=foo/3", "status"}, options.Options{Action: "status", Module: "foo", Version: "3"}},
+		{[]string{"--modulexyz=a/b"}, options.Options{Module: "a", Version: "b"}},
+		{[]string{"--module", "-weird"}, options.Options{Module: "-weird"}},
+		{[]string{"-k", "6.1/x86_64", "--kernelver=6.2", "-a", "i386"}, options.Options{Kernels: []string{"6.1", "6.2"}, Arches: []string{"x86_64", "i386"}}},
+		{[]string{"--archive=x.tgz", "--arch", "arm64"}, options.Options{Archive: "x.tgz", Arches: []string{"arm64"}}},
+		{[]string{"--dkmstree", "/d", "--sourcetree=/s", "--installtree", " /i "}, options.Options{DKMSTree: str("/d"), SourceTree: str("/s"), InstallTree: str("/i")}},
+		{[]string{"--directive", "A=1", "--directive=B=2"}, options.Options{Directives: []string{"A=1", "B=2"}}},
+		{[]string{"-j", "0", "--force", "--all", "--verbose"}, options.Options{Jobs: str("0"), Force: true, All: true, Verbose: true}},
+		{[]string{"/x/y"}, options.Options{Module: "", Version: "x/y"}},
+		{[]string{dir}, options.Options{SourceTreeToAdd: dir}},
+		{[]string{filepath.Join(dir, "dkms.conf")}, options.Options{SourceTreeToAdd: dir + "/./"}},
+		{[]string{archive}, options.Options{Archive: archive}},
+		{[]string{"-k"}, options.Options{Kernels: []string{""}}},
 	}
 	for _, c := range cases {
 		got, res := Parse(c.args, &sink{})
 		if res.Event != Continue {
 			t.Errorf("%v: event %v", c.args, res.Event)
 		}
-		if !reflect.DeepEqual(*got, c.want) {
+		if !reflect.DeepEqual(*got, Options{Options: c.want}) {
 			t.Errorf("%v:\n got %+v\nwant %+v", c.args, *got, c.want)
 		}
 	}

@@ -183,3 +183,28 @@ func at(s []string, i int) string {
 	}
 	return ""
 }
+
+// ExclusiveDirectives names the BUILD_EXCLUSIVE_* settings of the conf
+// (and OBSOLETE_BY), as `dkms doctor` shows them.
+func (c *Conf) ExclusiveDirectives() string {
+	var out []string
+	// Record 0's element is the global restriction; its maximum may be
+	// OBSOLETE_BY standing in (delta D4), which is named as such.
+	var x Exclusive
+	if len(c.Records) > 0 {
+		x = c.Records[0].Exclusive
+	}
+	if x.KernelMax == c.ObsoleteBy {
+		x.KernelMax = ""
+	}
+	for _, d := range []struct{ name, val string }{
+		{"BUILD_EXCLUSIVE_KERNEL", x.Kernel}, {"BUILD_EXCLUSIVE_KERNEL_MIN", x.KernelMin},
+		{"BUILD_EXCLUSIVE_KERNEL_MAX", x.KernelMax}, {"OBSOLETE_BY", c.ObsoleteBy},
+		{"BUILD_EXCLUSIVE_ARCH", x.Arch}, {"BUILD_EXCLUSIVE_CONFIG", x.Config},
+	} {
+		if d.val != "" {
+			out = append(out, d.name+"=\""+d.val+"\"")
+		}
+	}
+	return strings.Join(out, " ")
+}

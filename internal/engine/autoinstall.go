@@ -397,8 +397,9 @@ func (e *Engine) child(p *ui.Printer) *Engine {
 	c := *e
 	c.cached, c.cacheKey = nil, ""
 	c.kconfigMemo = nil
-	c.statMemo = nil
 	c.tree = e.tree.Fork(&c.L)
+	c.keys = e.keys.Fork()
+	c.keys.Memo = func() bool { return !c.tree.Locked() }
 	if p != nil {
 		c.P = p
 	}

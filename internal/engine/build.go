@@ -37,6 +37,11 @@ type pairCtx struct {
 	linkOnly bool
 }
 
+// target is what the pair acts on.
+func (pc *pairCtx) target() tree.Target {
+	return tree.Target{Module: pc.m, Version: pc.v, Kernel: pc.k, Arch: pc.a}
+}
+
 func (e *Engine) newPair(k, a string) *pairCtx {
 	return &pairCtx{m: e.O.Module, v: e.O.Version, k: k, a: a, force: e.O.Force,
 		versionOverride: e.O.ForceVersion}
@@ -163,7 +168,7 @@ func (e *Engine) prepareKernel(ctx context.Context, pc *pairCtx) error {
 }
 
 func (e *Engine) prepareSigning(ctx context.Context, k string) *sign.Signer {
-	fw := e.readFramework(ctx, signingNames, k)
+	fw := e.readFramework(ctx, dkmsconf.SigningNames, k)
 	return sign.Prepare(ctx, sign.Config{
 		Kernel: k, KernelConfig: e.kernelConfig(k), InstallTree: e.L.InstallTree, Distro: e.Distro,
 		SignFile: fw["sign_file"], Key: fw["mok_signing_key"], Cert: fw["mok_certificate"],

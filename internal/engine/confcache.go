@@ -3,10 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
-	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
@@ -16,9 +13,8 @@ import (
 )
 
 // The status cache (internal/statuscache) as status and doctor use it:
-// the keys of conf reads and of installed-copy checks, built from the
-// identities of the files involved, and the directory listings of a
-// read-only run.
+// the conf records of a status line, read from the cache when its key
+// (statuscache.Keys) and the variables the conf reads are unchanged.
 
 // statusTemp names the cache's temporary while it is saved; a killed
 // save leaves it for sweepTemporaries.
@@ -28,135 +24,11 @@ func (e *Engine) loadStatusCache() *statuscache.Cache {
 	return statuscache.Load(e.L.StatusCache(), e.L.OldStatusCache(), e.L.DKMSTree)
 }
 
-// confKey is the cache key of a line's conf read: the module and version
-// (and the kernel and arch when /etc/dkms has override files for the
-// module), and the identity of every file of the evaluation chain that
-// exists (the chain's names follow from those, so absent files need no
-// mention). What else the read depends on is in the variables it reads,
-// whose values select a record set of the entry. It also reports whether
-// a file changed too recently to be trusted later. The override files of
-// /etc/dkms are looked up in one listing of that directory, taken once per
-// run.
-func (e *Engine) confKey(ro dkmsconf.ReadOptions, now time.Time) (string, bool) {
-	b := make([]byte, 0, 256)
-	for _, s := range []string{ro.Module, ro.Version} {
-		b = append(append(b, s...), 0)
-	}
-	b, racy := e.memoStatID(b, ro.Path, now)
-	if e.etcMentions(ro.Module) {
-		// Override files may be named for the kernel and arch.
-		b = append(append(append(append(b, ro.Kernel...), 0), ro.Arch...), 0)
-		etc := e.L.EtcDir() + "/"
-		for _, f := range dkmsconf.Candidates(ro)[1:] {
-			if strings.HasPrefix(f, etc) && !e.etcNames[f[len(etc):]] {
-				continue
-			}
-			var r bool
-			b, r = e.memoStatID(b, f, now)
-			racy = racy || r
-		}
-	}
-	return statuscache.HashKey(b), racy
-}
-
-// etcMentions reports whether /etc/dkms has an entry that could be an
-// override file of module m (<m>.conf or <m>-...).
-func (e *Engine) etcMentions(m string) bool {
-	if e.etcNames == nil {
-		e.etcNames = map[string]bool{}
-		if ents, err := os.ReadDir(e.L.EtcDir()); err == nil {
-			for _, de := range ents {
-				e.etcNames[de.Name()] = true
-			}
-		}
-	}
-	for n := range e.etcNames {
-		if strings.HasPrefix(n, m) && len(n) > len(m) && (n[len(m)] == '.' || n[len(m)] == '-') {
-			return true
-		}
-	}
-	return false
-}
-
-// memoStatID is statuscache.AppendStatID remembered for the run in read-only runs
-// (the lines of one version share its dkms.conf).
-func (e *Engine) memoStatID(b []byte, f string, now time.Time) ([]byte, bool) {
-	if m, ok := e.statMemo[f]; ok {
-		return append(b, m.id...), m.racy
-	}
-	start := len(b)
-	b, r := statuscache.AppendStatID(b, f, now)
-	if !e.tree.Locked() {
-		if e.statMemo == nil {
-			e.statMemo = map[string]memoID{}
-		}
-		e.statMemo[f] = memoID{string(b[start:]), r}
-	}
-	return b, r
-}
-
-type memoID struct {
-	id   string
-	racy bool
-}
-
-// installedDiffers is the check behind "(Differences between built and
-// installed modules)": the installed copy (§7.6 B) is missing or differs
-// byte-wise from the built one. Remembered by the identity of the built file
-// (builtID, already stat'ed by the caller) and of the candidate locations
-// in order: when the first candidate is the installed copy, the answer
-// depends on those two files alone and is remembered under them, so the
-// other candidates need no stat next time.
+// installedDiffers is statuscache's InstalledDiffers for record r's
+// module built for kernel k (§7.6 B).
 func (e *Engine) installedDiffers(c *statuscache.Cache, r dkmsconf.Record, k, built string, builtID statuscache.FileID) bool {
-	cands := e.installedCandidates(r, k, built)
-	key := statuscache.AppendID(append(make([]byte, 0, 256), built...), builtID)
-	racy := builtID.Racy(c.Now())
-	var rp bool
-	key, rp = statuscache.AppendStatID(key, cands[0], c.Now())
-	racy = racy || rp
-	firstKey := statuscache.HashKey(append(key, "first"...))
-	if d, ok := c.Diff(firstKey); ok {
-		return d
-	}
-	for _, p := range cands[1:] {
-		key, rp = statuscache.AppendStatID(key, p, c.Now())
-		racy = racy || rp
-	}
-	id := statuscache.HashKey(key)
-	if d, ok := c.Diff(id); ok {
-		return d
-	}
-	inst := e.installedCopy(r, k, built)
-	d := inst == "" || !tree.SameFile(inst, built)
-	switch {
-	case racy:
-	case inst == cands[0]:
-		c.PutDiff(firstKey, d)
-	default:
-		c.PutDiff(id, d)
-	}
-	return d
-}
-
-// refValues renders the current values of the variables a pure conf reads.
-// vars is called only when there are refs: most confs read none.
-func (e *Engine) refValues(refs []string, vars func() map[string]string) string {
-	if len(refs) == 0 {
-		return ""
-	}
-	vs := vars()
-	var b []byte
-	for _, r := range refs {
-		if v, ok := vs[r]; ok {
-			b = strconv.AppendQuote(append(append(b, r...), "=v"...), v)
-		} else if v, ok := lookupEnv(e.Env, r); ok {
-			b = strconv.AppendQuote(append(append(b, r...), "=e"...), v)
-		} else {
-			b = append(append(b, r...), '-')
-		}
-		b = append(b, ';')
-	}
-	return statuscache.HashKey(b)
+	return c.InstalledDiffers(built, builtID, e.mods().InstalledCandidates(r, k, built),
+		func() string { return e.mods().InstalledCopy(r, k, built) }, tree.SameFile)
 }
 
 func lookupEnv(env []string, name string) (string, bool) {
@@ -233,7 +105,7 @@ type confQuery struct {
 func (e *Engine) confQuery(c *statuscache.Cache, m, v, k, a string) confQuery {
 	q := confQuery{ro: dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(),
 		Module: m, Version: v, Kernel: k, Arch: a}}
-	q.key, q.racy = e.confKey(q.ro, c.Now())
+	q.key, q.racy = e.keys.ConfKey(q.ro, c.Now())
 	var vm map[string]string
 	vars := func() map[string]string {
 		if vm == nil {
@@ -241,7 +113,9 @@ func (e *Engine) confQuery(c *statuscache.Cache, m, v, k, a string) confQuery {
 		}
 		return vm
 	}
-	q.values = func(refs []string) string { return e.refValues(refs, vars) }
+	q.values = func(refs []string) string {
+		return statuscache.RefValues(refs, vars, func(n string) (string, bool) { return lookupEnv(e.Env, n) })
+	}
 	return q
 }
 

@@ -107,7 +107,7 @@ func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cach
 			continue
 		}
 		if c.Excluded(k, a, e.kernelConfig(k)) {
-			dm.Excluded = exclusiveDirectives(c)
+			dm.Excluded = c.ExclusiveDirectives()
 		}
 		dm.Depends = strings.Fields(strings.Join(c.BuildDepends, " "))
 		if dm.Installed {
@@ -127,7 +127,7 @@ func (e *Engine) doctorFiles(recs []dkmsconf.Record, m, v, k, a string) []doctor
 		if ref == "" {
 			ref = r.DestName + ".ko"
 		}
-		f.Installed = e.installedCopy(r, k, ref)
+		f.Installed = e.mods().InstalledCopy(r, k, ref)
 		fs = append(fs, f)
 	}
 	return fs
@@ -140,28 +140,4 @@ func firstMessage(msgs string, err error) string {
 		}
 	}
 	return err.Error()
-}
-
-// exclusiveDirectives names the BUILD_EXCLUSIVE_* settings of a conf.
-func exclusiveDirectives(c *dkmsconf.Conf) string {
-	var out []string
-	// Record 0's element is the global restriction; its maximum may be
-	// OBSOLETE_BY standing in (delta D4), which is named as such.
-	var x dkmsconf.Exclusive
-	if len(c.Records) > 0 {
-		x = c.Records[0].Exclusive
-	}
-	if x.KernelMax == c.ObsoleteBy {
-		x.KernelMax = ""
-	}
-	for _, d := range []struct{ name, val string }{
-		{"BUILD_EXCLUSIVE_KERNEL", x.Kernel}, {"BUILD_EXCLUSIVE_KERNEL_MIN", x.KernelMin},
-		{"BUILD_EXCLUSIVE_KERNEL_MAX", x.KernelMax}, {"OBSOLETE_BY", c.ObsoleteBy},
-		{"BUILD_EXCLUSIVE_ARCH", x.Arch}, {"BUILD_EXCLUSIVE_CONFIG", x.Config},
-	} {
-		if d.val != "" {
-			out = append(out, d.name+"=\""+d.val+"\"")
-		}
-	}
-	return strings.Join(out, " ")
 }

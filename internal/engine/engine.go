@@ -8,15 +8,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/distro"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/kernel"
+	"github.com/dkms-go/dkms/internal/modinst"
 	"github.com/dkms-go/dkms/internal/modname"
+	"github.com/dkms-go/dkms/internal/options"
 	"github.com/dkms-go/dkms/internal/paths"
 	"github.com/dkms-go/dkms/internal/shconf"
+	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -24,58 +26,19 @@ import (
 // Release is the version string dkms prints.
 const Release = "dkms-3.4.3"
 
-// frameworkNames are the framework.conf variables read at start-up (§3.2),
-// plus our own policy knobs (docs/COMPATIBILITY.md).
-var frameworkNames = []string{
-	"source_tree", "dkms_tree", "install_tree", "tmp_location", "verbose",
-	"symlink_modules", "autoinstall_all_kernels", "modprobe_on_install",
-	"parallel_jobs", "compress_gzip_opts", "compress_xz_opts", "compress_zstd_opts",
-	"build_environment", "post_transaction",
-	"full_shell_modules", "autoinstall_strict", "initramfs_check", "load_on_boot",
-	"build_timeout",
-}
-
-// signingNames are the framework.conf variables re-read for each kernel's
-// signing preparation and for generate_mok (§3.2, delta D2).
-var signingNames = []string{"sign_file", "mok_signing_key", "mok_certificate", "try_sign_modules"}
-
-// inheritedNames are the framework variables that upstream's start-up
-// does not assign, so that a value in the process environment is where
-// they start (delta C1 item 2). The others (trees, verbose, compression
-// options) are reset first, and our own knobs are not inherited.
-var inheritedNames = []string{"autoinstall_all_kernels", "modprobe_on_install", "parallel_jobs",
-	"build_environment", "post_transaction", "sign_file", "mok_signing_key", "mok_certificate",
-	"try_sign_modules"}
-
-// fromEnv returns the process environment's values of those of names that
-// are inheritedNames, as the starting point of a framework read.
-func (e *Engine) fromEnv(names []string) dkmsconf.Framework {
-	fw := dkmsconf.Framework{}
-	for _, n := range names {
-		if !slices.Contains(inheritedNames, n) {
-			continue
-		}
-		if v, ok := lookupEnv(e.Env, n); ok {
-			fw[n] = v
-		}
-	}
-	return fw
-}
-
 // readFramework reads names from the framework files for kernel k, over
 // the environment's values of them.
 func (e *Engine) readFramework(ctx context.Context, names []string, k string) dkmsconf.Framework {
 	// Failures have been printed; the files that evaluated still count.
-	fw, _ := dkmsconf.ReadFrameworkOver(ctx, e.L.EtcDir(), names, k, e.Env, e.fromEnv(names), e.P.Stderr())
+	fw, _ := dkmsconf.ReadFrameworkOver(ctx, e.L.EtcDir(), names, k, e.Env, dkmsconf.Inherited(e.Env, names), e.P.Stderr())
 	return fw
 }
 
 // Engine is one dkms run.
 type Engine struct {
-	P    *ui.Printer
-	O    *cli.Options
-	Prog string
-	L    paths.Layout
+	P *ui.Printer
+	O *options.Options
+	L paths.Layout
 
 	Env         []string // environment for children: ours without CC & co
 	Distro      string
@@ -104,8 +67,8 @@ type Engine struct {
 	// compression suffix of the main context (§7.3 quirk)
 	mainSuffix string
 	lastMain   *pairCtx
-	etcNames   map[string]bool
-	statMemo   map[string]memoID
+	// keys builds the status cache's keys of this run.
+	keys *statuscache.Keys
 	// tree is the on-disk model of e.L's trees, with the lock and the
 	// status cache's listings of a read-only run.
 	tree *tree.Tree
@@ -114,14 +77,30 @@ type Engine struct {
 	cached   *dkmsconf.Conf
 }
 
-// New performs the start-up sequence of §1 up to reading framework.conf,
-// without the temp-space probe: Begin, then ReadFramework.
-func New(ctx context.Context, p *ui.Printer, root string, env []string) (*Engine, error) {
-	e, err := Begin(p, root, env)
+// Setup is what a run starts from.
+type Setup struct {
+	Printer *ui.Printer
+	Root    string   // the system root, "" or "/" for the real one
+	Env     []string // the process environment
+	// TempProbe, when set, is the temp-space probe of §1 step 6, run on
+	// the default tmp_location between the defaults and framework.conf;
+	// false ends the run with status 1 (it has printed why).
+	TempProbe func(tmp string) bool
+}
+
+// New performs the start-up sequence of §1: the defaults (steps 1-5),
+// the temp-space probe when s has one (step 6), then framework.conf
+// (steps 7 and 8). The caller then applies the run's options
+// (ApplyOptions). Both commands start their engine here.
+func New(ctx context.Context, s Setup) (*Engine, error) {
+	e, err := begin(s.Printer, s.Root, s.Env)
 	if err != nil {
 		return nil, err
 	}
-	e.ReadFramework(ctx)
+	if s.TempProbe != nil && !s.TempProbe(e.TmpLocation) {
+		return nil, ui.Exit(1)
+	}
+	e.readStartup(ctx)
 	return e, nil
 }
 
@@ -137,13 +116,13 @@ func UnsetCompilerVariables() {
 	}
 }
 
-// Begin performs the start-up sequence of §1 up to the defaults (steps
-// 1-5); the caller runs the temp-space probe (step 6) and then
-// ReadFramework (steps 7 and 8).
-func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
+// begin performs the start-up sequence of §1 up to the defaults (steps
+// 1-5).
+func begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	e := &Engine{P: p, euid: os.Geteuid()}
 	e.tree = tree.New(&e.L)
 	e.L.Root = root
+	e.keys = &statuscache.Keys{EtcDir: e.L.EtcDir(), Memo: func() bool { return !e.tree.Locked() }}
 	for _, kv := range env {
 		if name, _, _ := strings.Cut(kv, "="); slices.Contains(CompilerVariables, name) {
 			continue
@@ -167,10 +146,10 @@ func Begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	return e, nil
 }
 
-// ReadFramework sources /etc/sysconfig/module-init-tools when the
+// readStartup sources /etc/sysconfig/module-init-tools when the
 // environment has no ADDON_MODULES_DIR (§1 step 7), then reads the
 // start-up variables of framework.conf (step 8, §3.2) over the defaults.
-func (e *Engine) ReadFramework(ctx context.Context) {
+func (e *Engine) readStartup(ctx context.Context) {
 	if mit := e.L.Sys("/etc/sysconfig/module-init-tools"); e.AddonDir == "" && fsops.Exists(mit) {
 		vals, err := shconf.EvalFile(ctx, mit, []string{"ADDON_MODULES_DIR"}, shconf.Options{Env: e.Env, Stderr: e.P.Stderr()})
 		if err != nil {
@@ -178,7 +157,7 @@ func (e *Engine) ReadFramework(ctx context.Context) {
 		}
 		e.AddonDir = vals["ADDON_MODULES_DIR"].Index(0)
 	}
-	fw := e.readFramework(ctx, frameworkNames, "")
+	fw := e.readFramework(ctx, dkmsconf.StartupNames, "")
 	e.FW = fw
 	if v, ok := fw["source_tree"]; ok {
 		e.L.SourceTree = v
@@ -214,7 +193,7 @@ func getenv(env []string, name string) string {
 // ApplyOptions merges the command line into the engine (§3.3 precedence)
 // and performs the global validation of §2.3 and the kernel resolution of
 // §2.4. It returns a non-nil error when dkms must exit.
-func (e *Engine) ApplyOptions(o *cli.Options) error {
+func (e *Engine) ApplyOptions(o *options.Options) error {
 	e.O = o
 	if o.DKMSTree != nil {
 		e.L.DKMSTree = *o.DKMSTree
@@ -331,6 +310,11 @@ func (e *Engine) defaultArch(kernel string) string {
 
 // IsRoot reports whether we run with effective uid 0.
 func (e *Engine) IsRoot() bool { return e.euid == 0 }
+
+// mods is the module tree as this run installs into it.
+func (e *Engine) mods() modinst.Installer {
+	return modinst.Installer{L: e.L, Tree: e.tree, P: e.P, Distro: e.Distro, AddonDir: e.AddonDir}
+}
 
 // warn reports a failed change of the tree that does not stop the action.
 func (e *Engine) warn(err error) {

@@ -7,12 +7,9 @@ import (
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/fsops"
-	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/tree"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
-	"github.com/dkms-go/dkms/internal/kver"
-	"github.com/dkms-go/dkms/internal/modinfo"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -104,11 +101,11 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 			continue
 		}
 		srcFile := tree.BuiltFile(modDir, r.DestName, suffix)
-		if !e.versionSane(ctx, pc, c, r, srcFile, suffix) {
+		if !e.mods().VersionSane(ctx, pc.target(), pc.force, pc.versionOverride || e.O.ForceVersion, c, r, srcFile, suffix) {
 			continue
 		}
-		e.archiveOriginal(pc, r, suffix, srcFile)
-		dir := e.L.KernelModules(k) + e.destLocation(r)
+		e.mods().ArchiveOriginal(pc.target(), r, suffix, srcFile)
+		dir := e.L.KernelModules(k) + e.mods().Dest(r)
 		p.Line("Installing " + dir + "/" + filepath.Base(srcFile))
 		if err := fsops.MkdirAll(dir); err != nil {
 			p.Stderr().Write([]byte(err.Error() + "\n"))
@@ -180,122 +177,5 @@ func (e *Engine) forcedInstallList(pc *pairCtx) {
 				return
 			}
 		}
-	}
-}
-
-func stripDashes(s string) string { return strings.ReplaceAll(s, "-", "") }
-
-// versionSane is §7.5; false skips the record.
-func (e *Engine) versionSane(ctx context.Context, pc *pairCtx, c *dkmsconf.Conf, r dkmsconf.Record, dkmsFile, suffix string) bool {
-	k := pc.k
-	if c.ObsoleteBy != "" && !pc.force {
-		// Upstream turns the dashes into blanks before VER, which drops
-		// them after padding: 5.10.0-13 is 005.010.000013 < 5.10.1.
-		kk, oo := stripDashes(kver.Key(k)), stripDashes(kver.Key(c.ObsoleteBy))
-		if kk >= oo {
-			e.P.Stderr().Write([]byte("\nModule has been obsoleted due to being included in kernel " + c.ObsoleteBy +
-				".\nWe will avoid installing for future kernels above " + c.ObsoleteBy +
-				".\nYou may override by specifying --force.\n"))
-			return false
-		}
-	}
-	copies := e.tree.KernelCopies(k, r.DestName, suffix)
-	if len(copies) == 0 || pc.versionOverride || e.O.ForceVersion {
-		return true
-	}
-	kernelCopy := copies[0]
-	if !e.tree.LinkActive(pc.m, pc.v, k, pc.a) && tree.SameFile(kernelCopy, dkmsFile) {
-		// Our own copy, left by an install that was killed before it made
-		// the kernel link: finish that install.
-		return true
-	}
-	// A file modinfo cannot read has neither version nor srcversion, as
-	// upstream's empty modinfo output gives.
-	vk, sk := e.versionInfo(ctx, kernelCopy)
-	vd, sd := e.versionInfo(ctx, dkmsFile)
-	if pc.force {
-		return true
-	}
-	if vk != vd {
-		if kver.Key(vk) > kver.Key(vd) {
-			e.P.ErrorBlock("Module version "+vd+" for "+r.DestName+".ko"+suffix,
-				"is not newer than what is already found in kernel "+k+" ("+vk+").",
-				"You may override by specifying --force.")
-			return false
-		}
-		return true
-	}
-	if sk == sd && (vd != "" || sd != "" || tree.SameFile(kernelCopy, dkmsFile)) {
-		if vk == "" {
-			e.P.Stderr().Write([]byte("Module " + kernelCopy + " already installed (unversioned module), override by specifying --force\n"))
-		} else {
-			e.P.Stderr().Write([]byte("Module " + kernelCopy + " already installed at version " + vk + ", override by specifying --force\n"))
-		}
-		return false
-	}
-	return true
-}
-
-// versionInfo returns a module's version: and srcversion:, "" for a file
-// that is no readable module. Upstream runs modinfo here and lets its
-// errors through (§7.5 rule 5), so for such a file the real modinfo is run
-// to print them, with the same wording.
-func (e *Engine) versionInfo(ctx context.Context, path string) (string, string) {
-	info, err := modinfo.Read(path)
-	if err != nil {
-		cmd := proc.Command(ctx, false, "modinfo", path)
-		cmd.Stderr = e.P.Stderr()
-		proc.Run(cmd) // its status is not looked at upstream either
-		return "", ""
-	}
-	return info.Version(), info.SrcVersion()
-}
-
-// archiveOriginal is §7.6 A.
-//
-// A candidate identical to the file being installed is our own copy left by
-// an install that was interrupted before the kernel link was made: it is
-// not an original and is simply overwritten (upstream would archive it and
-// later "restore" it).
-func (e *Engine) archiveOriginal(pc *pairCtx, r dkmsconf.Record, suffix, srcFile string) {
-	m, k, a := pc.m, pc.k, pc.a
-	d := r.DestName
-	backup := e.L.OriginalDir(m, k, a)
-	if fsops.Exists(e.L.KernelLink(m, k, a)) {
-		if fsops.IsRegular(backup+"/"+d+".ko") || fsops.IsRegular(backup+"/"+d+".ko"+suffix) {
-			e.P.Line("An original module was already stored during a previous install")
-		}
-		return
-	}
-	kd := e.L.KernelModules(k)
-	var cands []string
-	for _, loc := range []string{"/extra", "/updates", e.destLocation(r)} {
-		cands = append(cands, kd+loc+"/"+d+".ko", kd+loc+"/"+d+".ko"+suffix)
-	}
-	cands = append(cands, e.tree.KernelCopies(k, d, suffix)...)
-	for _, c := range cands {
-		if !fsops.IsRegular(c) || tree.SameFile(c, srcFile) {
-			continue
-		}
-		e.P.Line("Found pre-existing " + c + ", archiving for uninstallation")
-		if err := fsops.MkdirAll(backup); err != nil {
-			e.warn(err)
-			return
-		}
-		dst := backup + "/" + filepath.Base(c)
-		// Where the original came from is written first: an archived file
-		// is never without its origin.
-		if err := fsops.WriteFileAtomic(dst+".origin", []byte(c+"\n"), 0o644); err != nil {
-			e.warn(err)
-			return
-		}
-		if err := fsops.RenamePath(c, dst); err != nil {
-			if err := fsops.CopyFile(c, dst, 0o644); err != nil {
-				e.warn(err)
-				return
-			}
-			e.warn(fsops.RemoveFile(c))
-		}
-		return
 	}
 }

@@ -33,7 +33,7 @@ func (e *Engine) InstalledModules(ctx context.Context, k, a string) []InstalledM
 					continue
 				}
 				out = append(out, InstalledModule{Module: m, Version: v, Name: r.DestName, Built: built,
-					Path: e.installedCopy(r, k, built)})
+					Path: e.mods().InstalledCopy(r, k, built)})
 			}
 		}
 	}

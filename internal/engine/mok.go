@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 
+	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/sign"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -13,7 +14,7 @@ import (
 // arguments are accepted but not used.
 func (e *Engine) GenerateMOK(ctx context.Context) error {
 	k, _ := e.firstPair()
-	fw := e.readFramework(ctx, signingNames, k)
+	fw := e.readFramework(ctx, dkmsconf.SigningNames, k)
 	_, _, ok := sign.PrepareMOK(ctx, sign.Config{
 		Kernel: k, KernelConfig: e.kernelConfig(k), InstallTree: e.L.InstallTree, Distro: e.Distro,
 		Key: fw["mok_signing_key"], Cert: fw["mok_certificate"],

@@ -127,7 +127,7 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 		if src == "" {
 			continue
 		}
-		dir := e.L.KernelModules(k) + e.destLocation(r)
+		dir := e.L.KernelModules(k) + e.mods().Dest(r)
 		dst := dir + "/" + filepath.Base(src)
 		switch {
 		case active != "" && !tree.SameFile(src, dst):
@@ -141,7 +141,7 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 				e.warn(fsops.RemoveFile(dst))
 				fsops.RemoveEmptyParents(dir, e.L.KernelModules(k))
 			}
-			e.restoreOriginals(pc, r, suffix)
+			e.mods().RestoreOriginals(pc.target(), r, suffix)
 		}
 	}
 }

@@ -2,8 +2,7 @@ package engine
 
 import (
 	"context"
-
-	"github.com/dkms-go/dkms/internal/cli"
+	"errors"
 )
 
 // Dispatch runs the action (§6.0).
@@ -66,6 +65,10 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 		return e.MkPackage(ctx)
 	}
 	e.P.ErrorBlock(`Unknown action specified: "` + e.O.Action + `"`)
-	e.P.Out("%s", cli.Usage(e.Prog))
-	return nil
+	return ErrUnknownAction
 }
+
+// ErrUnknownAction is Dispatch's answer to an action it does not know,
+// after the error block: the caller shows its usage and exits 0, as
+// upstream does.
+var ErrUnknownAction = errors.New("unknown action")

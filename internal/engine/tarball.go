@@ -19,17 +19,6 @@ import (
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
-// Names of the top-level directories of a mktarball archive (spec §9).
-const (
-	arMainTree     = "dkms_main_tree"
-	arSourceTree   = "dkms_source_tree"
-	arBinariesOnly = "dkms_binaries_only"
-)
-
-// manyKernelsLimit: a kernel component this long or longer in the archive
-// name becomes "manykernels" (§6.10 step 5).
-const manyKernelsLimit = 200
-
 // MkTarball runs `dkms mktarball` (§6.10).
 func (e *Engine) MkTarball(ctx context.Context) error {
 	if err := e.gateModuleArgs("mktarball"); err != nil {
@@ -51,13 +40,13 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 		return err
 	}
 	defer fsops.DropTemp(tmp) // what a killed run leaves is swept by the next one
-	if err := fsops.MkdirAll(tmp + "/" + arMainTree); err != nil {
+	if err := fsops.MkdirAll(tmp + "/" + tarball.MainTree); err != nil {
 		return e.failTarball(err)
 	}
 
-	component := "source-only"
+	var kernels []tarball.Kernel
 	if !e.O.SourceOnly {
-		var parts []string
+		kernels = []tarball.Kernel{}
 		for i, k := range e.Kernels {
 			a := e.Arches[i]
 			built := e.L.BuiltDir(m, v, k, a)
@@ -66,18 +55,21 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 					"Modules must already be in the built state before using mktarball.")
 			}
 			e.P.Line("Marking modules for " + k + " (" + a + ") for archiving...")
-			if err := fsops.CopyTree(built, tmp+"/"+arMainTree+"/"+k+"/"+a); err != nil {
+			if err := fsops.CopyTree(built, tmp+"/"+tarball.MainTree+"/"+k+"/"+a); err != nil {
 				return e.failTarball(err)
 			}
-			parts = append(parts, "kernel"+k+"-"+a)
+			kernels = append(kernels, tarball.Kernel{K: k, A: a})
 		}
-		component = strings.Join(parts, "-")
 	}
 
 	if e.O.BinariesOnly {
 		e.P.Line("")
 		e.P.Line("Creating tarball structure to specifically accommodate binaries.")
-		if err := e.binariesOnlyPart(tmp+"/"+arBinariesOnly, m, v); err != nil {
+		conf := e.O.ConfPath
+		if conf == "" {
+			conf = e.L.SourceLink(m, v) + "/dkms.conf"
+		}
+		if err := tarball.WriteBinariesOnly(tmp+"/"+tarball.BinariesOnly, m, v, conf); err != nil {
 			return e.failTarball(err)
 		}
 	} else {
@@ -87,17 +79,14 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 		// The walk does not descend into a symlinked root: resolve it first.
 		src, err := filepath.EvalSymlinks(link)
 		if err == nil {
-			err = fsops.CopyTree(src, tmp+"/"+arSourceTree)
+			err = fsops.CopyTree(src, tmp+"/"+tarball.SourceTree)
 		}
 		if err != nil {
 			return e.failTarball(err)
 		}
 	}
 
-	if len(component) >= manyKernelsLimit {
-		component = "manykernels"
-	}
-	dir, name := e.L.VersionDir(m, v)+"/tarball/", m+"-"+v+"-"+component+".dkms.tar.gz"
+	dir, name := e.L.VersionDir(m, v)+"/tarball/", tarball.Name(m, v, kernels)
 	if e.O.Archive != "" {
 		name = e.O.Archive
 		if i := strings.LastIndex(e.O.Archive, "/"); i >= 0 {
@@ -142,25 +131,6 @@ func (e *Engine) stagingDir(ctx context.Context, what string) (string, error) {
 		return "", e.P.Die(1, "Unable to make temporary directory.")
 	}
 	return dir, nil
-}
-
-// binariesOnlyPart writes the dkms_binaries_only directory: the name and
-// version files (informational) and the module's dkms.conf.
-func (e *Engine) binariesOnlyPart(dir, m, v string) error {
-	if err := fsops.MkdirAll(dir); err != nil {
-		return err
-	}
-	if err := fsops.WriteFile(dir+"/PACKAGE_NAME", []byte(m+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := fsops.WriteFile(dir+"/PACKAGE_VERSION", []byte(v+"\n"), 0o644); err != nil {
-		return err
-	}
-	conf := e.O.ConfPath
-	if conf == "" {
-		conf = e.L.SourceLink(m, v) + "/dkms.conf"
-	}
-	return fsops.CopyFile(conf, dir+"/dkms.conf", 0o644)
 }
 
 // failTarball reports a failed copy into the staging directory; the cause
@@ -218,19 +188,13 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	} else if err != nil {
 		return e.refuseArchive(path, err)
 	}
-	if !fsops.IsRealDir(tmp + "/" + arMainTree) {
+	if !fsops.IsRealDir(tmp + "/" + tarball.MainTree) {
 		return e.loadGeneric(ctx, path, tmp)
 	}
 
-	part, conf := "", ""
-	for _, p := range []string{arSourceTree, arBinariesOnly} {
-		if fsops.IsRegular(tmp + "/" + p + "/dkms.conf") {
-			part, conf = p, tmp+"/"+p+"/dkms.conf"
-			break
-		}
-	}
+	part, conf := tarball.Part(tmp)
 	if part == "" {
-		return e.P.Die(7, "No valid dkms.conf in "+arSourceTree+" or "+arBinariesOnly+".",
+		return e.P.Die(7, "No valid dkms.conf in "+tarball.SourceTree+" or "+tarball.BinariesOnly+".",
 			path+" is not a valid DKMS tarball.")
 	}
 	k0, a0 := e.firstPair()
@@ -242,12 +206,12 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		return e.refuseArchive(path, archiveNameError(tmp, err))
 	}
 	m, v := c.PackageName, c.PackageVersion
-	binaries, err := archiveBinaries(tmp + "/" + arMainTree)
+	binaries, err := tarball.Binaries(tmp + "/" + tarball.MainTree)
 	if err != nil {
 		return e.refuseArchive(path, err)
 	}
-	if part == arSourceTree {
-		if err := tarball.LinksStayInside(tmp + "/" + arSourceTree); err != nil {
+	if part == tarball.SourceTree {
+		if err := tarball.LinksStayInside(tmp + "/" + tarball.SourceTree); err != nil {
 			return e.refuseArchive(path, err)
 		}
 	}
@@ -262,8 +226,8 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 	e.P.Line("")
 	e.P.Line("Loading tarball for " + m + "/" + v)
 	e.O.Module, e.O.Version = m, v
-	if part == arSourceTree {
-		if err := e.addFromPath(ctx, tmp+"/"+arSourceTree, path, tmp); err != nil {
+	if part == tarball.SourceTree {
+		if err := e.addFromPath(ctx, tmp+"/"+tarball.SourceTree, path, tmp); err != nil {
 			return err
 		}
 	} else if !fsops.IsDir(e.L.SourceDir(m, v)) {
@@ -296,7 +260,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 		dst := e.L.BuiltDir(m, v, b.K, b.A)
 		if staged != "" {
 			e.P.Line("Loading " + dst + "...")
-			if err := fsops.CopyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staged+"/"+b.K+"/"+b.A); err != nil {
+			if err := fsops.CopyTree(tmp+"/"+tarball.MainTree+"/"+b.K+"/"+b.A, staged+"/"+b.K+"/"+b.A); err != nil {
 				return e.P.Die(6, "Could not load "+dst+": "+err.Error())
 			}
 			continue
@@ -313,7 +277,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 			return e.P.Die(6, "Could not create "+kdir+": "+err.Error())
 		}
 		staging := fsops.TempPath(kdir, b.A)
-		if err := fsops.CopyTree(tmp+"/"+arMainTree+"/"+b.K+"/"+b.A, staging); err != nil {
+		if err := fsops.CopyTree(tmp+"/"+tarball.MainTree+"/"+b.K+"/"+b.A, staging); err != nil {
 			e.warn(fsops.RemoveTree(staging))
 			return e.P.Die(6, "Could not load "+dst+": "+err.Error())
 		}
@@ -325,7 +289,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 			return e.P.Die(6, "Could not load "+dst+": "+err.Error())
 		}
 	}
-	if part == arBinariesOnly && !fsops.IsDir(e.L.SourceDir(m, v)) {
+	if part == tarball.BinariesOnly && !fsops.IsDir(e.L.SourceDir(m, v)) {
 		if staged != "" {
 			if err := fsops.RenamePath(staged, e.L.VersionDir(m, v)); err != nil {
 				return e.P.Die(6, "Could not load "+e.L.VersionDir(m, v)+": "+err.Error())
@@ -341,17 +305,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 // the directory of the first dkms.conf in walk order is added as a source
 // tree.
 func (e *Engine) loadGeneric(ctx context.Context, path, tmp string) error {
-	found := ""
-	filepath.WalkDir(tmp, func(p string, de os.DirEntry, err error) error {
-		if err != nil || found != "" {
-			return filepath.SkipAll
-		}
-		if de.Name() == "dkms.conf" && fsops.IsRegular(p) {
-			found = p
-			return filepath.SkipAll
-		}
-		return nil
-	})
+	found := tarball.FirstConf(tmp)
 	if found == "" {
 		return e.P.Die(3, noConfInArchive)
 	}
@@ -392,36 +346,6 @@ func archiveNameError(tmp string, err error) error {
 		}
 	}
 	return err
-}
-
-// archiveBinaries lists the <k>/<a> directories of dkms_main_tree in glob
-// order. Symbolic links in their place, or links inside them that point
-// out of their directory, are refused: each directory is copied on its own.
-func archiveBinaries(mainTree string) ([]Pair, error) {
-	var out []Pair
-	for _, k := range fsops.ReadDirNames(mainTree) {
-		kd := mainTree + "/" + k
-		if fsops.IsSymlink(kd) {
-			return nil, errors.New(arMainTree + "/" + k + " is a symbolic link")
-		}
-		if !fsops.IsDir(kd) {
-			continue
-		}
-		for _, a := range fsops.ReadDirNames(kd) {
-			ad := kd + "/" + a
-			if fsops.IsSymlink(ad) {
-				return nil, errors.New(arMainTree + "/" + k + "/" + a + " is a symbolic link")
-			}
-			if !fsops.IsDir(ad) {
-				continue
-			}
-			if err := tarball.LinksStayInside(ad); err != nil {
-				return nil, err
-			}
-			out = append(out, Pair{K: k, A: a})
-		}
-	}
-	return out, nil
 }
 
 // loadRPM hands an .rpm to rpm and then runs autoinstall (§6.11 step 2).

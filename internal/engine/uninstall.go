@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/rpmsafe"
 	"github.com/dkms-go/dkms/internal/tree"
@@ -90,7 +88,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 			refFile := tree.FindKo(ref, r.DestName)
 			inst, loc := "", ""
 			if refFile != "" {
-				inst, loc = e.installedLocation(r, k, refFile)
+				inst, loc = e.mods().InstalledLocation(r, k, refFile)
 			}
 			if inst != "" {
 				dir := e.L.KernelModules(k) + loc
@@ -103,7 +101,7 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 			} else {
 				p.Line("Module " + r.DestName + ".ko" + suffix + " was not found within " + e.L.KernelModules(k) + "/")
 			}
-			e.restoreOriginals(pc, r, suffix)
+			e.mods().RestoreOriginals(pc.target(), r, suffix)
 		}
 		// The link goes last: until then status still reads the module as
 		// installed, and a killed uninstall is finished by the next run.
@@ -133,62 +131,6 @@ func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod boo
 		e.warn(e.tree.Unmark(m, k, a))
 	}
 	return nil
-}
-
-// restoreOriginals is §7.6 C.
-func (e *Engine) restoreOriginals(pc *pairCtx, r dkmsconf.Record, suffix string) {
-	m, k, a := pc.m, pc.k, pc.a
-	backup := e.L.OriginalDir(m, k, a)
-	if !fsops.IsDir(backup) {
-		return
-	}
-	kd := e.L.KernelModules(k)
-	var origins []string
-	filepath.WalkDir(backup, func(p string, de os.DirEntry, err error) error {
-		if err == nil && !de.IsDir() && strings.HasPrefix(de.Name(), r.DestName+".") && strings.HasSuffix(de.Name(), ".origin") {
-			origins = append(origins, p)
-		}
-		return nil
-	})
-	for _, o := range origins {
-		file := strings.TrimSuffix(o, ".origin")
-		if !fsops.Exists(file) {
-			continue
-		}
-		b, _ := os.ReadFile(o)
-		orig := strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
-		if !strings.HasPrefix(orig, kd+"/") {
-			e.P.Warning("Bad original location '" + orig + "' in " + o)
-			continue
-		}
-		e.P.Line("Restoring archived original module " + orig)
-		if err := fsops.MkdirAll(filepath.Dir(orig)); err != nil {
-			e.warn(err)
-			continue
-		}
-		if fsops.RenamePath(file, orig) != nil {
-			if err := fsops.CopyFile(file, orig, 0o644); err != nil {
-				e.warn(err)
-				continue
-			}
-			e.warn(fsops.RemoveFile(file))
-		}
-		e.warn(fsops.RemoveFile(o))
-	}
-	e.warn(fsops.RemoveEmptyDirs(e.L.OriginalKernelDir(m, k)))
-	for _, name := range []string{r.DestName + ".ko", r.DestName + ".ko" + suffix} {
-		legacy := backup + "/" + name
-		if fsops.IsRegular(legacy) {
-			e.P.Line("Restoring archived original module")
-			dir := kd + r.DestLocation
-			if err := fsops.MkdirAll(dir); err != nil {
-				e.warn(err)
-				break
-			}
-			e.warn(fsops.RenamePath(legacy, dir+"/"+name))
-			break
-		}
-	}
 }
 
 // Unbuild runs `dkms unbuild` (§6.5).

@@ -12,8 +12,8 @@ import (
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
-	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/options"
 	"github.com/dkms-go/dkms/internal/testenv"
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -83,12 +83,11 @@ func (s *system) run(o Options, setup func(r *Runner)) run {
 	ctx := context.Background()
 	var out, errb bytes.Buffer
 	env := append(os.Environ(), "TMPDIR="+s.root+"/tmp")
-	e, err := engine.New(ctx, ui.New(&out, &errb), s.root, env)
+	e, err := engine.New(ctx, engine.Setup{Printer: ui.New(&out, &errb), Root: s.root, Env: env})
 	if err != nil {
 		s.t.Fatalf("engine.New: %v\n%s", err, errb.String())
 	}
-	e.Prog = "dkms-autoinstall"
-	if err := e.ApplyOptions(&cli.Options{Action: "dkms-autoinstall", DKMSTree: &s.dkms, SourceTree: &s.src, InstallTree: &s.inst}); err != nil {
+	if err := e.ApplyOptions(&options.Options{Action: "dkms-autoinstall", DKMSTree: &s.dkms, SourceTree: &s.src, InstallTree: &s.inst}); err != nil {
 		s.t.Fatalf("ApplyOptions: %v\n%s", err, errb.String())
 	}
 	defer e.Unlock()

@@ -278,6 +278,10 @@ func KernelDirName(n string) bool {
 	return i > 0 && i < len(n) && n[i] == '.'
 }
 
+// Target names one module version on one kernel and arch: what a build,
+// an install and their repair act on.
+type Target struct{ Module, Version, Kernel, Arch string }
+
 // Pair names one kernel and arch.
 type Pair struct{ K, A string }
 
