@@ -11,20 +11,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/autoargs"
 	"github.com/dkms-go/dkms/internal/engine"
 	"github.com/dkms-go/dkms/internal/hook"
 	"github.com/dkms-go/dkms/internal/options"
+	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
 func main() {
 	syscall.Umask(0o022)
 	// As dkms does (§1 step 2): the caller's CC and flags reach no child.
-	engine.UnsetCompilerVariables()
+	proc.UnsetCompilerVariables()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
@@ -62,16 +62,6 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 	}
 	defer e.Unlock()
 	r := &hook.Runner{E: e, Log: hook.NewLogger(o.Boot, stderr), Report: stderr,
-		SysfsRoot: getenv(env, "DKMS_SYSFS_ROOT"), Doctor: true}
+		SysfsRoot: proc.Getenv(env, "DKMS_SYSFS_ROOT"), Doctor: true}
 	return r.Run(ctx, o)
-}
-
-// getenv looks name up in env, the last assignment winning as in execve.
-func getenv(env []string, name string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
-			return v
-		}
-	}
-	return ""
 }

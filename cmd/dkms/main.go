@@ -16,13 +16,14 @@ import (
 
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/engine"
+	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
 func main() {
 	syscall.Umask(0o022)
 	// §1 step 2, for every child: make, depmod, signing, compressors.
-	engine.UnsetCompilerVariables()
+	proc.UnsetCompilerVariables()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
 	stop()

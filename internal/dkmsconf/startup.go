@@ -2,7 +2,8 @@ package dkmsconf
 
 import (
 	"slices"
-	"strings"
+
+	"github.com/dkms-go/dkms/internal/proc"
 )
 
 // StartupNames are the framework.conf variables read at start-up (§3.2),
@@ -37,18 +38,9 @@ func Inherited(env []string, names []string) Framework {
 		if !slices.Contains(inheritedNames, n) {
 			continue
 		}
-		if v, ok := lookupEnv(env, n); ok {
+		if v, ok := proc.LookupEnv(env, n); ok {
 			fw[n] = v
 		}
 	}
 	return fw
-}
-
-func lookupEnv(env []string, name string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
 }

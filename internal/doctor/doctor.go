@@ -7,10 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/dkms-go/dkms/internal/kver"
+	"github.com/dkms-go/dkms/internal/proc"
 )
 
 // Module is one AUTOINSTALL module as autoinstall would choose it for a
@@ -88,7 +88,7 @@ func (o *Options) run(ctx context.Context, name string, args ...string) ([]byte,
 	}
 	prog := name
 	if o.Env != nil {
-		if prog = lookPath(name, getenv(o.Env, "PATH")); prog == "" {
+		if prog = lookPath(name, proc.Getenv(o.Env, "PATH")); prog == "" {
 			return nil, fmt.Errorf("%s: %w", name, exec.ErrNotFound)
 		}
 	}
@@ -103,15 +103,6 @@ func lookPath(name, path string) string {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p
-		}
-	}
-	return ""
-}
-
-func getenv(env []string, name string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
-			return v
 		}
 	}
 	return ""

@@ -124,7 +124,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if conf == "" {
 		conf = src + "/dkms.conf"
 	}
-	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, path: conf, strict: true})
+	c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, path: conf, strict: true})
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (e *Engine) add(ctx context.Context, implicit bool) error {
 	if implicit {
 		return nil
 	}
-	return exitCode(code)
+	return ui.Exit(code)
 }
 
 // makeVersionDir makes <dkms_tree>/<m>/<v> with its build directory and
@@ -203,7 +203,7 @@ func (e *Engine) addFromPath(ctx context.Context, given, archive, tmp string) er
 		return err
 	}
 	k, a := e.firstPair()
-	c, err := e.readConf(ctx, confRead{m: "", v: "", k: k, a: a, path: resolved + "/dkms.conf"})
+	c, err := e.readConf(ctx, confRead{Target: tree.Target{Kernel: k, Arch: a}, path: resolved + "/dkms.conf"})
 	if err != nil {
 		return err
 	}
@@ -253,5 +253,3 @@ func (e *Engine) addFromPath(ctx context.Context, given, archive, tmp string) er
 	}
 	return nil
 }
-
-func exitCode(code int) error { return ui.Exit(code) }

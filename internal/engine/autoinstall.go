@@ -73,9 +73,9 @@ func (e *Engine) Autoinstall(ctx context.Context) error {
 }
 
 type candidate struct {
-	m, v, k, a string
-	deps       []string
-	base       *pairCtx // the kernel's preparation (signing, compiler)
+	tree.Target
+	deps []string
+	base *pairCtx // the kernel's preparation (signing, compiler)
 }
 
 // Pair names one kernel and arch.
@@ -118,21 +118,21 @@ func (e *Engine) scanKernel(ctx context.Context, k, a string, res *AutoResult, k
 	var queue []candidate
 	for _, m := range order {
 		v := latest[m]
-		if e.tree.IsInstalled(m, v, k, a) {
+		if e.tree.IsInstalled(tree.Target{Module: m, Version: v, Kernel: k, Arch: a}) {
 			res.Installed = append(res.Installed, m)
 			if st, err := os.Lstat(e.L.KernelLink(m, k, a)); err == nil && st.ModTime().After(res.newestLink) {
 				res.newestLink = st.ModTime()
 			}
 			continue
 		}
-		c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
+		c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}})
 		if err != nil {
 			return nil, err
 		}
 		if !c.AutoInstall {
 			continue
 		}
-		queue = append(queue, candidate{m: m, v: v, k: k, a: a, deps: strings.Fields(strings.Join(c.BuildDepends, " "))})
+		queue = append(queue, candidate{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, deps: strings.Fields(strings.Join(c.BuildDepends, " "))})
 	}
 	return queue, nil
 }
@@ -180,9 +180,9 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		if len(queue) == 0 {
 			continue
 		}
-		base := &pairCtx{k: pr.K, a: pr.A}
+		base := &pairCtx{Target: tree.Target{Kernel: pr.K, Arch: pr.A}}
 		for _, q := range queue {
-			if !lazy && !e.tree.IsBuilt(q.m, q.v, pr.K, pr.A) {
+			if !lazy && !e.tree.IsBuilt(q.Target) {
 				if err := e.prepareKernel(ctx, base); err != nil {
 					if len(pairs) == 1 {
 						return results, err
@@ -199,8 +199,8 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		}
 		for _, q := range queue {
 			q.base = base
-			id := pr.K + "/" + q.m
-			jobs = append(jobs, sched.Job{ID: id, Group: pr.K, Name: q.m, Deps: q.deps})
+			id := pr.K + "/" + q.Module
+			jobs = append(jobs, sched.Job{ID: id, Group: pr.K, Name: q.Module, Deps: q.deps})
 			byID[id] = q
 		}
 	}
@@ -222,7 +222,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	depmodDue := map[string]bool{}
 	started := 0
 	header := func(q candidate) string {
-		return "Autoinstall of module " + q.m + "/" + q.v + " for kernel " + q.k + " (" + q.a + ")"
+		return "Autoinstall of module " + q.Module + "/" + q.Version + " for kernel " + q.Kernel + " (" + q.Arch + ")"
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -233,7 +233,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		Known:    func(k, m string) bool { return known[k][m] },
 		OnStart: func(j sched.Job) {
 			q := byID[j.ID]
-			if lazy && !e.tree.IsBuilt(q.m, q.v, q.k, q.a) {
+			if lazy && !e.tree.IsBuilt(q.Target) {
 				if prepErr = e.prepareKernel(ctx, q.base); prepErr != nil {
 					cancel()
 					return
@@ -241,7 +241,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 			}
 			started++
 			if ao.Progress != nil {
-				ao.Progress(ProgressEvent{Module: q.m, Version: q.v, Kernel: q.k, Index: started, Total: len(jobs)})
+				ao.Progress(ProgressEvent{Module: q.Module, Version: q.Version, Kernel: q.Kernel, Index: started, Total: len(jobs)})
 			}
 			if js == nil {
 				p.Line(header(q))
@@ -258,18 +258,18 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 				defer cancel()
 			}
 			b := q.base
-			pc := &pairCtx{m: q.m, v: q.v, k: q.k, a: q.a, force: e.O.Force, versionOverride: e.O.ForceVersion,
+			pc := &pairCtx{Target: tree.Target{Module: q.Module, Version: q.Version, Kernel: q.Kernel, Arch: q.Arch}, force: e.O.Force, versionOverride: e.O.ForceVersion,
 				prepared: b.prepared, signer: b.signer, buildEnv: b.buildEnv, cc: b.cc, batchDepmod: ao.BatchDepmod}
 			defer func() {
 				if pc.depmodDue {
 					depmodMu.Lock()
-					depmodDue[q.k] = true
+					depmodDue[q.Kernel] = true
 					depmodMu.Unlock()
 				}
 			}()
 			child := e.child(nil)
 			var buf bytes.Buffer
-			mu, _ := buildLocks.LoadOrStore(q.m+"/"+q.v, &sync.Mutex{})
+			mu, _ := buildLocks.LoadOrStore(q.Module+"/"+q.Version, &sync.Mutex{})
 			mu.(*sync.Mutex).Lock()
 			defer mu.(*sync.Mutex).Unlock()
 			if js != nil {
@@ -291,8 +291,8 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 				p.Line("")
 			}
 			if ao.Progress != nil {
-				ev := ProgressEvent{Module: q.m, Version: q.v, Kernel: q.k, Done: true, Code: code, Total: len(jobs),
-					Log: e.L.MakeLog(q.m, q.v)}
+				ev := ProgressEvent{Module: q.Module, Version: q.Version, Kernel: q.Kernel, Done: true, Code: code, Total: len(jobs),
+					Log: e.L.MakeLog(q.Module, q.Version)}
 				switch code {
 				case 0:
 					ev.Outcome = "installed"
@@ -318,19 +318,19 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	var waiting []sched.Result // blocked and deferred, in queue order
 	for _, r := range runs {
 		q := byID[r.Job.ID]
-		res := resOf[q.k]
+		res := resOf[q.Kernel]
 		switch r.Outcome {
 		case sched.Installed:
-			res.Installed = append(res.Installed, q.m)
+			res.Installed = append(res.Installed, q.Module)
 		case sched.Skipped:
-			res.Skipped = append(res.Skipped, q.m)
+			res.Skipped = append(res.Skipped, q.Module)
 		case sched.Failed:
-			res.Failed = append(res.Failed, fmt.Sprintf("%s(%d)", q.m, r.Code))
+			res.Failed = append(res.Failed, fmt.Sprintf("%s(%d)", q.Module, r.Code))
 		case sched.Deferred:
-			res.Deferred = append(res.Deferred, q.m+"/"+q.v)
+			res.Deferred = append(res.Deferred, q.Module+"/"+q.Version)
 			waiting = append(waiting, r)
 		default:
-			res.Blocked = append(res.Blocked, q.m+"/"+q.v)
+			res.Blocked = append(res.Blocked, q.Module+"/"+q.Version)
 			waiting = append(waiting, r)
 		}
 	}
@@ -348,11 +348,11 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		}
 		for _, r := range waiting {
 			q := byID[r.Job.ID]
-			if q.k != k {
+			if q.Kernel != k {
 				continue
 			}
 			if r.Outcome == sched.Deferred {
-				p.Line(q.m + "/" + q.v + " autoinstall deferred: BUILD_DEPENDS not registered with DKMS: " + strings.Join(r.Missing, " ") + ".")
+				p.Line(q.Module + "/" + q.Version + " autoinstall deferred: BUILD_DEPENDS not registered with DKMS: " + strings.Join(r.Missing, " ") + ".")
 				continue
 			}
 			// Only the names DKMS knows are what it waits for.
@@ -362,7 +362,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 					names = append(names, n)
 				}
 			}
-			p.Line(q.m + "/" + q.v + " autoinstall failed due to missing dependencies: " + strings.Join(names, " ") + ".")
+			p.Line(q.Module + "/" + q.Version + " autoinstall failed due to missing dependencies: " + strings.Join(names, " ") + ".")
 		}
 		if len(res.Deferred) > 0 {
 			p.Line("Autoinstall on " + k + " deferred module(s) " + strings.Join(res.Deferred, " ") + " due to BUILD_DEPENDS not yet registered with DKMS.")

@@ -3,14 +3,12 @@ package engine
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/jobserver"
 	"github.com/dkms-go/dkms/internal/kernel"
-	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/sign"
 	"github.com/dkms-go/dkms/internal/tree"
 )
@@ -18,7 +16,7 @@ import (
 // pairCtx is the isolated context in which one pair is built or installed
 // (§6.0 per-pair isolation): nothing set here leaks to the next pair.
 type pairCtx struct {
-	m, v, k, a      string
+	tree.Target
 	force           bool
 	versionOverride bool
 	suffix          string
@@ -37,13 +35,8 @@ type pairCtx struct {
 	linkOnly bool
 }
 
-// target is what the pair acts on.
-func (pc *pairCtx) target() tree.Target {
-	return tree.Target{Module: pc.m, Version: pc.v, Kernel: pc.k, Arch: pc.a}
-}
-
 func (e *Engine) newPair(k, a string) *pairCtx {
-	return &pairCtx{m: e.O.Module, v: e.O.Version, k: k, a: a, force: e.O.Force,
+	return &pairCtx{Target: tree.Target{Module: e.O.Module, Version: e.O.Version, Kernel: k, Arch: a}, force: e.O.Force,
 		versionOverride: e.O.ForceVersion}
 }
 
@@ -62,7 +55,7 @@ func (e *Engine) mainPair(k, a string) *pairCtx {
 // never cleared once set, as upstream's is not).
 func (e *Engine) compressionSuffix(pc *pairCtx) string {
 	if !pc.suffixDone {
-		k := pc.k
+		k := pc.Kernel
 		if k == "" {
 			k = e.CurrentKern
 		}
@@ -100,43 +93,44 @@ func (e *Engine) Build(ctx context.Context) error {
 // buildPair is §6.2 for one pair. checkBuilt is false when called from
 // install (no "already built" skip).
 func (e *Engine) buildPair(ctx context.Context, pc *pairCtx, checkBuilt bool) error {
-	if checkBuilt && pc.m != "" && pc.v != "" && fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+	if checkBuilt && pc.Module != "" && pc.Version != "" && fsops.IsDir(e.L.BuiltModules(pc.Module, pc.Version, pc.Kernel, pc.Arch)) {
 		if !pc.force {
-			e.P.Line("Module " + pc.m + "/" + pc.v + " already built for kernel " + pc.k + " (" + pc.a +
+			e.P.Line("Module " + pc.Module + "/" + pc.Version + " already built for kernel " + pc.Kernel + " (" + pc.Arch +
 				"), skip. You may override by specifying --force.")
 			return nil
 		}
 		if err := e.lock(); err != nil {
 			return err
 		}
-		if err := fsops.RemoveTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
+		if err := fsops.RemoveTreeAtomic(e.L.BuiltDir(pc.Module, pc.Version, pc.Kernel, pc.Arch)); err != nil {
 			return e.P.Die(6, "Could not delete the built module: "+err.Error())
 		}
-		if !fsops.HasSubdir(e.L.KernelDir(pc.m, pc.v, pc.k)) {
-			e.warn(fsops.RemoveTree(e.L.KernelDir(pc.m, pc.v, pc.k)))
+		if !fsops.HasSubdir(e.L.KernelDir(pc.Module, pc.Version, pc.Kernel)) {
+			e.warn(fsops.RemoveTree(e.L.KernelDir(pc.Module, pc.Version, pc.Kernel)))
 		}
 	}
-	if pc.m == "" || pc.v == "" || e.tree.State(pc.m, pc.v) != tree.Added {
+	if pc.Module == "" || pc.Version == "" || e.tree.State(pc.Module, pc.Version) != tree.Added {
 		if err := e.add(ctx, true); err != nil {
 			return err
 		}
-		pc.m, pc.v = e.O.Module, e.O.Version
+		pc.Module, pc.Version = e.O.Module, e.O.Version
 		e.P.Line("")
 	}
-	m, v, k, a := pc.m, pc.v, pc.k, pc.a
+	m, v, k, a := pc.Module, pc.Version, pc.Kernel, pc.Arch
 	if fsops.Exists(e.L.BuiltDir(m, v, k, a)) {
 		return e.P.Die(3, "This module/version has already been built on: "+k,
 			"Directory "+e.L.BuiltDir(m, v, k, a)+" already exists. Use the dkms remove function before trying to build again.")
 	}
 	e.compressionSuffix(pc)
-	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, strict: true})
+	c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, strict: true})
 	if err != nil {
 		return err
 	}
 	return e.buildWithConf(ctx, pc, c)
 }
 
-func (e *Engine) excludedWarning(m, v, k, a string) error {
+func (e *Engine) excludedWarning(t tree.Target) error {
+	m, v, k, a := t.Module, t.Version, t.Kernel, t.Arch
 	return e.P.DieWarn(77, "The "+e.L.BuiltDir(m, v, k, a)+"/dkms.conf",
 		"for module "+m+"/"+v+" includes BUILD_EXCLUSIVE directives",
 		"which do not match this kernel/arch/config for any modules.",
@@ -156,14 +150,14 @@ func (e *Engine) prepareKernel(ctx context.Context, pc *pairCtx) error {
 	if pc.prepared {
 		return nil
 	}
-	ks := e.kernelSourceDir(pc.k)
+	ks := e.kernelSourceDir(pc.Kernel)
 	if !fsops.IsDir(ks + "/include") {
-		return e.missingHeaders(pc.k)
+		return e.missingHeaders(pc.Kernel)
 	}
-	pc.signer = e.prepareSigning(ctx, pc.k)
+	pc.signer = e.prepareSigning(ctx, pc.Kernel)
 	e.P.Line("")
 	pc.prepared = true
-	pc.buildEnv, pc.cc = e.compilerEnv(ctx, pc.k)
+	pc.buildEnv, pc.cc = e.compilerEnv(ctx, pc.Kernel)
 	return nil
 }
 
@@ -192,39 +186,22 @@ func (e *Engine) compilerEnv(ctx context.Context, k string) ([]string, string) {
 
 // makeCommand is §4.7.
 func (e *Engine) makeCommand(c *dkmsconf.Conf, pc *pairCtx) string {
-	ks := e.kernelSourceDir(pc.k)
-	cmd := c.MakeCommand(pc.k)
+	ks := e.kernelSourceDir(pc.Kernel)
+	cmd := c.MakeCommand(pc.Kernel)
 	if cmd == "" {
-		cmd = "make -C " + ks + " M=" + e.L.BuildDir(pc.m, pc.v)
+		cmd = "make -C " + ks + " M=" + e.L.BuildDir(pc.Module, pc.Version)
 	}
-	if kernel.Clang(ks, e.kernelConfig(pc.k)) {
+	if kernel.Clang(ks, e.kernelConfig(pc.Kernel)) {
 		cmd += " LLVM=1"
 	}
 	if strings.HasPrefix(cmd, "make") {
-		prefix := "make -j" + e.Jobs + " KERNELRELEASE=" + pc.k
+		prefix := "make -j" + e.Jobs + " KERNELRELEASE=" + pc.Kernel
 		if pc.js != nil {
 			// The shared jobserver sets the job count; a -j on the command
 			// line would make make start a jobserver of its own.
-			prefix = "make KERNELRELEASE=" + pc.k
+			prefix = "make KERNELRELEASE=" + pc.Kernel
 		}
 		cmd = prefix + cmd[len("make"):]
 	}
 	return cmd
-}
-
-// makeLogHeader is the first record of make.log (§0.3).
-func makeLogHeader(m, v, k, a string, now time.Time) string {
-	return "DKMS (" + Release + ") make.log for " + m + "/" + v + " for kernel " + k + " (" + a + ")\n" +
-		now.Format("Mon Jan _2 15:04:05 MST 2006") + "\n"
-}
-
-// versionOf returns the highest (sort -V) version of module dep present in
-// the tree in any state for the pair (§7.9).
-func (e *Engine) versionOf(dep string) string {
-	vs := e.tree.Versions(dep, "")
-	if len(vs) == 0 {
-		return ""
-	}
-	kver.SortV(vs)
-	return vs[len(vs)-1]
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/buildenv"
 	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/proc"
 )
 
 // applyBuildEnvironment is build step 8a (delta D10): what the framework
@@ -17,12 +18,12 @@ func (e *Engine) applyBuildEnvironment(ctx context.Context, pc *pairCtx) {
 	if file == "" || !fsops.IsRegular(file) {
 		return
 	}
-	env, ok := buildenv.Source(ctx, file, e.confVars(pc.m, pc.v, pc.k, pc.a), pc.buildEnv)
+	env, ok := buildenv.Source(ctx, file, e.confVars(pc.Target), pc.buildEnv)
 	if !ok {
 		return
 	}
 	pc.buildEnv = env
-	pc.cc, _ = lookupEnv(env, "CC")
+	pc.cc, _ = proc.LookupEnv(env, "CC")
 	pc.envApplied = true
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/kernel"
-	"github.com/dkms-go/dkms/internal/kver"
 	"github.com/dkms-go/dkms/internal/tree"
 )
 
@@ -40,10 +39,10 @@ func (e *Engine) kernelConfig(k string) string {
 
 // confRead describes one read of a dkms.conf.
 type confRead struct {
-	m, v, k, a string
-	path       string // explicit path; "" = -c, else the tree's source/dkms.conf
-	strict     bool
-	quiet      bool // status: report nothing beyond the conf's own messages
+	tree.Target
+	path   string // explicit path; "" = -c, else the tree's source/dkms.conf
+	strict bool
+	quiet  bool // status: report nothing beyond the conf's own messages
 }
 
 // readConf reads a dkms.conf for one pair, printing dkms's messages and
@@ -55,7 +54,7 @@ func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, erro
 		file = e.O.ConfPath
 	}
 	if file == "" {
-		file = e.L.SourceLink(r.m, r.v) + "/dkms.conf"
+		file = e.L.SourceLink(r.Module, r.Version) + "/dkms.conf"
 	}
 	shown := explicit
 	if shown == "" && e.O != nil {
@@ -71,22 +70,22 @@ func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, erro
 	if err != nil {
 		canon = file
 	}
-	key := strings.Join([]string{r.m, r.v, r.k, r.a, canon}, "\x00")
+	key := strings.Join([]string{r.Module, r.Version, r.Kernel, r.Arch, canon}, "\x00")
 	if e.cached != nil && e.cacheKey == key {
 		if r.strict && !e.cached.CheckStrict(e.P.Stderr()) {
 			return nil, e.P.Die(8, "Bad conf file.", "File: "+shown+" does not represent a valid dkms.conf file.")
 		}
 		return e.cached, nil
 	}
-	vars := e.confVars(r.m, r.v, r.k, r.a)
+	vars := e.confVars(r.Target)
 	var directives []string
 	if e.O != nil {
 		directives = e.O.Directives
 	}
 	c, err := dkmsconf.Read(ctx, dkmsconf.ReadOptions{
-		Path: file, EtcDir: e.L.EtcDir(), Module: r.m, Version: r.v, Kernel: r.k, Arch: r.a,
+		Path: file, EtcDir: e.L.EtcDir(), Module: r.Module, Version: r.Version, Kernel: r.Kernel, Arch: r.Arch,
 		Vars: vars, Env: e.Env, Directives: directives, Strict: r.strict,
-		FullShell: dkmsconf.FullShellFor(e.FW, r.m),
+		FullShell: dkmsconf.FullShellFor(e.FW, r.Module),
 		Stdout:    e.P.Stdout(), Stderr: e.P.Stderr(),
 	})
 	if err != nil {
@@ -109,7 +108,8 @@ func (e *Engine) readConf(ctx context.Context, r confRead) (*dkmsconf.Conf, erro
 var errQuiet = errors.New("dkms.conf could not be read")
 
 // confVars are the dkms shell variables a dkms.conf sees (§4.1).
-func (e *Engine) confVars(m, v, k, a string) map[string]string {
+func (e *Engine) confVars(t tree.Target) map[string]string {
+	m, v, k, a := t.Module, t.Version, t.Kernel, t.Arch
 	force := ""
 	if e.O != nil && e.O.Force {
 		force = "true"
@@ -130,30 +130,4 @@ func boolStr(b bool) string {
 		return "true"
 	}
 	return ""
-}
-
-// allBuilt returns the pairs for --all (§2.4): merely built pairs first,
-// then installed ones, each group in sort -V order.
-func (e *Engine) allBuilt(m, v string) ([]string, []string) {
-	if m == "" || v == "" || e.tree.State(m, v) != tree.Added {
-		return nil, nil
-	}
-	var lines []string
-	for _, p := range e.tree.BuiltPairs(m, v) {
-		st := "built "
-		if e.tree.LinkActive(m, v, p.K, p.A) {
-			st = "installed "
-		}
-		lines = append(lines, st+m+"/"+v+"/"+p.K+"/"+p.A)
-	}
-	kver.SortV(lines)
-	var ks, as []string
-	for _, l := range lines {
-		_, rest, _ := strings.Cut(l, " ")
-		parts := strings.Split(rest, "/")
-		n := len(parts)
-		ks = append(ks, parts[n-2])
-		as = append(as, parts[n-1])
-	}
-	return ks, as
 }

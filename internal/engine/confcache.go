@@ -7,6 +7,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
@@ -31,30 +32,21 @@ func (e *Engine) installedDiffers(c *statuscache.Cache, r dkmsconf.Record, k, bu
 		func() string { return e.mods().InstalledCopy(r, k, built) }, tree.SameFile)
 }
 
-func lookupEnv(env []string, name string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
-}
-
 // statusRecords returns the records of a module's conf for status,
 // from the cache when its fingerprint and inputs are unchanged.
-func (e *Engine) statusRecords(ctx context.Context, c *statuscache.Cache, m, v, k, a string) ([]dkmsconf.Record, bool) {
+func (e *Engine) statusRecords(ctx context.Context, c *statuscache.Cache, t tree.Target) ([]dkmsconf.Record, bool) {
 	if !e.confCacheable(c) {
-		conf, err := e.statusConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+		conf, err := e.statusConf(ctx, confRead{Target: t, quiet: true})
 		if err != nil {
 			return nil, false
 		}
 		return conf.Records, true
 	}
-	q := e.confQuery(c, m, v, k, a)
+	q := e.confQuery(c, t)
 	if recs, ok := c.Records(q.key, q.values); ok {
 		return recs, true
 	}
-	conf, err := e.statusConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+	conf, err := e.statusConf(ctx, confRead{Target: t, quiet: true})
 	if err != nil {
 		return nil, false
 	}
@@ -73,7 +65,7 @@ func (e *Engine) statusConf(ctx context.Context, r confRead) (*dkmsconf.Conf, er
 	e.P = ui.New(saved.Stdout(), &buf)
 	c, err := e.readConf(ctx, r)
 	e.P = saved
-	if err != nil && !fsops.Exists(e.L.SourceLink(r.m, r.v)) {
+	if err != nil && !fsops.Exists(e.L.SourceLink(r.Module, r.Version)) {
 		return nil, err
 	}
 	saved.Stderr().Write(buf.Bytes()) // as the read would have printed it
@@ -82,11 +74,11 @@ func (e *Engine) statusConf(ctx context.Context, r confRead) (*dkmsconf.Conf, er
 
 // cachedRecords returns the records of a module's conf only when the
 // cache has them: it never evaluates the conf.
-func (e *Engine) cachedRecords(c *statuscache.Cache, m, v, k, a string) ([]dkmsconf.Record, bool) {
+func (e *Engine) cachedRecords(c *statuscache.Cache, t tree.Target) ([]dkmsconf.Record, bool) {
 	if !e.confCacheable(c) {
 		return nil, false
 	}
-	q := e.confQuery(c, m, v, k, a)
+	q := e.confQuery(c, t)
 	return c.Records(q.key, q.values)
 }
 
@@ -102,19 +94,20 @@ type confQuery struct {
 	values func(refs []string) string
 }
 
-func (e *Engine) confQuery(c *statuscache.Cache, m, v, k, a string) confQuery {
+func (e *Engine) confQuery(c *statuscache.Cache, t tree.Target) confQuery {
+	m, v, k, a := t.Module, t.Version, t.Kernel, t.Arch
 	q := confQuery{ro: dkmsconf.ReadOptions{Path: e.L.SourceLink(m, v) + "/dkms.conf", EtcDir: e.L.EtcDir(),
 		Module: m, Version: v, Kernel: k, Arch: a}}
 	q.key, q.racy = e.keys.ConfKey(q.ro, c.Now())
 	var vm map[string]string
 	vars := func() map[string]string {
 		if vm == nil {
-			vm = e.confVars(m, v, k, a)
+			vm = e.confVars(t)
 		}
 		return vm
 	}
 	q.values = func(refs []string) string {
-		return statuscache.RefValues(refs, vars, func(n string) (string, bool) { return lookupEnv(e.Env, n) })
+		return statuscache.RefValues(refs, vars, func(n string) (string, bool) { return proc.LookupEnv(e.Env, n) })
 	}
 	return q
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/dkms-go/dkms/internal/depmod"
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/proc"
+	"github.com/dkms-go/dkms/internal/tree"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
 	"github.com/dkms-go/dkms/internal/ui"
@@ -77,26 +78,26 @@ func (e *Engine) modprobeOnInstall(ctx context.Context, k string) {
 
 // rebuildDependents is §7.9 checking, at the end of an install pair.
 func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
-	k, a := pc.k, pc.a
+	k, a := pc.Kernel, pc.Arch
 	type cand struct{ m, v string }
 	var todo []cand
 	for _, m := range e.tree.Modules("") {
 		for _, v := range e.tree.Versions(m, "") {
-			if !e.tree.IsBuilt(m, v, k, a) {
+			if !e.tree.IsBuilt(tree.Target{Module: m, Version: v, Kernel: k, Arch: a}) {
 				continue
 			}
-			c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
+			c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}})
 			if err != nil {
 				return err
 			}
 			if len(c.BuildDepends) == 0 || !c.BuildDependsRebuild {
 				continue
 			}
-			if _, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, strict: true}); err != nil {
+			if _, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, strict: true}); err != nil {
 				return err
 			}
 			for _, dep := range c.BuildDepends {
-				cur := e.versionOf(dep)
+				cur := e.tree.LatestVersion(dep)
 				if cur == "" {
 					continue
 				}
@@ -114,7 +115,7 @@ func (e *Engine) rebuildDependents(ctx context.Context, pc *pairCtx) error {
 		e.P.Line("")
 		// Same pair and process: the kernel is prepared at most once
 		// (§6.2 step 7), so the rebuild prints no second preparation.
-		sub := &pairCtx{m: t.m, v: t.v, k: k, a: a,
+		sub := &pairCtx{Target: tree.Target{Module: t.m, Version: t.v, Kernel: k, Arch: a},
 			prepared: pc.prepared, signer: pc.signer, buildEnv: pc.buildEnv, cc: pc.cc}
 		if err := e.uninstallBody(ctx, sub, false); err != nil {
 			return err

@@ -87,17 +87,18 @@ func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cach
 			continue
 		}
 		v := latest
-		dm := doctor.Module{Module: m, Version: v, Built: e.tree.IsBuilt(m, v, k, a), Installed: e.tree.IsInstalled(m, v, k, a),
+		t := tree.Target{Module: m, Version: v, Kernel: k, Arch: a}
+		dm := doctor.Module{Module: m, Version: v, Built: e.tree.IsBuilt(t), Installed: e.tree.IsInstalled(t),
 			MakeLog: e.L.MakeLog(m, v)}
 		msgs.Reset()
 		if dm.Installed {
-			if recs, ok := quiet.statusRecords(ctx, cache, m, v, k, a); ok {
-				dm.Files = e.doctorFiles(recs, m, v, k, a)
+			if recs, ok := quiet.statusRecords(ctx, cache, t); ok {
+				dm.Files = e.doctorFiles(recs, t)
 				out = append(out, dm)
 				continue
 			}
 		}
-		c, err := quiet.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+		c, err := quiet.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, quiet: true})
 		if err != nil {
 			dm.ConfError = firstMessage(msgs.String(), err)
 			out = append(out, dm)
@@ -111,7 +112,7 @@ func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cach
 		}
 		dm.Depends = strings.Fields(strings.Join(c.BuildDepends, " "))
 		if dm.Installed {
-			dm.Files = e.doctorFiles(c.Records, m, v, k, a)
+			dm.Files = e.doctorFiles(c.Records, t)
 		}
 		out = append(out, dm)
 	}
@@ -119,7 +120,8 @@ func (e *Engine) autoinstallModules(ctx context.Context, cache *statuscache.Cach
 }
 
 // doctorFiles locates the built and installed file of each record.
-func (e *Engine) doctorFiles(recs []dkmsconf.Record, m, v, k, a string) []doctor.File {
+func (e *Engine) doctorFiles(recs []dkmsconf.Record, t tree.Target) []doctor.File {
+	m, v, k, a := t.Module, t.Version, t.Kernel, t.Arch
 	var fs []doctor.File
 	for _, r := range recs {
 		f := doctor.File{Name: r.DestName, Built: tree.FindKo(e.L.BuiltModules(m, v, k, a), r.DestName)}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/dkms-go/dkms/internal/compress"
 	"github.com/dkms-go/dkms/internal/distro"
@@ -14,9 +12,9 @@ import (
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/kernel"
 	"github.com/dkms-go/dkms/internal/modinst"
-	"github.com/dkms-go/dkms/internal/modname"
 	"github.com/dkms-go/dkms/internal/options"
 	"github.com/dkms-go/dkms/internal/paths"
+	"github.com/dkms-go/dkms/internal/proc"
 	"github.com/dkms-go/dkms/internal/shconf"
 	"github.com/dkms-go/dkms/internal/statuscache"
 	"github.com/dkms-go/dkms/internal/tree"
@@ -104,18 +102,6 @@ func New(ctx context.Context, s Setup) (*Engine, error) {
 	return e, nil
 }
 
-// CompilerVariables are the caller's variables dkms unsets at start-up
-// (§1 step 2) so that they reach neither make nor the build scripts.
-var CompilerVariables = []string{"CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"}
-
-// UnsetCompilerVariables removes CompilerVariables from the process's own
-// environment, for the children that inherit it (make, depmod, signing).
-func UnsetCompilerVariables() {
-	for _, n := range CompilerVariables {
-		os.Unsetenv(n)
-	}
-}
-
 // begin performs the start-up sequence of §1 up to the defaults (steps
 // 1-5).
 func begin(p *ui.Printer, root string, env []string) (*Engine, error) {
@@ -123,12 +109,7 @@ func begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	e.tree = tree.New(&e.L)
 	e.L.Root = root
 	e.keys = &statuscache.Keys{EtcDir: e.L.EtcDir(), Memo: func() bool { return !e.tree.Locked() }}
-	for _, kv := range env {
-		if name, _, _ := strings.Cut(kv, "="); slices.Contains(CompilerVariables, name) {
-			continue
-		}
-		e.Env = append(e.Env, kv)
-	}
+	e.Env = proc.WithoutCompilerVariables(env)
 	u := kernel.Uname()
 	e.CurrentKern, e.Machine, e.OSName = u.Release, u.Machine, u.OS
 	d, ok := distro.Detect(e.L)
@@ -137,12 +118,12 @@ func begin(p *ui.Printer, root string, env []string) (*Engine, error) {
 	}
 	e.Distro = d
 	e.L.DKMSTree, e.L.SourceTree, e.L.InstallTree = "/var/lib/dkms", "/usr/src", "/lib/modules"
-	e.TmpLocation = getenv(env, "TMPDIR")
+	e.TmpLocation = proc.Getenv(env, "TMPDIR")
 	if e.TmpLocation == "" {
 		e.TmpLocation = "/tmp"
 	}
 	e.Compress = compress.DefaultOpts()
-	e.AddonDir = getenv(env, "ADDON_MODULES_DIR")
+	e.AddonDir = proc.Getenv(env, "ADDON_MODULES_DIR")
 	return e, nil
 }
 
@@ -185,14 +166,9 @@ func (e *Engine) readStartup(ctx context.Context) {
 	e.PostTrans = fw["post_transaction"]
 }
 
-func getenv(env []string, name string) string {
-	v, _ := lookupEnv(env, name)
-	return v
-}
-
 // ApplyOptions merges the command line into the engine (§3.3 precedence)
-// and performs the global validation of §2.3 and the kernel resolution of
-// §2.4. It returns a non-nil error when dkms must exit.
+// and performs the validation of options.Check and the kernel resolution
+// of §2.4. It returns a non-nil error when dkms must exit.
 func (e *Engine) ApplyOptions(o *options.Options) error {
 	e.O = o
 	if o.DKMSTree != nil {
@@ -210,23 +186,8 @@ func (e *Engine) ApplyOptions(o *options.Options) error {
 	if o.SymlinkModules {
 		e.Symlinks = true
 	}
-	p := e.P
-	if o.BinariesOnly && o.SourceOnly {
-		return p.Die(8, "You have specified both --binaries-only and --source-only.", "You cannot do this.")
-	}
-	if len(o.Arches) > 1 && len(o.Arches) != len(o.Kernels) {
-		return p.Die(1, "If more than one arch is specified on the command line, then there",
-			"must be an equal number of kernel versions also specified (1:1 relationship).")
-	}
-	if len(o.Kernels) > 0 && o.All {
-		return p.Die(2, "You cannot specify a kernel version and also specify", "--all on the command line.")
-	}
-	if len(o.Arches) > 0 && o.All {
-		return p.Die(3, "You cannot specify an arch and also specify", "--all on the command line.")
-	}
-	// Ours: before any action can use them as path parts (COMPATIBILITY.md).
-	if err := o.CheckNames(); err != nil {
-		return p.Die(1, err.Error(), modname.Rule)
+	if bad := o.Check(); bad != nil {
+		return e.P.Die(bad.Code, bad.Lines...)
 	}
 	jobs, set := e.FW["parallel_jobs"]
 	if o.Jobs != nil {
@@ -234,7 +195,7 @@ func (e *Engine) ApplyOptions(o *options.Options) error {
 	}
 	if !set || jobs == "" {
 		if st, err := os.Stat("/usr/bin/nproc"); err == nil && st.Mode()&0o111 != 0 {
-			jobs = strconv.Itoa(shconf.Nproc(func(name string) string { return getenv(e.Env, name) }, false))
+			jobs = strconv.Itoa(shconf.Nproc(func(name string) string { return proc.Getenv(e.Env, name) }, false))
 		} else {
 			jobs = "1"
 		}
@@ -243,15 +204,6 @@ func (e *Engine) ApplyOptions(o *options.Options) error {
 		jobs = ""
 	}
 	e.Jobs = jobs
-	switch o.Action {
-	case "kernel_preinst", "kernel_postinst", "kernel_prerm":
-		if o.All {
-			return p.Die(5, "The action "+o.Action+" does not support the --all parameter.")
-		}
-		if len(o.Kernels) != 1 {
-			return p.Die(4, "The action "+o.Action+" requires exactly one kernel version parameter on the command line.")
-		}
-	}
 	if o.Action == "status" || o.Action == "doctor" {
 		// No -k means every kernel, not the running one.
 		e.Kernels = append([]string(nil), o.Kernels...)
@@ -272,7 +224,7 @@ func (e *Engine) resolveKernels() error {
 	kernels := append([]string(nil), o.Kernels...)
 	arches := append([]string(nil), o.Arches...)
 	if o.All {
-		kernels, arches = e.allBuilt(o.Module, o.Version)
+		kernels, arches = e.tree.AllBuilt(o.Module, o.Version)
 	} else if len(kernels) == 0 {
 		kernels = []string{e.CurrentKern}
 	}

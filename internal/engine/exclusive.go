@@ -18,7 +18,7 @@ import (
 // but cannot be read ends the command with status 4 and no message, as
 // upstream's error block goes to the discarded stream.
 func (e *Engine) usesExclusive(ctx context.Context, pc *pairCtx) (bool, error) {
-	file := e.L.SourceLink(pc.m, pc.v) + "/dkms.conf"
+	file := e.L.SourceLink(pc.Module, pc.Version) + "/dkms.conf"
 	if !fsops.IsRegular(file) {
 		return false, nil
 	}
@@ -27,9 +27,9 @@ func (e *Engine) usesExclusive(ctx context.Context, pc *pairCtx) (bool, error) {
 		directives = e.O.Directives
 	}
 	c, err := dkmsconf.Read(ctx, dkmsconf.ReadOptions{
-		Path: file, EtcDir: e.L.EtcDir(), Module: pc.m, Version: pc.v, Kernel: pc.k, Arch: pc.a,
-		Vars: e.confVars(pc.m, pc.v, pc.k, pc.a), Env: e.Env, Directives: directives,
-		FullShell: dkmsconf.FullShellFor(e.FW, pc.m),
+		Path: file, EtcDir: e.L.EtcDir(), Module: pc.Module, Version: pc.Version, Kernel: pc.Kernel, Arch: pc.Arch,
+		Vars: e.confVars(pc.Target), Env: e.Env, Directives: directives,
+		FullShell: dkmsconf.FullShellFor(e.FW, pc.Module),
 		Stdout:    e.P.Stdout(), Stderr: io.Discard,
 	})
 	switch {

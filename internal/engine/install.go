@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/fsops"
@@ -38,9 +37,9 @@ func (e *Engine) Install(ctx context.Context) error {
 // installPair is §6.3 for one pair.
 func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	p := e.P
-	if pc.m != "" && pc.v != "" && e.tree.IsInstalled(pc.m, pc.v, pc.k, pc.a) {
+	if pc.Module != "" && pc.Version != "" && e.tree.IsInstalled(pc.Target) {
 		if !pc.force {
-			p.Line("Module " + pc.m + "/" + pc.v + " already installed on kernel " + pc.k + " (" + pc.a +
+			p.Line("Module " + pc.Module + "/" + pc.Version + " already installed on kernel " + pc.Kernel + " (" + pc.Arch +
 				"), skip. You may override by specifying --force.")
 			return nil
 		}
@@ -49,12 +48,12 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		}
 		p.Line("")
 	}
-	if pc.m == "" || pc.v == "" || !fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
+	if pc.Module == "" || pc.Version == "" || !fsops.IsDir(e.L.BuiltModules(pc.Module, pc.Version, pc.Kernel, pc.Arch)) {
 		if err := e.buildPair(ctx, pc, false); err != nil {
 			return err
 		}
 	}
-	m, v, k, a := pc.m, pc.v, pc.k, pc.a
+	m, v, k, a := pc.Module, pc.Version, pc.Kernel, pc.Arch
 	savedForce := pc.force
 	defer func() { pc.force = savedForce }()
 	e.forcedInstallList(pc)
@@ -63,7 +62,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 			"You cannot install a module onto a non-existent kernel.")
 	}
 	suffix := e.compressionSuffix(pc)
-	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, strict: true})
+	c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, strict: true})
 	if err != nil {
 		return err
 	}
@@ -91,7 +90,7 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 	// From here until depmod has run, the marker tells the next run to
 	// finish or roll back this install if this one is killed.
 	if !e.O.NoDepmod {
-		if err := e.tree.MarkPending(pc.m, pc.v, pc.k, pc.a); err != nil {
+		if err := e.tree.MarkPending(pc.Target); err != nil {
 			return p.Die(6, "Could not record the install: "+err.Error())
 		}
 	}
@@ -101,33 +100,18 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 			continue
 		}
 		srcFile := tree.BuiltFile(modDir, r.DestName, suffix)
-		if !e.mods().VersionSane(ctx, pc.target(), pc.force, pc.versionOverride || e.O.ForceVersion, c, r, srcFile, suffix) {
+		if !e.mods().VersionSane(ctx, pc.Target, pc.force, pc.versionOverride || e.O.ForceVersion, c, r, srcFile, suffix) {
 			continue
 		}
-		e.mods().ArchiveOriginal(pc.target(), r, suffix, srcFile)
-		dir := e.L.KernelModules(k) + e.mods().Dest(r)
-		p.Line("Installing " + dir + "/" + filepath.Base(srcFile))
-		if err := fsops.MkdirAll(dir); err != nil {
-			p.Stderr().Write([]byte(err.Error() + "\n"))
-			return p.Die(6, "Copying '"+srcFile+"' failed")
-		}
-		dst := dir + "/" + filepath.Base(srcFile)
-		var err error
-		if e.Symlinks {
-			err = fsops.SymlinkAtomic(srcFile, dst, e.L.KernelModules(k))
-		} else {
-			// The temporary copy is made at the top of the kernel's
-			// directory, where the next run looks for leftovers.
-			err = fsops.CopyFileVia(srcFile, dst, e.L.KernelModules(k), 0o644)
-		}
-		if err != nil {
+		e.mods().ArchiveOriginal(pc.Target, r, suffix, srcFile)
+		if err := e.mods().Place(k, r, srcFile, e.Symlinks); err != nil {
 			p.Stderr().Write([]byte(err.Error() + "\n"))
 			return p.Die(6, "Copying '"+srcFile+"' failed")
 		}
 		installed++
 	}
 	if len(c.Records) > 0 && installed == 0 {
-		e.warn(e.tree.Unmark(pc.m, pc.k, pc.a))
+		e.warn(e.tree.Unmark(pc.Module, pc.Kernel, pc.Arch))
 		return p.Die(6, "Installation aborted.")
 	}
 	// The kernel link makes the install visible to status: it comes after
@@ -166,14 +150,14 @@ func (e *Engine) forcedInstallList(pc *pairCtx) {
 			continue
 		}
 		for _, w := range strings.Fields(string(b)) {
-			if w == pc.m {
+			if w == pc.Module {
 				pc.force = true
-				e.P.Line("Forcing installation of " + pc.m)
+				e.P.Line("Forcing installation of " + pc.Module)
 				return
 			}
-			if w == pc.m+"_version-override" {
+			if w == pc.Module+"_version-override" {
 				pc.versionOverride = true
-				e.P.Line("Forcing version override of " + pc.m)
+				e.P.Line("Forcing version override of " + pc.Module)
 				return
 			}
 		}

@@ -20,10 +20,10 @@ func (e *Engine) InstalledModules(ctx context.Context, k, a string) []InstalledM
 	var out []InstalledModule
 	for _, m := range e.tree.Modules("") {
 		for _, v := range e.tree.Versions(m, "") {
-			if !e.tree.IsInstalled(m, v, k, a) {
+			if !e.tree.IsInstalled(tree.Target{Module: m, Version: v, Kernel: k, Arch: a}) {
 				continue
 			}
-			c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+			c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, quiet: true})
 			if err != nil {
 				continue
 			}

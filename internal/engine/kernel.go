@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/dkms-go/dkms/internal/fsops"
+	"github.com/dkms-go/dkms/internal/tree"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
@@ -40,7 +41,7 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 				continue
 			}
 			if !all {
-				c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
+				c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}})
 				if err != nil {
 					return "", err
 				}
@@ -50,7 +51,7 @@ func (e *Engine) RemoveKernel(ctx context.Context, k, a string, all bool) (strin
 			}
 			fmt.Fprintf(e.P.Stderr(), "dkms: removing module %s/%s for kernel %s (%s)\n", m, v, k, a)
 			child := e.child(nil)
-			pc := &pairCtx{m: m, v: v, k: k, a: a, linkOnly: true}
+			pc := &pairCtx{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, linkOnly: true}
 			if code := ui.Code(child.unbuildStep(ctx, pc, true)); code != 0 {
 				failed += fmt.Sprintf(" %s/%s(%d)", m, v, code)
 			}

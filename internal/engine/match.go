@@ -47,7 +47,7 @@ func (e *Engine) Match(ctx context.Context) error {
 				p.ErrorBlock(m+"/"+v+": Missing the module source directory or the symbolic link pointing to it.",
 					"Manual intervention is required!")
 			case tree.Added:
-				if e.tree.IsInstalled(m, v, tmpl, a) {
+				if e.tree.IsInstalled(tree.Target{Module: m, Version: v, Kernel: tmpl, Arch: a}) {
 					todo = append(todo, modVer{m, v})
 				}
 			}
@@ -93,5 +93,5 @@ type modVer struct{ m, v string }
 // matchPair is a fresh per-pair context for one matched module/version:
 // build and install are isolated from each other as upstream's are.
 func (e *Engine) matchPair(mv modVer, k, a string) *pairCtx {
-	return &pairCtx{m: mv.m, v: mv.v, k: k, a: a, force: e.O.Force, versionOverride: e.O.ForceVersion}
+	return &pairCtx{Target: tree.Target{Module: mv.m, Version: mv.v, Kernel: k, Arch: a}, force: e.O.Force, versionOverride: e.O.ForceVersion}
 }

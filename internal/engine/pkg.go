@@ -7,6 +7,7 @@ import (
 
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/pkgbuild"
+	"github.com/dkms-go/dkms/internal/tree"
 )
 
 // MkPackage runs `dkms mkdeb` and `dkms mkrpm` (dkms 2.x actions that 3.x
@@ -35,7 +36,7 @@ func (e *Engine) MkPackage(ctx context.Context) error {
 	}
 	m, v := e.O.Module, e.O.Version
 	k0, a0 := e.firstPair()
-	if _, err := e.readConf(ctx, confRead{m: m, v: v, k: k0, a: a0}); err != nil {
+	if _, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k0, Arch: a0}}); err != nil {
 		return err
 	}
 	src, err := filepath.EvalSymlinks(e.L.SourceLink(m, v))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/tree"
@@ -60,10 +59,10 @@ func (e *Engine) repairPending(ctx context.Context, markers []string) {
 			e.warn(fsops.RemoveFile(path))
 			continue
 		}
-		if mk.V != "" && fsops.IsDir(e.L.VersionDir(mk.M, mk.V)) {
-			e.repairPair(ctx, &pairCtx{m: mk.M, v: mk.V, k: mk.K, a: mk.A})
+		if mk.Version != "" && fsops.IsDir(e.L.VersionDir(mk.Module, mk.Version)) {
+			e.repairPair(ctx, &pairCtx{Target: mk.Target})
 		}
-		kernels[Pair{K: mk.K, A: mk.A}] = true
+		kernels[Pair{K: mk.Kernel, A: mk.Arch}] = true
 	}
 	// The marker of earlier versions: kernel_prerm's deferred depmod.
 	old, oldKernels := e.tree.OldDepmodMarkers()
@@ -95,14 +94,14 @@ func (e *Engine) repairPending(ctx context.Context, markers []string) {
 // pc's version are deleted and archived originals are put back (an
 // interrupted install is rolled back, an interrupted uninstall completes).
 func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
-	m, k, a := pc.m, pc.k, pc.a
+	m, k, a := pc.Module, pc.Kernel, pc.Arch
 	active := ""
 	for _, w := range e.tree.Versions(m, "") {
-		if e.tree.IsInstalled(m, w, k, a) {
+		if e.tree.IsInstalled(tree.Target{Module: m, Version: w, Kernel: k, Arch: a}) {
 			active = w
 		}
 	}
-	v := pc.v
+	v := pc.Version
 	if active != "" {
 		v = active
 	}
@@ -110,12 +109,12 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 	if !fsops.IsDir(modDir) || e.tree.State(m, v) != tree.Added {
 		return
 	}
-	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a, quiet: true})
+	c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}, quiet: true})
 	if err != nil {
 		e.warn(fmt.Errorf("repairing %s/%s for kernel %s: %w", m, v, k, err))
 		return
 	}
-	pc = &pairCtx{m: m, v: v, k: k, a: a}
+	pc = &pairCtx{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}}
 	suffix := e.compressionSuffix(pc)
 	verb := "rolling back"
 	if active != "" {
@@ -123,25 +122,6 @@ func (e *Engine) repairPair(ctx context.Context, pc *pairCtx) {
 	}
 	fmt.Fprintf(e.P.Stderr(), "dkms: %s an interrupted change of %s/%s for kernel %s (%s)\n", verb, m, v, k, a)
 	for _, r := range c.Records {
-		src := tree.BuiltFile(modDir, r.DestName, suffix)
-		if src == "" {
-			continue
-		}
-		dir := e.L.KernelModules(k) + e.mods().Dest(r)
-		dst := dir + "/" + filepath.Base(src)
-		switch {
-		case active != "" && !tree.SameFile(src, dst):
-			if err := fsops.MkdirAll(dir); err != nil {
-				e.warn(err)
-				continue
-			}
-			e.warn(fsops.CopyFileVia(src, dst, e.L.KernelModules(k), 0o644))
-		case active == "":
-			if tree.SameFile(src, dst) {
-				e.warn(fsops.RemoveFile(dst))
-				fsops.RemoveEmptyParents(dir, e.L.KernelModules(k))
-			}
-			e.mods().RestoreOriginals(pc.target(), r, suffix)
-		}
+		e.mods().Repair(pc.Target, r, modDir, suffix, active != "")
 	}
 }

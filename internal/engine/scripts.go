@@ -2,12 +2,9 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"strings"
-	"syscall"
 
 	"github.com/dkms-go/dkms/internal/modscript"
-	"github.com/dkms-go/dkms/internal/proc"
 
 	"github.com/dkms-go/dkms/internal/ui"
 )
@@ -38,26 +35,7 @@ func (e *Engine) runTerminalScript(ctx context.Context, m, typ, value, dir strin
 		return 0
 	}
 	e.P.Line("Running the " + typ + " script:")
-	var expanded []string
-	for _, a := range args {
-		expanded = append(expanded, modscript.Glob(dir, a)...)
-	}
-	run := func(name string, args ...string) error {
-		cmd := proc.Command(ctx, true, name, args...)
-		cmd.Dir = dir
-		// The shell that upstream starts scripts from has cd'ed through
-		// the source link: the script's logical working directory is
-		// the link.
-		cmd.Env = append(e.scriptEnv(), "PWD="+dir)
-		cmd.Stdout = e.P.Stdout()
-		cmd.Stderr = e.P.Stderr()
-		return proc.Run(cmd)
-	}
-	err := run(prog, expanded...)
-	if errors.Is(err, syscall.ENOEXEC) {
-		// bash's exec runs a file without #! line as a bash script.
-		err = run("bash", append([]string{prog}, expanded...)...)
-	}
+	err := modscript.Run(ctx, prog, args, dir, e.scriptEnv(), e.P.Stdout(), e.P.Stderr())
 	return ui.ExitStatus(err)
 }
 
@@ -67,7 +45,7 @@ func (e *Engine) runLoggedScript(ctx context.Context, pc *pairCtx, typ, value st
 	if value == "" {
 		return 0
 	}
-	m, v := pc.m, pc.v
+	m, v := pc.Module, pc.Version
 	dir := e.scriptDir(m, value, e.L.BuildDir(m, v))
 	if _, _, ok := modscript.Find(dir, value); !ok {
 		e.P.Line("")

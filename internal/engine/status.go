@@ -38,12 +38,11 @@ func (e *Engine) Status(ctx context.Context) error {
 		e.tree.Lists = cache
 		defer e.tree.DropListings()
 	}
-	type item struct{ m, v, k, a string }
-	var items []item
+	var items []tree.Target
 	for _, g := range groups {
 		for _, m := range e.tree.Modules(e.O.Module) {
 			for _, v := range e.tree.Versions(m, e.O.Version) {
-				items = append(items, item{m, v, g.k, g.a})
+				items = append(items, tree.Target{Module: m, Version: v, Kernel: g.k, Arch: g.a})
 			}
 		}
 	}
@@ -70,7 +69,7 @@ func (e *Engine) Status(ctx context.Context) error {
 			defer wg.Done()
 			var buf bytes.Buffer
 			for _, it := range items[lo:hi] {
-				c.statusOne(ctx, cache, &buf, it.m, it.v, it.k, it.a)
+				c.statusOne(ctx, cache, &buf, it)
 			}
 			c.P.Stdout().Write(buf.Bytes())
 		}()
@@ -88,7 +87,8 @@ func (e *Engine) Status(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *bytes.Buffer, m, v, k, a string) {
+func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *bytes.Buffer, it tree.Target) {
+	m, v, k, a := it.Module, it.Version, it.Kernel, it.Arch
 	switch e.tree.State(m, v) {
 	case tree.NotPresent:
 		return
@@ -106,7 +106,7 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 		if (k != "" && p.K != k) || (a != "" && p.A != a) {
 			continue
 		}
-		f := e.knownFacts(cache, m, v, p.K, p.A)
+		f := e.knownFacts(cache, tree.Target{Module: m, Version: v, Kernel: p.K, Arch: p.A})
 		// A built module found through <k>/<a>/module proves that module
 		// is a directory; only otherwise is it checked on its own.
 		if f.ko == "" && !fsops.IsDir(e.L.BuiltModules(m, v, p.K, p.A)) {
@@ -133,7 +133,7 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 	}
 	facts = append(facts, make([]lineFacts, len(pairs)-len(facts))...)
 	for i, p := range pairs {
-		installed := e.tree.LinkActive(m, v, p.K, p.A)
+		installed := e.tree.LinkActive(tree.Target{Module: m, Version: v, Kernel: p.K, Arch: p.A})
 		st := "built"
 		if installed {
 			st = "installed"
@@ -145,7 +145,7 @@ func (e *Engine) statusOne(ctx context.Context, cache *statuscache.Cache, buf *b
 			e.P.Stdout().Write(buf.Bytes())
 			buf.Reset()
 		}
-		buf.WriteString(e.statusSuffixes(ctx, cache, m, v, p.K, p.A, installed, facts[i]))
+		buf.WriteString(e.statusSuffixes(ctx, cache, tree.Target{Module: m, Version: v, Kernel: p.K, Arch: p.A}, installed, facts[i]))
 		buf.WriteString("\n")
 	}
 }
@@ -160,23 +160,24 @@ type lineFacts struct {
 	koID     statuscache.FileID
 }
 
-func (e *Engine) knownFacts(cache *statuscache.Cache, m, v, k, a string) lineFacts {
-	recs, ok := e.cachedRecords(cache, m, v, k, a)
+func (e *Engine) knownFacts(cache *statuscache.Cache, t tree.Target) lineFacts {
+	recs, ok := e.cachedRecords(cache, t)
 	f := lineFacts{recs: recs, haveRecs: ok}
 	if ok && len(recs) > 0 {
-		f.ko, f.koID = tree.FindKoID(e.L.BuiltModules(m, v, k, a), recs[0].DestName)
+		f.ko, f.koID = tree.FindKoID(e.L.BuiltModules(t.Module, t.Version, t.Kernel, t.Arch), recs[0].DestName)
 	}
 	return f
 }
 
-func (e *Engine) statusSuffixes(ctx context.Context, cache *statuscache.Cache, m, v, k, a string, installed bool, f lineFacts) string {
+func (e *Engine) statusSuffixes(ctx context.Context, cache *statuscache.Cache, t tree.Target, installed bool, f lineFacts) string {
+	m, v, k, a := t.Module, t.Version, t.Kernel, t.Arch
 	var s strings.Builder
 	if e.tree.PlainDir(e.L.OriginalsDir(m)) && fsops.Exists(e.L.OriginalDir(m, k, a)) {
 		s.WriteString(" (Original modules exist)")
 	}
 	records, ok := f.recs, f.haveRecs
 	if !ok {
-		records, ok = e.statusRecords(ctx, cache, m, v, k, a)
+		records, ok = e.statusRecords(ctx, cache, t)
 	}
 	if !ok {
 		return s.String()

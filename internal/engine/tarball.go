@@ -32,7 +32,7 @@ func (e *Engine) MkTarball(ctx context.Context) error {
 	}
 	m, v := e.O.Module, e.O.Version
 	k0, a0 := e.firstPair()
-	if _, err := e.readConf(ctx, confRead{m: m, v: v, k: k0, a: a0}); err != nil {
+	if _, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k0, Arch: a0}}); err != nil {
 		return err
 	}
 	tmp, err := e.stagingDir(ctx, "mk")
@@ -198,7 +198,7 @@ func (e *Engine) loadTarball(ctx context.Context) error {
 			path+" is not a valid DKMS tarball.")
 	}
 	k0, a0 := e.firstPair()
-	c, err := e.readConf(ctx, confRead{k: k0, a: a0, path: conf})
+	c, err := e.readConf(ctx, confRead{Target: tree.Target{Kernel: k0, Arch: a0}, path: conf})
 	if err != nil {
 		return err
 	}

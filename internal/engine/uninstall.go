@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/fsops"
@@ -45,9 +44,9 @@ func (e *Engine) removalGates(action string, root bool) error {
 
 // uninstallStep prints the skip line or runs the uninstall body.
 func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
-	installed := e.tree.IsInstalled(pc.m, pc.v, pc.k, pc.a)
+	installed := e.tree.IsInstalled(pc.Target)
 	if pc.linkOnly {
-		installed = fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) && e.tree.LinkActive(pc.m, pc.v, pc.k, pc.a)
+		installed = fsops.IsDir(e.L.BuiltModules(pc.Module, pc.Version, pc.Kernel, pc.Arch)) && e.tree.LinkActive(pc.Target)
 	}
 	if !installed {
 		hide, err := e.usesExclusive(ctx, pc)
@@ -55,7 +54,7 @@ func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod boo
 			return err
 		}
 		if !hide {
-			e.P.Line("Module " + pc.m + "/" + pc.v + " is not installed for kernel " + pc.k + " (" + pc.a + "). Skipping...")
+			e.P.Line("Module " + pc.Module + "/" + pc.Version + " is not installed for kernel " + pc.Kernel + " (" + pc.Arch + "). Skipping...")
 		}
 		return nil
 	}
@@ -64,44 +63,28 @@ func (e *Engine) uninstallStep(ctx context.Context, pc *pairCtx, deferDepmod boo
 
 // uninstallBody is §6.4 steps 1-7.
 func (e *Engine) uninstallBody(ctx context.Context, pc *pairCtx, deferDepmod bool) error {
-	m, v, k, a := pc.m, pc.v, pc.k, pc.a
+	m, v, k, a := pc.Module, pc.Version, pc.Kernel, pc.Arch
 	p := e.P
 	p.Line("Module " + m + "/" + v + " for kernel " + k + " (" + a + "):")
 	suffix := e.compressionSuffix(pc)
-	c, err := e.readConf(ctx, confRead{m: m, v: v, k: k, a: a})
+	c, err := e.readConf(ctx, confRead{Target: tree.Target{Module: m, Version: v, Kernel: k, Arch: a}})
 	if err != nil {
 		return err
 	}
 	if err := e.lock(); err != nil {
 		return err
 	}
-	active := e.tree.LinkActive(m, v, k, a)
+	active := e.tree.LinkActive(pc.Target)
 	// Until depmod has run, the marker tells the next run to finish this
 	// uninstall if this one is killed.
-	if err := e.tree.MarkPending(pc.m, pc.v, pc.k, pc.a); err != nil {
+	if err := e.tree.MarkPending(pc.Target); err != nil {
 		return p.Die(6, "Could not record the uninstall: "+err.Error())
 	}
 	if active {
 		p.Line("Before uninstall, this module version was ACTIVE on this kernel.")
 		ref := e.L.KernelLink(m, k, a) + "/module"
 		for _, r := range c.Records {
-			refFile := tree.FindKo(ref, r.DestName)
-			inst, loc := "", ""
-			if refFile != "" {
-				inst, loc = e.mods().InstalledLocation(r, k, refFile)
-			}
-			if inst != "" {
-				dir := e.L.KernelModules(k) + loc
-				p.Line("Deleting " + dir + "/" + r.DestName + ".ko" + suffix)
-				matches, _ := filepath.Glob(dir + "/" + r.DestName + ".ko*")
-				for _, f := range matches {
-					e.warn(fsops.RemoveFile(f))
-				}
-				fsops.RemoveEmptyParents(dir, e.L.KernelModules(k))
-			} else {
-				p.Line("Module " + r.DestName + ".ko" + suffix + " was not found within " + e.L.KernelModules(k) + "/")
-			}
-			e.mods().RestoreOriginals(pc.target(), r, suffix)
+			e.mods().Remove(pc.Target, r, tree.FindKo(ref, r.DestName), suffix)
 		}
 		// The link goes last: until then status still reads the module as
 		// installed, and a killed uninstall is finished by the next run.
@@ -159,10 +142,10 @@ func (e *Engine) unbuildStep(ctx context.Context, pc *pairCtx, deferDepmod bool)
 
 // deleteBuilt removes <k>/<a> (and <k> when nothing else is left in it).
 func (e *Engine) deleteBuilt(pc *pairCtx) error {
-	if !fsops.IsDir(e.L.BuiltModules(pc.m, pc.v, pc.k, pc.a)) {
-		e.P.Line("Module " + pc.m + "/" + pc.v + " is not built for kernel " + pc.k + " (" + pc.a + "). Skipping...")
+	if !fsops.IsDir(e.L.BuiltModules(pc.Module, pc.Version, pc.Kernel, pc.Arch)) {
+		e.P.Line("Module " + pc.Module + "/" + pc.Version + " is not built for kernel " + pc.Kernel + " (" + pc.Arch + "). Skipping...")
 		// What a killed unbuild may have left: the kernel's empty directory.
-		if kd := e.L.KernelDir(pc.m, pc.v, pc.k); fsops.IsRealDir(kd) && e.tree.Locked() {
+		if kd := e.L.KernelDir(pc.Module, pc.Version, pc.Kernel); fsops.IsRealDir(kd) && e.tree.Locked() {
 			e.warn(fsops.RemoveIfEmpty(kd))
 		}
 		return nil
@@ -172,10 +155,10 @@ func (e *Engine) deleteBuilt(pc *pairCtx) error {
 	}
 	// Built files disappear at once (renamed away, then deleted), so a
 	// killed unbuild never leaves a half-deleted build that status reads.
-	if err := fsops.RemoveTreeAtomic(e.L.BuiltDir(pc.m, pc.v, pc.k, pc.a)); err != nil {
+	if err := fsops.RemoveTreeAtomic(e.L.BuiltDir(pc.Module, pc.Version, pc.Kernel, pc.Arch)); err != nil {
 		return e.P.Die(6, "Could not delete the built module: "+err.Error())
 	}
-	if kd := e.L.KernelDir(pc.m, pc.v, pc.k); !fsops.HasSubdir(kd) {
+	if kd := e.L.KernelDir(pc.Module, pc.Version, pc.Kernel); !fsops.HasSubdir(kd) {
 		e.warn(fsops.RemoveTree(kd))
 	}
 	return nil

@@ -93,7 +93,7 @@ func (i Installer) VersionSane(ctx context.Context, t tree.Target, force, overri
 		return true
 	}
 	kernelCopy := copies[0]
-	if !i.Tree.LinkActive(t.Module, t.Version, k, t.Arch) && tree.SameFile(kernelCopy, dkmsFile) {
+	if !i.Tree.LinkActive(t) && tree.SameFile(kernelCopy, dkmsFile) {
 		// Our own copy, left by an install that was killed before it made
 		// the kernel link: finish that install.
 		return true
@@ -245,5 +245,76 @@ func (i Installer) RestoreOriginals(t tree.Target, r dkmsconf.Record, suffix str
 			i.warn(fsops.RenamePath(legacy, dir+"/"+name))
 			break
 		}
+	}
+}
+
+// Place installs srcFile, the built module of record r, into kernel k's
+// module tree at its destination (§6.3 step 10): a copy, or with symlink
+// a symbolic link (symlink_modules), each made beside the destination
+// and renamed onto it. The error is the file system's.
+func (i Installer) Place(k string, r dkmsconf.Record, srcFile string, symlink bool) error {
+	kd := i.L.KernelModules(k)
+	dir := kd + i.Dest(r)
+	i.P.Line("Installing " + dir + "/" + filepath.Base(srcFile))
+	if err := fsops.MkdirAll(dir); err != nil {
+		return err
+	}
+	dst := dir + "/" + filepath.Base(srcFile)
+	if symlink {
+		return fsops.SymlinkAtomic(srcFile, dst, kd)
+	}
+	// The temporary copy is made at the top of the kernel's directory,
+	// where the next run looks for leftovers.
+	return fsops.CopyFileVia(srcFile, dst, kd, 0o644)
+}
+
+// Remove deletes the installed copy of record r of t (§6.4 step 4), found
+// from ref, its built module ("" when that is missing), and puts the
+// archived originals back.
+func (i Installer) Remove(t tree.Target, r dkmsconf.Record, ref, suffix string) {
+	kd := i.L.KernelModules(t.Kernel)
+	inst, loc := "", ""
+	if ref != "" {
+		inst, loc = i.InstalledLocation(r, t.Kernel, ref)
+	}
+	if inst != "" {
+		dir := kd + loc
+		i.P.Line("Deleting " + dir + "/" + r.DestName + ".ko" + suffix)
+		matches, _ := filepath.Glob(dir + "/" + r.DestName + ".ko*")
+		for _, f := range matches {
+			i.warn(fsops.RemoveFile(f))
+		}
+		fsops.RemoveEmptyParents(dir, kd)
+	} else {
+		i.P.Line("Module " + r.DestName + ".ko" + suffix + " was not found within " + kd + "/")
+	}
+	i.RestoreOriginals(t, r, suffix)
+}
+
+// Repair makes the installed copy of record r of t agree with whether t
+// is the active version (docs/RELIABILITY.md): an active version gets
+// the file built in modDir put in place; otherwise a copy identical to it
+// is deleted and the archived originals are put back.
+func (i Installer) Repair(t tree.Target, r dkmsconf.Record, modDir, suffix string, active bool) {
+	src := tree.BuiltFile(modDir, r.DestName, suffix)
+	if src == "" {
+		return
+	}
+	kd := i.L.KernelModules(t.Kernel)
+	dir := kd + i.Dest(r)
+	dst := dir + "/" + filepath.Base(src)
+	switch {
+	case active && !tree.SameFile(src, dst):
+		if err := fsops.MkdirAll(dir); err != nil {
+			i.warn(err)
+			return
+		}
+		i.warn(fsops.CopyFileVia(src, dst, kd, 0o644))
+	case !active:
+		if tree.SameFile(src, dst) {
+			i.warn(fsops.RemoveFile(dst))
+			fsops.RemoveEmptyParents(dir, kd)
+		}
+		i.RestoreOriginals(t, r, suffix)
 	}
 }

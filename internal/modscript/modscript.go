@@ -4,9 +4,15 @@
 package modscript
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+
+	"github.com/dkms-go/dkms/internal/proc"
 )
 
 // Find resolves a PRE_*/POST_* directive (§7.1) in dir: the script is
@@ -62,4 +68,31 @@ func hiddenMatch(pattern, match string) bool {
 		}
 	}
 	return false
+}
+
+// Run runs script prog with args in dir, as upstream's shell does: the
+// arguments expanded in dir (Glob), the logical working directory dir
+// (through the source link), and a file without #! line run by bash.
+func Run(ctx context.Context, prog string, args []string, dir string, env []string, stdout, stderr io.Writer) error {
+	var expanded []string
+	for _, a := range args {
+		expanded = append(expanded, Glob(dir, a)...)
+	}
+	run := func(name string, args ...string) error {
+		cmd := proc.Command(ctx, true, name, args...)
+		cmd.Dir = dir
+		// The shell that upstream starts scripts from has cd'ed through
+		// the source link: the script's logical working directory is
+		// the link.
+		cmd.Env = append(env, "PWD="+dir)
+		cmd.Stdout = stdout
+		cmd.Stderr = stderr
+		return proc.Run(cmd)
+	}
+	err := run(prog, expanded...)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// bash's exec runs a file without #! line as a bash script.
+		err = run("bash", append([]string{prog}, expanded...)...)
+	}
+	return err
 }

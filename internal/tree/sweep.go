@@ -107,11 +107,10 @@ func (s *sweeper) list(dir string, isTemp func(string) bool) []os.DirEntry {
 	return kept
 }
 
-// MarkPending writes the pending marker (paths.PendingMarker) of module m
-// version v on kernel k, arch a: from before the first change of its
+// MarkPending writes the pending marker (paths.PendingMarker) of x: from before the first change of its
 // installed files until depmod has run.
-func (t *Tree) MarkPending(m, v, k, a string) error {
-	return fsops.WriteFileAtomic(t.l.PendingMarker(m, k, a), []byte(v+"\n"), 0o644)
+func (t *Tree) MarkPending(x Target) error {
+	return fsops.WriteFileAtomic(t.l.PendingMarker(x.Module, x.Kernel, x.Arch), []byte(x.Version+"\n"), 0o644)
 }
 
 // Unmark deletes the pending marker of module m on kernel k, arch a.
@@ -138,11 +137,12 @@ func (t *Tree) ClearPending(k, a string) (errs []error) {
 	return errs
 }
 
-// Marker is what a pending marker says: module M had version V's files
-// changing on kernel K, arch A. V is "" when the marker names no version.
+// Marker is what a pending marker says: the module had the version's
+// files changing on the kernel and arch. Version is "" when the marker
+// names no version.
 type Marker struct {
-	Path       string
-	M, V, K, A string
+	Path string
+	Target
 }
 
 // ReadMarker reads the pending marker at path; ok is false for a name that
@@ -154,8 +154,8 @@ func ReadMarker(path string) (mk Marker, ok bool) {
 		return Marker{Path: path}, false
 	}
 	b, _ := os.ReadFile(path)
-	return Marker{Path: path, M: filepath.Base(filepath.Dir(path)), K: ka[:i], A: ka[i+1:],
-		V: strings.TrimSpace(string(b))}, true
+	return Marker{Path: path, Target: Target{Module: filepath.Base(filepath.Dir(path)), Kernel: ka[:i], Arch: ka[i+1:],
+		Version: strings.TrimSpace(string(b))}}, true
 }
 
 // OldDepmodMarkers lists the markers of earlier versions (kernel_prerm's

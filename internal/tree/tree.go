@@ -139,20 +139,24 @@ func (t *Tree) State(m, v string) State {
 	return Broken
 }
 
-func (t *Tree) IsBuilt(m, v, k, a string) bool {
-	return t.State(m, v) == Added && fsops.IsDir(t.l.BuiltModules(m, v, k, a))
+// IsBuilt: added, with <dkms_tree>/<m>/<v>/<k>/<a>/module a directory.
+func (t *Tree) IsBuilt(x Target) bool {
+	return t.State(x.Module, x.Version) == Added && fsops.IsDir(t.l.BuiltModules(x.Module, x.Version, x.Kernel, x.Arch))
 }
 
 // IsInstalled: built, and kernel-<k>-<a> resolves to the literal
 // <dkms_tree>/<m>/<v>/<k>/<a>.
-func (t *Tree) IsInstalled(m, v, k, a string) bool {
-	if !t.IsBuilt(m, v, k, a) {
+func (t *Tree) IsInstalled(x Target) bool {
+	if !t.IsBuilt(x) {
 		return false
 	}
-	return t.LinkActive(m, v, k, a)
+	return t.LinkActive(x)
 }
 
-func (t *Tree) LinkActive(m, v, k, a string) bool {
+// LinkActive: kernel-<k>-<a> resolves to <dkms_tree>/<m>/<v>/<k>/<a>,
+// whatever that holds.
+func (t *Tree) LinkActive(x Target) bool {
+	m, v, k, a := x.Module, x.Version, x.Kernel, x.Arch
 	link := t.l.KernelLink(m, k, a)
 	target, ok, known := "", false, false
 	if t.Lists != nil {
