@@ -1,10 +1,6 @@
 package options
 
-import (
-	"strings"
-
-	"github.com/dkms-go/dkms/internal/modname"
-)
+import "github.com/dkms-go/dkms/internal/modname"
 
 // Invalid is a combination of options dkms refuses (§2.3): the exit
 // status and the lines of its error block.
@@ -12,8 +8,6 @@ type Invalid struct {
 	Code  int
 	Lines []string
 }
-
-func (e *Invalid) Error() string { return strings.Join(e.Lines, " ") }
 
 // Check performs the global validation of §2.3, the names (ours,
 // COMPATIBILITY.md: before any action can use them as path parts) and the
