@@ -2,6 +2,7 @@ package fsops
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -14,8 +15,18 @@ import (
 
 // CopyTree copies the contents of src into dst like `cp -a src/. dst`:
 // modes, ownership, times and symlinks are kept, same-named files are
-// overwritten and unrelated files in dst stay.
-func CopyTree(src, dst string) (err error) {
+// overwritten and unrelated files in dst stay. Special files (devices,
+// FIFOs, sockets) are skipped.
+func CopyTree(src, dst string) error { return copyTree(src, dst, false) }
+
+// CopyTreePortable is CopyTree for what goes into a package: permission
+// bits, times and symlinks are kept, but set-ID and sticky bits and the
+// owner are not (a package must not install them behind the user's back,
+// and its archive records the packager as owner), and a special file is
+// an error, since no package can carry it.
+func CopyTreePortable(src, dst string) error { return copyTree(src, dst, true) }
+
+func copyTree(src, dst string, portable bool) (err error) {
 	// A directory's times and mode are set once everything below it has
 	// been written, as writing into it would change them again.
 	type dirMeta struct {
@@ -25,7 +36,7 @@ func CopyTree(src, dst string) (err error) {
 	var dirs []dirMeta
 	defer func() {
 		for i := len(dirs) - 1; i >= 0; i-- {
-			if merr := keepMeta(dirs[i].path, dirs[i].info); err == nil {
+			if merr := keepMeta(dirs[i].path, dirs[i].info, portable); err == nil {
 				err = merr
 			}
 		}
@@ -58,12 +69,17 @@ func CopyTree(src, dst string) (err error) {
 			if err := SymlinkAt(link, target); err != nil {
 				return err
 			}
+			if portable {
+				return nil
+			}
 			return keepOwner(target, info, true)
 		case info.Mode().IsRegular():
 			if err := CopyFile(p, target, info.Mode().Perm()); err != nil {
 				return err
 			}
-			return keepMeta(target, info)
+			return keepMeta(target, info, portable)
+		case portable:
+			return fmt.Errorf("%s: special files cannot be packaged", p)
 		}
 		return nil
 	})
@@ -116,11 +132,19 @@ func CopyFileVia(src, dst, tmpDir string, mode os.FileMode) error {
 	return nil
 }
 
-func keepMeta(target string, info os.FileInfo) error {
-	if err := os.Chmod(target, info.Mode().Perm()|info.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
-		return err
+// keepMeta gives target info's mode and modification time, and unless
+// portable its set-ID and sticky bits and its owner.
+func keepMeta(target string, info os.FileInfo, portable bool) error {
+	mode := info.Mode().Perm()
+	if !portable {
+		// The owner first: chown clears the set-ID bits the mode then
+		// sets, as cp -a orders it.
+		if err := keepOwner(target, info, false); err != nil {
+			return err
+		}
+		mode |= info.Mode() & (os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
 	}
-	if err := keepOwner(target, info, false); err != nil {
+	if err := os.Chmod(target, mode); err != nil {
 		return err
 	}
 	return os.Chtimes(target, time.Now(), info.ModTime())

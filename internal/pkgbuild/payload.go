@@ -3,7 +3,6 @@ package pkgbuild
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -11,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/tarball"
 )
 
@@ -118,7 +118,7 @@ func binariesArchive(ctx context.Context, s Spec) ([]byte, error) {
 	}
 	for _, b := range s.Binaries {
 		dst := filepath.Join(tree, "dkms_main_tree", b.Kernel, b.Arch)
-		if err := copyTree(b.Dir, dst); err != nil {
+		if err := fsops.CopyTreePortable(b.Dir, dst); err != nil {
 			return nil, fmt.Errorf("copying binaries for %s (%s): %w", b.Kernel, b.Arch, err)
 		}
 	}
@@ -140,59 +140,4 @@ func binariesArchive(ctx context.Context, s Spec) ([]byte, error) {
 		return nil, fmt.Errorf("archiving binaries: %w", err)
 	}
 	return os.ReadFile(out)
-}
-
-// copyTree copies src to dst (which must not exist) keeping modes, times
-// and symbolic links, like `cp -a`.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		switch {
-		case fi.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			return os.Chmod(target, fi.Mode().Perm())
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		case fi.Mode().IsRegular():
-			if err := copyFile(p, target, fi.Mode().Perm()); err != nil {
-				return err
-			}
-			return os.Chtimes(target, fi.ModTime(), fi.ModTime())
-		}
-		return fmt.Errorf("%s: special files cannot be packaged", p)
-	})
-}
-
-func copyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
