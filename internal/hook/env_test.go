@@ -28,6 +28,7 @@ type system struct {
 	t                     *testing.T
 	r                     *testenv.Root
 	root, dkms, src, inst string
+	noHeaders             string // a kernel installed without headers (postinstWithoutHeaders)
 }
 
 func newSystem(t *testing.T, framework string) *system {
@@ -120,4 +121,46 @@ func (r run) messages() string {
 		b.WriteString(en.Level.String() + ": " + en.Message + "\n")
 	}
 	return b.String()
+}
+
+// postinstWithoutHeaders is the postinst hook for a kernel whose image is
+// installed without its headers (s.noHeaders), with one module, good, in
+// the tree.
+func postinstWithoutHeaders(t *testing.T, framework string, setup func(r *Runner)) (*system, run) {
+	s := newSystem(t, framework)
+	s.fakeModule("good")
+	s.noHeaders = "6.1.0-noheaders"
+	s.write("/boot/vmlinuz-"+s.noHeaders, "x")
+	return s, s.run(Options{Hook: "postinst", Kernels: []string{s.noHeaders}}, setup)
+}
+
+// noHeadersSkipped is upstream's line for a kernel without headers.
+func noHeadersSkipped(k string) string {
+	return "info: Automatic installation of modules for kernel " + k +
+		" was skipped since the kernel headers for this kernel do not seem to be installed.\n"
+}
+
+// wantLog checks that r exited 0 and logged exactly want.
+func (s *system) wantLog(r run, want string) {
+	s.t.Helper()
+	if r.code != 0 || r.messages() != want {
+		s.t.Errorf("exit %d, log:\n%s\nwant:\n%s", r.code, r.messages(), want)
+	}
+}
+
+// buildingSystem is a system that builds modules (as root, with make),
+// with the good modules and the broken ones (whose build fails) in its
+// tree.
+func buildingSystem(t *testing.T, good, broken []string) *system {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "make")
+	s := newSystem(t, "")
+	for _, m := range good {
+		s.fakeModule(m)
+	}
+	for _, m := range broken {
+		s.brokenModule(m)
+	}
+	return s
 }
