@@ -76,8 +76,9 @@ func serialize(names []string, res map[string]Var) string {
 }
 
 // TestCorpusMatchesBash evaluates every testdata/corpus file with real bash
-// running upstream's safe_source and with EvalFile, and compares the
-// whitelisted variables. Files named bad-* must fail on both sides.
+// (testdata/bashref.sh reads it in the three steps dkms does) and with
+// EvalFile, and compares the whitelisted variables. Files named bad-* must
+// fail on both sides.
 func TestCorpusMatchesBash(t *testing.T) {
 	t.Parallel()
 	bash, err := exec.LookPath("bash")

@@ -1,57 +1,81 @@
 #!/bin/bash
-# Reference evaluator for the differential test: upstream dkms 3.2.2's
-# safe_source, run by real bash. Usage: bashref.sh VARSFILE CONF NAMES...
-# VARSFILE holds the unexported dkms variables (kernelver=...), one
-# assignment a line. Prints NAME[i]=value records separated by NUL bytes.
-while IFS= read -r line; do
-	declare -- "$line"
-done <"$1"
-shift
-conf=$1
-shift
-names=("$@")
-for n in "${names[@]}"; do unset "$n"; done
+# bashref.sh VARS_FILE CONF NAME...
+#
+# The bash half of TestCorpusMatchesBash. It prints the values that the
+# variables NAME... hold once real bash has read CONF the way dkms reads a
+# configuration file (docs/INTERFACE.md §3.1, §4.1 and §4.2), as records
+# NAME[index]=value, each ended by a NUL byte: names in the order given,
+# indexes ascending, unset variables left out. VARS_FILE holds the dkms
+# variables a conf sees without their being exported, one NAME=value line
+# each.
+#
+# dkms reads a file in three steps, and every quirk of them is kept here,
+# since the evaluator under test has to reproduce them:
+#  1. a subshell runs the file, from inside a shell function whose
+#     arguments are the wanted names, with standard output discarded;
+#  2. that subshell then writes a script of assignments: for each element
+#     of each wanted variable NAME[index]="value", one trailing carriage
+#     return removed and the value handed to echo unquoted (so it is split
+#     into words, globbed and joined again with single blanks), and for
+#     each word of the DKMS_DIRECTIVE* variables, as `set` lists them, a
+#     NAME="VALUE" line;
+#  3. the calling shell sources that script, expanding every value a
+#     second time.
 
-safe_source() {
-	local to_source_file="$1"
-	shift
-	declare -a -r export_envs=("$@")
-	local tmpfile
-	tmpfile=$(mktemp)
+vars_file=$1
+conf=$2
+shift 2
+declare -ar wanted=("$@")
+
+while IFS= read -r assignment; do
+	declare -- "$assignment"
+done <"$vars_file"
+
+# Only what the file itself sets may come back.
+for name in "${wanted[@]}"; do
+	unset -v "$name"
+done
+
+# evaluate CONF SCRIPT NAME...: steps 1 and 2, the script written to SCRIPT.
+evaluate() {
+	local file=$1 script=$2
+	shift 2
 	(
-		exec >"$tmpfile"
-		# shellcheck source=/dev/null # the dkms.conf under test
-		. "$to_source_file" >/dev/null
-		for _export_env in "${export_envs[@]}"; do
-			_idx=()
-			eval "_idx=(\"\${!${_export_env}[@]}\")"
-			for _i in "${_idx[@]}"; do
-				# One trailing CR is removed (spec 3.1/4.2); the echo stays
-				# unquoted like upstream's, so values are word-split.
-				eval "_v=\${${_export_env}[$_i]}"
-				_v=${_v%$'\r'}
-				# shellcheck disable=SC2086 # the value is word-split on purpose
-				echo "${_export_env}[${_i}]=\""$_v\"
+		exec >"$script"
+		# shellcheck source=/dev/null # the conf under test
+		. "$file" >/dev/null
+		# Whatever the file defined lives on in this subshell only; the
+		# double underscores keep these names apart from a conf's own.
+		local -a __keys
+		local __value
+		for __name in "${wanted[@]}"; do
+			eval "__keys=(\"\${!${__name}[@]}\")"
+			for __key in "${__keys[@]}"; do
+				eval "__value=\${${__name}[\$__key]}"
+				__value=${__value%$'\r'}
+				# shellcheck disable=SC2086 # word splitting is the quirk under test
+				echo "${__name}[${__key}]=\""$__value\"
 			done
 		done
-		for directive in $(set | grep ^DKMS_DIRECTIVE | cut -d = -f 2-3); do
-			directive_name=${directive%%=*}
-			directive_value=${directive#*=}
-			echo "$directive_name=\"$directive_value\""
+		for __word in $(set | grep '^DKMS_DIRECTIVE' | cut -d = -f 2-3); do
+			echo "${__word%%=*}=\"${__word#*=}\""
 		done
 	)
-	# shellcheck source=/dev/null # written just above
-	. "$tmpfile"
-	rm "$tmpfile"
 }
 
-cd "$(dirname "$conf")" || exit 1
-safe_source "$conf" "${names[@]}"
-for n in "${names[@]}"; do
-	idx=() v=
-	eval "idx=(\${!${n}[@]})"
-	for i in "${idx[@]}"; do
-		eval "v=\${${n}[$i]}"
-		printf '%s[%s]=%s\0' "$n" "$i" "$v"
+script=$(mktemp) || exit 1
+cd -- "$(dirname -- "$conf")" || exit 1
+evaluate "$conf" "$script" "${wanted[@]}"
+# shellcheck source=/dev/null # written by evaluate
+. "$script"
+rm -f -- "$script"
+
+declare -a keys
+declare value
+for name in "${wanted[@]}"; do
+	eval "keys=(\"\${!${name}[@]}\")"
+	for key in "${keys[@]}"; do
+		eval "value=\${${name}[\$key]}"
+		printf '%s[%s]=%s\0' "$name" "$key" "$value"
 	done
 done
