@@ -17,10 +17,14 @@ import (
 	"github.com/dkms-go/dkms/internal/cli"
 	"github.com/dkms-go/dkms/internal/engine"
 	"github.com/dkms-go/dkms/internal/proc"
+	"github.com/dkms-go/dkms/internal/shconf"
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
 func main() {
+	if readsModuleConf(os.Args[1:]) {
+		shconf.Prestart()
+	}
 	syscall.Umask(0o022)
 	// §1 step 2, for every child: make, depmod, signing, compressors.
 	proc.UnsetCompilerVariables()
@@ -28,6 +32,26 @@ func main() {
 	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// readsModuleConf reports whether the action word among args is one that
+// always evaluates a module's dkms.conf: the sandboxed child that a conf
+// with commands needs then starts alongside dkms's own start-up. Not
+// autoinstall and the kernel hooks, whose nothing-to-do case reads no
+// conf and must stay fast, nor status, whose confs are mostly plain
+// assignments evaluated in process. A module named like an action only
+// costs a child started for nothing.
+func readsModuleConf(args []string) bool {
+	for _, a := range args {
+		if cli.Actions[a] {
+			switch a {
+			case "add", "build", "install", "uninstall", "unbuild", "remove", "match", "mktarball", "ldtarball", "mkdeb", "mkrpm":
+				return true
+			}
+			return false
+		}
+	}
+	return false
 }
 
 // run is the whole command; it returns the exit status.

@@ -207,3 +207,35 @@ func TestCapabilityLock(t *testing.T) {
 		}
 	}
 }
+
+// TestPrestart: the child Prestart starts is confined by the time the
+// first evaluation comes, and serves it: no second child is started.
+func TestPrestart(t *testing.T) {
+	serverMu.Lock()
+	if current != nil {
+		current.kill()
+		_ = current.cmd.Wait()
+		current = nil
+	}
+	serverMu.Unlock()
+	Prestart()
+	serverMu.Lock() // waits for the start under way
+	srv := current
+	serverMu.Unlock()
+	if srv == nil || !srv.jailed {
+		t.Fatalf("no confined child after Prestart: %+v", srv)
+	}
+	if st := JailState(); st != "confined" && os.Geteuid() == 0 {
+		t.Errorf("jail %q", st)
+	}
+	res, err := evalString(t, "X=$(uname -r)\n", []string{"X"}, Options{})
+	if err != nil || res["X"].Index(0) == "" {
+		t.Fatalf("evaluation after Prestart: %v %v", res, err)
+	}
+	serverMu.Lock()
+	same := current == srv
+	serverMu.Unlock()
+	if !same {
+		t.Error("the evaluation started another child instead of using the prestarted one")
+	}
+}

@@ -164,6 +164,7 @@ type server struct {
 	dec    *json.Decoder
 	errBuf *limitedBuffer
 	mode   jailMode
+	jailed bool // it has answered a request, so it is confined already
 }
 
 var (
@@ -233,6 +234,47 @@ func getServer() (*server, error) {
 	}
 	current = s
 	return s, nil
+}
+
+// Prestart starts the evaluation child in the background and has it
+// confine itself, so that the first conf that needs it finds it ready
+// instead of waiting for its start (a few milliseconds: docs/BENCHMARKS.md).
+// A dkms command that will read a module's conf calls it first thing, so
+// that the start overlaps the command's own; an evaluation that comes
+// sooner waits for the start under way rather than making another child.
+func Prestart() {
+	serverMu.Lock()
+	go func() {
+		defer serverMu.Unlock()
+		srv, err := getServer()
+		if err != nil || srv.jailed {
+			return
+		}
+		// An empty request: the child confines itself and answers with its
+		// state and the end of the request.
+		data, err := json.Marshal(request{jailMode: srv.mode})
+		if err == nil {
+			_, err = srv.stdin.Write(append(data, '\n'))
+		}
+		timer := time.AfterFunc(defaultTimeout, srv.kill)
+		defer timer.Stop()
+		for err == nil {
+			var m message
+			if err = srv.dec.Decode(&m); err != nil {
+				break
+			}
+			if m.Jail != "" {
+				lastJail.Store(m.Jail)
+			}
+			if m.End {
+				srv.jailed = true
+				return
+			}
+		}
+		srv.kill()
+		_ = srv.cmd.Wait()
+		current = nil
+	}()
 }
 
 // runChild sends pending to the child and records its answers in out. It
@@ -311,6 +353,7 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 			cur = nil
 		case m.End:
 			ended = true
+			srv.jailed = true
 		case m.Stderr != "":
 			if m.Chain >= 0 && m.Chain < len(chains) && chains[m.Chain].Opts.Stderr != nil {
 				io.WriteString(chains[m.Chain].Opts.Stderr, m.Stderr)
