@@ -29,7 +29,7 @@ func (e *Engine) loadStatusCache() *statuscache.Cache {
 // module built for kernel k (§7.6 B).
 func (e *Engine) installedDiffers(c *statuscache.Cache, r dkmsconf.Record, k, built string, builtID statuscache.FileID) bool {
 	return c.InstalledDiffers(built, builtID, e.mods().InstalledCandidates(r, k, built),
-		func() string { return e.mods().InstalledCopy(r, k, built) }, tree.SameFile)
+		func() string { return e.mods().InstalledCopy(r, k, built) }, fsops.SameContent)
 }
 
 // statusRecords returns the records of a module's conf for status,

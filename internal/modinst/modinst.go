@@ -93,7 +93,7 @@ func (i Installer) VersionSane(ctx context.Context, t tree.Target, force, overri
 		return true
 	}
 	kernelCopy := copies[0]
-	if !i.Tree.LinkActive(t) && tree.SameFile(kernelCopy, dkmsFile) {
+	if !i.Tree.LinkActive(t) && fsops.SameContent(kernelCopy, dkmsFile) {
 		// Our own copy, left by an install that was killed before it made
 		// the kernel link: finish that install.
 		return true
@@ -114,7 +114,7 @@ func (i Installer) VersionSane(ctx context.Context, t tree.Target, force, overri
 		}
 		return true
 	}
-	if sk == sd && (vd != "" || sd != "" || tree.SameFile(kernelCopy, dkmsFile)) {
+	if sk == sd && (vd != "" || sd != "" || fsops.SameContent(kernelCopy, dkmsFile)) {
 		if vk == "" {
 			i.P.Stderr().Write([]byte("Module " + kernelCopy + " already installed (unversioned module), override by specifying --force\n"))
 		} else {
@@ -165,7 +165,7 @@ func (i Installer) ArchiveOriginal(t tree.Target, r dkmsconf.Record, suffix, src
 	}
 	cands = append(cands, i.Tree.KernelCopies(k, d, suffix)...)
 	for _, c := range cands {
-		if !fsops.IsRegular(c) || tree.SameFile(c, srcFile) {
+		if !fsops.IsRegular(c) || fsops.SameContent(c, srcFile) {
 			continue
 		}
 		i.P.Line("Found pre-existing " + c + ", archiving for uninstallation")
@@ -304,14 +304,14 @@ func (i Installer) Repair(t tree.Target, r dkmsconf.Record, modDir, suffix strin
 	dir := kd + i.Dest(r)
 	dst := dir + "/" + filepath.Base(src)
 	switch {
-	case active && !tree.SameFile(src, dst):
+	case active && !fsops.SameContent(src, dst):
 		if err := fsops.MkdirAll(dir); err != nil {
 			i.warn(err)
 			return
 		}
 		i.warn(fsops.CopyFileVia(src, dst, kd, 0o644))
 	case !active:
-		if tree.SameFile(src, dst) {
+		if fsops.SameContent(src, dst) {
 			i.warn(fsops.RemoveFile(dst))
 			fsops.RemoveEmptyParents(dir, kd)
 		}

@@ -1,16 +1,13 @@
 package tree
 
 import (
-	"bytes"
-	"os"
 	"syscall"
 
 	"github.com/dkms-go/dkms/internal/fsops"
 	"github.com/dkms-go/dkms/internal/statuscache"
 )
 
-// The module files of a build: which file is the built module of a name,
-// and whether an installed copy is the same file.
+// The module files of a build: which file is the built module of a name.
 
 // BuiltFile is the file install takes for dest name d (§6.3 steps 6 and
 // 10.3): <d>.ko, else <d>.ko<suffix> for the kernel's current suffix; ""
@@ -40,14 +37,4 @@ func FindKoID(dir, name string) (string, statuscache.FileID) {
 		}
 	}
 	return "", statuscache.FileID{}
-}
-
-// SameFile reports whether two files can be read and have the same bytes.
-func SameFile(a, b string) bool {
-	x, err := os.ReadFile(a)
-	if err != nil {
-		return false
-	}
-	y, err := os.ReadFile(b)
-	return err == nil && bytes.Equal(x, y)
 }
