@@ -95,10 +95,19 @@ func (e *Engine) installPair(ctx context.Context, pc *pairCtx) error {
 		}
 	}
 	installed := 0
+	// One walk of the kernel's tree answers every module's lookups; a
+	// second record of the same name sees what the first one changed.
+	e.tree.IndexKernel(k)
+	defer e.tree.DropIndex()
+	done := map[string]bool{}
 	for i, r := range c.Records {
 		if excluded != nil && excluded[i] {
 			continue
 		}
+		if done[r.DestName] {
+			e.tree.IndexKernel(k)
+		}
+		done[r.DestName] = true
 		srcFile := tree.BuiltFile(modDir, r.DestName, suffix)
 		if !e.mods().VersionSane(ctx, pc.Target, pc.force, pc.versionOverride || e.O.ForceVersion, c, r, srcFile, suffix) {
 			continue

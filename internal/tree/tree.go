@@ -32,6 +32,7 @@ type Tree struct {
 	lockFile *os.File
 	dirMemo  map[string]bool // PlainDir answers of a read-only run
 	canon    int             // 0 unknown, 1 canonical, 2 not (see canonicalTree)
+	copies   *kernelIndex    // KernelCopies' index, between IndexKernel and DropIndex
 }
 
 // New returns the tree of layout l, which the caller may still change
