@@ -360,11 +360,29 @@ func TestPureFastPath(t *testing.T) {
 		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 5), true},
 		{"DKMS_DIRECTIVE_A='a;cat</dev/zero;b=1'\n", false},
 		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 40), false},
+		// Many copies of one value, each under the bound of a value: a
+		// thousand are over the bound of all values together (which dkms's
+		// own process would hold), a hundred are not.
+		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 6) + strings.Repeat("Y=$X\n", 1000), false},
+		{"X=xxxxxxxxxxxxxxxx\n" + strings.Repeat("X=$X$X\n", 6) + strings.Repeat("Y=$X\n", 100), true},
 	} {
 		p := write("c.conf", tt.body)
 		if got := boundedPure(p, valueLens(Options{Vars: vars})); got != tt.pure {
 			t.Errorf("boundedPure(%q) = %v, want %v", tt.body, got, tt.pure)
 		}
+	}
+
+	// A pure file is not held to the wall-clock deadline: with one that
+	// has passed before it starts, it still evaluates, while the same
+	// evaluation with the deadline fails.
+	p := write("pure.conf", "PACKAGE_NAME=x\nMAKE[0]='make -C $kernelver'\n")
+	opts := Options{Vars: vars, Timeout: time.Nanosecond}
+	got, err := EvalFile(context.Background(), p, []string{"PACKAGE_NAME", "MAKE"}, opts)
+	if err != nil || got["PACKAGE_NAME"].Index(0) != "x" || got["MAKE"].Index(0) != "make -C 6.1.0-13-amd64" {
+		t.Errorf("pure file under a passed deadline: %v, %v; want PACKAGE_NAME=x and MAKE[0] expanded", got, err)
+	}
+	if _, err := evalInProcess(context.Background(), p, []string{"PACKAGE_NAME"}, opts, policy{}); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("timed evaluation under a passed deadline: %v, want a timeout", err)
 	}
 }
 

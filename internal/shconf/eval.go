@@ -105,6 +105,7 @@ func EvalFile(ctx context.Context, path string, names []string, opts Options) (m
 // policy is what an evaluation may run beyond the built-in commands.
 type policy struct {
 	external bool // the kernel blocks writes: allow-listed programs may run
+	untimed  bool // a bounded pure file (fastpath.go): no wall-clock deadline
 }
 
 // evalInProcess is the evaluator itself, in the calling process.
@@ -146,8 +147,11 @@ func evalInProcess(ctx context.Context, path string, names []string, opts Option
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	if !pol.untimed {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	ev := &evaluation{
 		pol:     pol,
 		path:    path,

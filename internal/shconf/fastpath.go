@@ -15,11 +15,21 @@ import (
 // are like that. Such a file is evaluated in dkms's own process, which
 // spares `dkms status` and the kernel hooks the start of the child when
 // they only read framework.conf. boundedPure decides it, and bounds the
-// length of every value, the re-expansion on copy-back included.
+// length of every value, the re-expansion on copy-back included, and the
+// sum of them all: dkms's own process has no memory limit, and a file of
+// a few thousand lines copying one large value would otherwise hold
+// gigabytes.
+//
+// So bounded, such a file takes a fixed amount of work to evaluate, a
+// millisecond or so, and is not held to the wall-clock deadline: on a
+// starved machine (a guest at boot under emulation, while udev loads
+// modules) the deadline measured the machine, not the file, and failed
+// plain five-line confs.
 
 const (
 	maxPureFile  = 64 << 10
 	maxPureValue = 1 << 20
+	maxPureTotal = 16 << 20 // all values assigned by one file
 )
 
 // refsOnly matches literal text whose every `$` starts a plain reference
@@ -86,8 +96,10 @@ func boundedPure(path string, lens map[string]int) bool {
 		}
 		maxLen = max(maxLen, n)
 	}
+	total := 0
 	grow := func(name string, n int) bool {
-		if n > maxPureValue {
+		total += n
+		if n > maxPureValue || total > maxPureTotal {
 			return false
 		}
 		lens[name] = max(lens[name], n)

@@ -74,7 +74,7 @@ func EvalChains(ctx context.Context, chains []Chain) [][]Step {
 			if !boundedPure(c.Files[start], valueLens(opts)) {
 				break
 			}
-			vals, err := evalInProcess(ctx, c.Files[start], c.Names, opts, policy{})
+			vals, err := evalInProcess(ctx, c.Files[start], c.Names, opts, policy{untimed: true})
 			out[i] = append(out[i], Step{File: c.Files[start], Vals: vals, Err: err})
 			if err == nil {
 				preset = vals
