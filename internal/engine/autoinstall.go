@@ -158,54 +158,13 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	// before the first module that has to be built (§6.7 step 5.2) and a
 	// failure ends the run there. Otherwise it is prepared up front.
 	lazy := ao.Parallel <= 1 && len(pairs) == 1
-	var jobs []sched.Job
-	byID := map[string]candidate{}
-	done := map[string]bool{}
-	resOf := map[string]*AutoResult{}
-	known := map[string]map[string]bool{}
-	var firstErr error
-	for i, pr := range pairs {
-		res := results[i]
-		resOf[pr.K] = res
-		known[pr.K] = map[string]bool{}
-		queue, err := e.scanKernel(ctx, pr.K, pr.A, res, known[pr.K])
-		if err != nil {
-			if len(pairs) == 1 {
-				return results, err
-			}
-			res.Err, firstErr = err, err
-			continue
-		}
-		e.repairDepmod(ctx, res)
-		if len(queue) == 0 {
-			continue
-		}
-		base := &pairCtx{Target: tree.Target{Kernel: pr.K, Arch: pr.A}}
-		for _, q := range queue {
-			if !lazy && !e.tree.IsBuilt(q.Target) {
-				if err := e.prepareKernel(ctx, base); err != nil {
-					if len(pairs) == 1 {
-						return results, err
-					}
-					res.Err, firstErr = err, err
-					queue = nil
-				}
-				break
-			}
-		}
-		res.Queued = len(queue)
-		for _, m := range res.Installed {
-			done[sched.Key(pr.K, m)] = true
-		}
-		for _, q := range queue {
-			q.base = base
-			id := pr.K + "/" + q.Module
-			jobs = append(jobs, sched.Job{ID: id, Group: pr.K, Name: q.Module, Deps: q.deps})
-			byID[id] = q
-		}
+	pl, err := e.plan(ctx, pairs, results, lazy)
+	if err != nil {
+		return results, err
 	}
+	jobs, byID, known := pl.jobs, pl.byID, pl.known
 	if len(jobs) == 0 {
-		return results, firstErr
+		return results, pl.firstErr
 	}
 	var js *jobserver.Server
 	if ao.Parallel > 1 {
@@ -229,7 +188,7 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	var prepErr error
 	runs := sched.Run(runCtx, jobs, sched.Options{
 		Parallel: ao.Parallel,
-		Done:     done,
+		Done:     pl.done,
 		Known:    func(k, m string) bool { return known[k][m] },
 		OnStart: func(j sched.Job) {
 			q := byID[j.ID]
@@ -315,6 +274,76 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 	if prepErr != nil {
 		return results, prepErr
 	}
+	return results, e.summarize(results, runs, pl)
+}
+
+// autoPlan is what an autoinstall schedules: one job per module to build
+// or install, over every kernel, with what the scheduler and the summary
+// need to know about them.
+type autoPlan struct {
+	jobs     []sched.Job
+	byID     map[string]candidate
+	done     map[string]bool            // modules already installed, by sched.Key
+	resOf    map[string]*AutoResult     // by kernel
+	known    map[string]map[string]bool // kernel -> modules DKMS knows (delta D13)
+	firstErr error                      // a kernel that could not be prepared
+}
+
+// plan is §6.7 steps 2-5.1 for every kernel: the modules to install, each
+// kernel prepared up front unless lazy. With one kernel, an error ends the
+// run; with several, it is that kernel's result.
+func (e *Engine) plan(ctx context.Context, pairs []Pair, results []*AutoResult, lazy bool) (*autoPlan, error) {
+	pl := &autoPlan{byID: map[string]candidate{}, done: map[string]bool{}, resOf: map[string]*AutoResult{},
+		known: map[string]map[string]bool{}}
+	for i, pr := range pairs {
+		res := results[i]
+		pl.resOf[pr.K] = res
+		pl.known[pr.K] = map[string]bool{}
+		queue, err := e.scanKernel(ctx, pr.K, pr.A, res, pl.known[pr.K])
+		if err != nil {
+			if len(pairs) == 1 {
+				return nil, err
+			}
+			res.Err, pl.firstErr = err, err
+			continue
+		}
+		e.repairDepmod(ctx, res)
+		if len(queue) == 0 {
+			continue
+		}
+		base := &pairCtx{Target: tree.Target{Kernel: pr.K, Arch: pr.A}}
+		for _, q := range queue {
+			if !lazy && !e.tree.IsBuilt(q.Target) {
+				if err := e.prepareKernel(ctx, base); err != nil {
+					if len(pairs) == 1 {
+						return nil, err
+					}
+					res.Err, pl.firstErr = err, err
+					queue = nil
+				}
+				break
+			}
+		}
+		res.Queued = len(queue)
+		for _, m := range res.Installed {
+			pl.done[sched.Key(pr.K, m)] = true
+		}
+		for _, q := range queue {
+			q.base = base
+			id := pr.K + "/" + q.Module
+			pl.jobs = append(pl.jobs, sched.Job{ID: id, Group: pr.K, Name: q.Module, Deps: q.deps})
+			pl.byID[id] = q
+		}
+	}
+	return pl, nil
+}
+
+// summarize records each job's outcome in its kernel's result and prints
+// the per-kernel summary lines of §6.7 step 6 (and delta D13's deferred
+// lines); the error is die 11 when a module failed or is blocked, or a
+// kernel could not be prepared.
+func (e *Engine) summarize(results []*AutoResult, runs []sched.Result, pl *autoPlan) error {
+	p, byID, resOf, known, firstErr := e.P, pl.byID, pl.resOf, pl.known, pl.firstErr
 	var waiting []sched.Result // blocked and deferred, in queue order
 	for _, r := range runs {
 		q := byID[r.Job.ID]
@@ -371,10 +400,10 @@ func (e *Engine) AutoinstallKernels(ctx context.Context, pairs []Pair, ao AutoOp
 		failed = failed || len(res.Failed) > 0 || len(res.Blocked) > 0
 	}
 	if failed {
-		return results, p.Die(11, "One or more modules failed to install during autoinstall.",
+		return p.Die(11, "One or more modules failed to install during autoinstall.",
 			"Refer to previous errors for more information.")
 	}
-	return results, nil
+	return nil
 }
 
 // repairDepmod runs depmod for a kernel whose modules.dep is older than

@@ -9,17 +9,6 @@ import (
 	"github.com/dkms-go/dkms/internal/ui"
 )
 
-// scriptDir is the directory a script of module m is taken from and runs
-// in (delta D9): /etc/dkms/<m> when the script that value names is an
-// executable there, else dir (the source or build directory).
-func (e *Engine) scriptDir(m, value, dir string) string {
-	over := e.L.EtcDir() + "/" + m
-	if _, _, ok := modscript.Find(over, value); ok {
-		return over
-	}
-	return dir
-}
-
 // runTerminalScript runs post_add, pre_install, post_install, post_remove
 // of module m: output straight to the terminal, working directory = source
 // or the /etc/dkms/<m> override (§7.1, delta D9).
@@ -27,7 +16,7 @@ func (e *Engine) runTerminalScript(ctx context.Context, m, typ, value, dir strin
 	if value == "" {
 		return 0
 	}
-	dir = e.scriptDir(m, value, dir)
+	dir = modscript.Dir(e.L.EtcDir()+"/"+m, value, dir)
 	prog, args, ok := modscript.Find(dir, value)
 	if !ok {
 		e.P.Line("")
@@ -46,7 +35,7 @@ func (e *Engine) runLoggedScript(ctx context.Context, pc *pairCtx, typ, value st
 		return 0
 	}
 	m, v := pc.Module, pc.Version
-	dir := e.scriptDir(m, value, e.L.BuildDir(m, v))
+	dir := modscript.Dir(e.L.EtcDir()+"/"+m, value, e.L.BuildDir(m, v))
 	if _, _, ok := modscript.Find(dir, value); !ok {
 		e.P.Line("")
 		e.P.Warning("The " + typ + " script is not executable.")

@@ -30,6 +30,16 @@ func Find(dir, value string) (string, []string, bool) {
 	return p, fields[1:], true
 }
 
+// Dir is the directory a script is taken from and runs in (delta D9):
+// over (/etc/dkms/<module>) when the script that value names is an
+// executable there, else dir (the source or build directory).
+func Dir(over, value, dir string) string {
+	if _, _, ok := Find(over, value); ok {
+		return over
+	}
+	return dir
+}
+
 // Glob expands pattern as the shell does in working directory dir: the
 // sorted matches, relative patterns giving relative names, hidden files
 // only for a component that starts with a dot; no match leaves the word.

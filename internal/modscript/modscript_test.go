@@ -51,4 +51,11 @@ func TestFind(t *testing.T) {
 			t.Errorf("Find(%q) accepted it", v)
 		}
 	}
+	// Dir: the override directory only when it has the script, executable.
+	if got := Dir(dir, "run.sh x", "/src"); got != dir {
+		t.Errorf("Dir with the script there = %q, want %q", got, dir)
+	}
+	if got := Dir(dir, "plain.sh", "/src"); got != "/src" {
+		t.Errorf("Dir with a non-executable script = %q, want /src", got)
+	}
 }
