@@ -266,6 +266,7 @@ type Boot struct {
 	Cmdline  []string
 	Disks    []Disk
 	MemoryMB int
+	CPUs     int // default 1
 	Timeout  time.Duration
 	CacheDir string // for the extracted vmlinux; default CacheDir()
 	WorkDir  string // for the initramfs; default a temporary directory
@@ -310,6 +311,7 @@ func (b Boot) Run(ctx context.Context) (Result, error) {
 		Cmdline:  append([]string{"quiet"}, b.Cmdline...),
 		Accel:    *accel,
 		MemoryMB: b.MemoryMB,
+		CPUs:     b.CPUs,
 		Timeout:  b.Timeout,
 		Console:  b.Console,
 		Logf:     b.Logf,

@@ -161,17 +161,18 @@ func bootStage(t *testing.T) (dir string, units []string) {
 
 func bootDisk(t *testing.T, k Kernel, disk Disk, overlay, script string) Result {
 	t.Helper()
-	return bootDiskWithin(t, k, disk, overlay, script, 10*time.Minute)
+	return bootDiskWithin(t, k, disk, overlay, script, 10*time.Minute, 1)
 }
 
-// bootDiskWithin boots the disk image and fails the test unless the guest
-// passed within timeout.
-func bootDiskWithin(t *testing.T, k Kernel, disk Disk, overlay, script string, timeout time.Duration) Result {
+// bootDiskWithin boots the disk image with cpus vCPUs and fails the test
+// unless the guest passed within timeout.
+func bootDiskWithin(t *testing.T, k Kernel, disk Disk, overlay, script string, timeout time.Duration, cpus int) Result {
 	t.Helper()
 	res := boot(t, Boot{
 		Guest:    Guest{Kernel: k, RootDisk: true, Overlay: overlay, Script: script},
 		Disks:    []Disk{disk},
 		MemoryMB: 1536,
+		CPUs:     cpus,
 		Timeout:  timeout,
 	})
 	if res.Verdict != VerdictPass {
