@@ -1,6 +1,8 @@
 package dkmsconf
 
 import (
+	"context"
+	"io"
 	"slices"
 
 	"github.com/dkms-go/dkms/internal/proc"
@@ -43,4 +45,19 @@ func Inherited(env []string, names []string) Framework {
 		}
 	}
 	return fw
+}
+
+// Reread reads variable name of the framework files again for kernel k,
+// starting from its value in fw, the start-up read (environment and
+// files), which each file copies back once more (delta C1 item 4). A file
+// that fails to evaluate is reported to stderr; the others count. ok is
+// false when name is set nowhere.
+func Reread(ctx context.Context, etcDir string, fw Framework, name, k string, env []string, stderr io.Writer) (string, bool) {
+	start := Framework{}
+	if v, ok := fw[name]; ok {
+		start[name] = v
+	}
+	again, _ := ReadFrameworkOver(ctx, etcDir, []string{name}, k, env, start, stderr)
+	v, ok := again[name]
+	return v, ok
 }

@@ -43,15 +43,7 @@ func (e *Engine) postTransaction(ctx context.Context) {
 		k = e.Kernels[0]
 	}
 	cmd := e.PostTrans
-	// The re-read starts from the value read at start-up (environment and
-	// files), which each file copies back once more (delta C1 item 4). A
-	// file that fails to evaluate has been reported; the others count.
-	start := dkmsconf.Framework{}
-	if v, ok := e.FW["post_transaction"]; ok {
-		start["post_transaction"] = v
-	}
-	fw, _ := dkmsconf.ReadFrameworkOver(ctx, e.L.EtcDir(), []string{"post_transaction"}, k, e.Env, start, e.P.Stderr())
-	if v, ok := fw["post_transaction"]; ok {
+	if v, ok := dkmsconf.Reread(ctx, e.L.EtcDir(), e.FW, "post_transaction", k, e.Env, e.P.Stderr()); ok {
 		cmd = v
 	}
 	if cmd == "" {
