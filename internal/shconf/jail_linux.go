@@ -200,20 +200,30 @@ func unescapeMount(s string) string {
 
 // restrictLandlock allows reading and executing everything and writing
 // nothing but /dev/null, denies TCP, and scopes signals and abstract
-// sockets to the jail, as far as the running kernel supports.
+// sockets to the jail, as far as the running kernel supports. go-landlock
+// builds the rule set for the kernel's ABI; it is enforced on every thread
+// with one all-threads call, where go-landlock's Restrict makes two (the
+// first for no_new_privs, which jail sets itself; until the capabilities
+// are dropped, CAP_SYS_ADMIN allows the call without it).
 func restrictLandlock() error {
-	err := landlock.V6.BestEffort().Restrict(
+	// BestEffort silently does nothing on a kernel without Landlock:
+	// ask the kernel whether it is there at all.
+	if v, err := landlockABI(); err != nil || v < 1 {
+		return fmt.Errorf("landlock not available")
+	}
+	fd, flags, err := landlock.V6.BestEffort().NewRulesetFD(
 		landlock.RODirs("/"),
 		landlock.RWFiles("/dev/null").IgnoreIfMissing(),
 	)
 	if err != nil {
 		return err
 	}
-	// BestEffort silently does nothing on a kernel without Landlock:
-	// ask the kernel whether it is there at all.
-	v, err := landlockABI()
-	if err != nil || v < 1 {
-		return fmt.Errorf("landlock not available")
+	if fd < 0 {
+		return fmt.Errorf("landlock: nothing to restrict")
+	}
+	defer unix.Close(fd)
+	if _, _, e := psx.Syscall3(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(fd), uintptr(flags), 0); e != 0 {
+		return fmt.Errorf("landlock_restrict_self: %w", e)
 	}
 	return nil
 }
