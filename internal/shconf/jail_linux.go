@@ -28,8 +28,8 @@ import (
 // deadline. Under it the garbage collector keeps the heap below
 // childGoLimit, so that garbage alone never reaches the bound.
 const (
-	childMemLimit  = 512 << 20 // address space beyond the child's own at confinement; each command gets the same in all
-	childGoLimit   = 256 << 20
+	childMemLimit  = 256 << 20 // address space beyond the child's own at confinement; each command gets the same in all
+	childGoLimit   = 128 << 20
 	childCPUSecs   = 600 // for all the files of one dkms run; each file has its own wall-clock deadline
 	childExtraProc = 256 // tasks beyond those the machine runs already
 )
