@@ -42,3 +42,29 @@ corpus: finished
 		t.Errorf("unparsable lines were taken for steps: %+v", empty)
 	}
 }
+
+func TestParseAuto(t *testing.T) {
+	t.Parallel()
+	a, err := ParseAuto("noise\ncorpus: autoinstall 0 100.50 150.25 49.75\ncorpus: installed 7\ncorpus: packages 7\ncorpus: cores 2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != 0 || a.Wall != 100.5 || a.Installed != 7 || a.Pkgs != 7 || a.Ideal() != 100 {
+		t.Errorf("parsed %+v, ideal %v", a, a.Ideal())
+	}
+	for _, bad := range []string{
+		"",
+		"corpus: autoinstall 0 1.0\ncorpus: cores 2\n",
+		"corpus: autoinstall 0 x 1 1\ncorpus: cores 2\n",
+		"corpus: error no headers for 6.1.0-9-amd64\n",
+		"corpus: autoinstall 0 1 1 1\n",
+	} {
+		if _, err := ParseAuto(bad); err == nil {
+			t.Errorf("ParseAuto(%q): no error", bad)
+		}
+	}
+	f, err := ParseAuto("corpus: autoinstall 1 5 1 1\ncorpus-log: Error! Bad return status\ncorpus: cores 2\n")
+	if err != nil || f.Status != 1 || len(f.Log) != 1 {
+		t.Errorf("failed run: %+v, %v", f, err)
+	}
+}
