@@ -74,7 +74,10 @@ func TestExtractDecoderBombEndsAtDeadline(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Extract = %v, want the deadline's error", err)
 			}
-			if took > deadline+2*time.Second {
+			// Without the kill, lzip took 6.1 s and lzop 4.0 s here
+			// (load 13); with it, 0.50 s, and up to 3.0 s while the whole
+			// test suite ran at once.
+			if took > deadline+4*time.Second {
 				t.Errorf("Extract took %v, deadline %v", took, deadline)
 			}
 			if left := childrenNamed(t, filepath.Base(path)); len(left) > 0 {
