@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 
 	"github.com/dkms-go/dkms/internal/dkmsconf"
@@ -58,15 +59,22 @@ func (e *Engine) statusRecords(ctx context.Context, c *statuscache.Cache, t tree
 
 // statusConf reads a conf for status, which holds no lock: when the read
 // fails because the module was removed meanwhile (its source link is gone),
-// the module is gone, not broken, and the read's messages are dropped.
+// the module is gone, not broken, and the read's messages are dropped. So
+// too when the link was made anew meanwhile (removed and added again while
+// the read ran): the read failed on the old one.
 func (e *Engine) statusConf(ctx context.Context, r confRead) (*dkmsconf.Conf, error) {
 	var buf bytes.Buffer
 	saved := e.P
 	e.P = ui.New(saved.Stdout(), &buf)
+	link := e.L.SourceLink(r.Module, r.Version)
+	before, berr := os.Lstat(link)
 	c, err := e.readConf(ctx, r)
 	e.P = saved
-	if err != nil && !fsops.Exists(e.L.SourceLink(r.Module, r.Version)) {
-		return nil, err
+	if err != nil {
+		after, aerr := os.Lstat(link)
+		if berr != nil || aerr != nil || !os.SameFile(before, after) {
+			return nil, err
+		}
 	}
 	saved.Stderr().Write(buf.Bytes()) // as the read would have printed it
 	return c, err
