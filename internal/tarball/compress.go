@@ -138,8 +138,14 @@ func decompressor(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
 	case codecLz4:
 		return nopCloser{lz4.NewReader(br)}, nil
 	}
-	return nopCloser{br}, nil
+	return plainReader{br}, nil
 }
+
+// plainReader is an archive that is not compressed: no decoder vouches
+// for what follows the end of its tar stream, so none of it is read.
+type plainReader struct{ io.Reader }
+
+func (plainReader) Close() error { return nil }
 
 // compressor wraps w in the writer for c. Go has no bzip2 encoder, so that
 // one pipes through the bzip2 program; wait must be called after Close to

@@ -95,18 +95,67 @@ func stampOf(h *tar.Header) stamp {
 }
 
 // openTar opens the archive and returns a tar reader over its
-// decompressed content; closing the returned closer releases both.
-func openTar(ctx context.Context, open opener) (*tar.Reader, func(), error) {
+// decompressed content. finish checks the end of the archive once the tar
+// stream ended and releases everything; release releases everything
+// without a check, after a failure.
+func openTar(ctx context.Context, open opener) (tr *tar.Reader, finish func() error, release func(), err error) {
 	f, err := open()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	zr, err := decompressor(ctx, f)
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return tar.NewReader(zr), func() { zr.Close(); f.Close() }, nil
+	released := false
+	release = func() {
+		if !released {
+			released = true
+			zr.Close()
+			f.Close()
+		}
+	}
+	finish = func() error {
+		released = true
+		derr := drainTrailing(zr)
+		zerr := zr.Close()
+		f.Close()
+		if err := ctx.Err(); err != nil {
+			return err // the decoding program was killed
+		}
+		if derr != nil {
+			return derr
+		}
+		return zerr
+	}
+	return tar.NewReader(zr), finish, release, nil
+}
+
+// maxTrailing bounds what may follow the end of the tar stream inside the
+// compressed one: the zero padding of tar's records (10 KiB by default, 1
+// MiB with `tar -b 2048`), far below a bomb's gigabytes.
+const maxTrailing = 16 << 20
+
+// drainTrailing reads the decompressed data past the end of the tar
+// stream to its end, as GNU tar does, so that the decoder checks the whole
+// archive: an external program's exit status and an in-process decoder's
+// checksums and framing speak for all of it only once it is read through,
+// and a program whose output is left unread dies of SIGPIPE. A truncated
+// or corrupt archive whose decoded data happens to end at a member
+// boundary reads as a clean, shorter tar stream: only this tells.
+func drainTrailing(zr io.Reader) error {
+	if _, plain := zr.(plainReader); plain {
+		return nil
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(zr, maxTrailing+1))
+	if err != nil {
+		return fmt.Errorf("reading archive: %w", err)
+	}
+	if n > maxTrailing {
+		return fmt.Errorf("reading archive: more than %d MiB of data after the end of the tar stream", maxTrailing>>20)
+	}
+	return nil
 }
 
 // nextHeader returns the next header that describes a file system object,
@@ -136,11 +185,11 @@ func (n notArchive) Is(target error) bool { return target == ErrNotArchive }
 func (n notArchive) Unwrap() error        { return n.err }
 
 func firstPass(ctx context.Context, open opener, destDir string, lim Limits) (*plan, []stamp, error) {
-	tr, closeFn, err := openTar(ctx, open)
+	tr, finish, release, err := openTar(ctx, open)
 	if err != nil {
 		return nil, nil, notArchive{err}
 	}
-	defer closeFn()
+	defer release()
 	p := &plan{byName: map[string]int{}}
 	var seq []stamp
 	var total int64
@@ -170,6 +219,12 @@ func firstPass(ctx context.Context, open opener, destDir string, lim Limits) (*p
 			return nil, nil, err
 		}
 	}
+	if err := finish(); err != nil {
+		if len(seq) == 0 {
+			err = notArchive{err}
+		}
+		return nil, nil, err
+	}
 	if len(seq) == 0 {
 		return nil, nil, notArchive{errors.New("reading archive: no members (not a tar archive?)")}
 	}
@@ -180,11 +235,11 @@ func firstPass(ctx context.Context, open opener, destDir string, lim Limits) (*p
 }
 
 func secondPass(ctx context.Context, open opener, staging string, p *plan, seq []stamp) error {
-	tr, closeFn, err := openTar(ctx, open)
+	tr, finish, release, err := openTar(ctx, open)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer release()
 	changed := errors.New("archive changed while it was being extracted")
 	for i := 0; ; i++ {
 		if err := ctx.Err(); err != nil {
@@ -198,7 +253,7 @@ func secondPass(ctx context.Context, open opener, staging string, p *plan, seq [
 			if i != len(seq) {
 				return changed
 			}
-			return nil
+			return finish()
 		}
 		if err != nil {
 			return fmt.Errorf("reading archive: %w", err)
