@@ -291,13 +291,13 @@ func BenchmarkEvalChildWarm(b *testing.B) {
 func BenchmarkEvalChildCold(b *testing.B) {
 	p := benchConf(b)
 	stop := func() {
-		serverMu.Lock()
+		lockServer()
 		if current != nil {
 			current.kill()
 			_ = current.cmd.Wait()
 			current = nil
 		}
-		serverMu.Unlock()
+		unlockServer()
 	}
 	stop()
 	cpu0 := cpuTime(b)

@@ -217,17 +217,17 @@ func TestCapabilityLock(t *testing.T) {
 // TestPrestart: the child Prestart starts is confined by the time the
 // first evaluation comes, and serves it: no second child is started.
 func TestPrestart(t *testing.T) {
-	serverMu.Lock()
+	lockServer()
 	if current != nil {
 		current.kill()
 		_ = current.cmd.Wait()
 		current = nil
 	}
-	serverMu.Unlock()
+	unlockServer()
 	Prestart()
-	serverMu.Lock() // waits for the start under way
+	lockServer() // waits for the start under way
 	srv := current
-	serverMu.Unlock()
+	unlockServer()
 	if srv == nil || !srv.jailed {
 		t.Fatalf("no confined child after Prestart: %+v", srv)
 	}
@@ -238,9 +238,9 @@ func TestPrestart(t *testing.T) {
 	if err != nil || res["X"].Index(0) == "" {
 		t.Fatalf("evaluation after Prestart: %v %v", res, err)
 	}
-	serverMu.Lock()
+	lockServer()
 	same := current == srv
-	serverMu.Unlock()
+	unlockServer()
 	if !same {
 		t.Error("the evaluation started another child instead of using the prestarted one")
 	}

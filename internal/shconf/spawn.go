@@ -48,6 +48,7 @@ var (
 	forceNoNS     atomic.Bool  // test knob: no namespaces, as for a user other than root (Landlock confines)
 	forceRemount  atomic.Bool  // test knob: remount mount by mount, not with one mount_setattr
 	forceNoLL     atomic.Bool  // test knob: no Landlock, so that the mounts alone hold the writes
+	forceProgram  atomic.Value // test knob: string, a program started as the child instead of this one
 	lastJail      atomic.Value // string: how the last child was confined, for the tests
 )
 
@@ -168,12 +169,60 @@ type server struct {
 }
 
 var (
-	serverMu sync.Mutex // one request at a time; held for the whole of it
-	current  *server
+	// serverLock is held for the whole of a request, one at a time. It
+	// is a channel so that a caller waiting for it can stop at its own
+	// deadline (waitServer).
+	serverLock = make(chan struct{}, 1)
+	current    *server
+	// starting is the child Prestart is starting while it holds
+	// serverLock, for a caller that cannot wait for it any longer.
+	starting atomic.Pointer[server]
 )
 
+func lockServer()   { serverLock <- struct{}{} }
+func unlockServer() { <-serverLock }
+
+// waitServer takes serverLock for a request whose files have the given
+// deadline. Behind another request it waits as long as that takes (each
+// request is bounded by its own deadlines) or until ctx ends; behind a
+// start by Prestart, at most until ctx ends or the deadline passes: then it
+// kills that child, which has not become ready in all that time, and
+// says so.
+func waitServer(ctx context.Context, timeout time.Duration) error {
+	select {
+	case serverLock <- struct{}{}:
+		return nil
+	default:
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case serverLock <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			if s := starting.Load(); s != nil {
+				s.kill()
+			}
+			return fmt.Errorf("evaluation interrupted: %w", ctx.Err())
+		case <-deadline.C:
+			if s := starting.Load(); s != nil {
+				s.kill()
+				return fmt.Errorf("the sandboxed evaluation did not start within %v (it was killed)", timeout)
+			}
+		}
+	}
+}
+
+func childProgram() string {
+	if p, _ := forceProgram.Load().(string); p != "" {
+		return p
+	}
+	return selfPath()
+}
+
 func startChild(mode jailMode) (*server, error) {
-	cmd := exec.Command(selfPath())
+	cmd := exec.Command(childProgram())
 	cmd.Args = []string{childArg0}
 	cmd.Env = []string{childEnv + "=1"}
 	cmd.Dir = "/"
@@ -243,13 +292,15 @@ func getServer() (*server, error) {
 // that the start overlaps the command's own; an evaluation that comes
 // sooner waits for the start under way rather than making another child.
 func Prestart() {
-	serverMu.Lock()
+	lockServer()
 	go func() {
-		defer serverMu.Unlock()
+		defer unlockServer()
 		srv, err := getServer()
 		if err != nil || srv.jailed {
 			return
 		}
+		starting.Store(srv)
+		defer starting.Store(nil)
 		// An empty request: the child confines itself and answers with its
 		// state and the end of the request.
 		data, err := json.Marshal(request{jailMode: srv.mode})
@@ -281,8 +332,14 @@ func Prestart() {
 // returns the work left when the child died part-way (the file it died on
 // has its error recorded); the next call starts a new child.
 func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]Step) []chainReq {
-	serverMu.Lock()
-	defer serverMu.Unlock()
+	if err := waitServer(ctx, timeoutOf(pending[0])); err != nil {
+		for _, c := range pending {
+			file := chains[c.Index].Files[c.Start]
+			out[c.Index] = append(out[c.Index], Step{File: file, Err: &Error{File: file, Msg: err.Error()}})
+		}
+		return nil
+	}
+	defer unlockServer()
 	srv, err := getServer()
 	if err == nil {
 		var data []byte
@@ -305,7 +362,11 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 		byIndex[pending[i].Index] = &pending[i]
 	}
 	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeoutOf(pending[0])+grace+time.Second, func() { timedOut.Store(true); srv.kill() })
+	// A new child's start counts against the first file's deadline (with
+	// a second more for the start itself), not a fixed time of its own.
+	startBound := timeoutOf(pending[0]) + grace + time.Second
+	started := srv.jailed
+	timer := time.AfterFunc(startBound, func() { timedOut.Store(true); srv.kill() })
 	stop := context.AfterFunc(ctx, srv.kill)
 	defer stop()
 
@@ -322,6 +383,7 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 		switch {
 		case m.Jail != "":
 			lastJail.Store(m.Jail)
+			started = true
 		case m.Begin != nil:
 			c := byIndex[m.Begin.Chain]
 			if c == nil || m.Begin.File < c.Start || m.Begin.File >= len(c.Files) {
@@ -383,6 +445,9 @@ func runChild(ctx context.Context, chains []Chain, pending []chainReq, out [][]S
 	c := byIndex[cur.Chain]
 	file := chains[c.Index].Files[cur.File]
 	cause := deathCause(waitErr, srv.errBuf.String(), timedOut.Load(), bad, ctx.Err(), timeoutOf(*c))
+	if !started && timedOut.Load() {
+		cause = fmt.Sprintf("the sandboxed evaluation did not start within %v (it was killed)", startBound)
+	}
 	out[c.Index] = append(out[c.Index], Step{File: file, Err: &Error{File: file, Msg: cause}})
 	c.Start = cur.File + 1
 	if !c.KeepGoing || c.Start >= len(c.Files) {
