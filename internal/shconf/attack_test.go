@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +63,43 @@ func (a *attackEnv) check(t *testing.T) {
 
 func (a *attackEnv) vars() map[string]string {
 	return map[string]string{"SENTINEL": a.sentinel, "SRCDIR": a.src, "FIFO": a.fifo}
+}
+
+// install copies testdata/hostile/name into a's module as its dkms.conf
+// and returns the conf's path.
+func (a *attackEnv) install(t *testing.T, name string) string {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("testdata/hostile", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(a.src, "dkms.conf")
+	if err := os.WriteFile(conf, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// writeAttackHeld evaluates the hostile conf name (with extra variables
+// beside a's) within a 3 s deadline and fails unless the child was
+// confined, nothing was written and the only error is the evaluation's.
+// It returns the values the conf set.
+func writeAttackHeld(t *testing.T, a *attackEnv, name string, extra map[string]string) map[string]Var {
+	t.Helper()
+	conf := a.install(t, name)
+	vars := a.vars()
+	maps.Copy(vars, extra)
+	res, err := EvalFile(context.Background(), conf, []string{"PACKAGE_NAME", "X"},
+		Options{Vars: vars, Timeout: 3 * time.Second})
+	var se *Error
+	if err != nil && !errors.As(err, &se) {
+		t.Errorf("%s: err = %v", name, err)
+	}
+	if st := JailState(); st != "confined" {
+		t.Errorf("%s: jail %q", name, st)
+	}
+	a.check(t)
+	return res
 }
 
 // buildEvilSO compiles a shared object whose constructor writes marker,
@@ -152,14 +190,7 @@ func TestHostileConfs(t *testing.T) {
 			if tt.file == "ld-preload.conf" {
 				buildEvilSO(t, a)
 			}
-			conf := filepath.Join(a.src, "dkms.conf")
-			body, err := os.ReadFile(filepath.Join("testdata/hostile", tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(conf, body, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			conf := a.install(t, tt.file)
 			var stderr bytes.Buffer
 			// A memory bomb gets the real deadline and must end by the
 			// memory bound in half of it.
@@ -168,7 +199,7 @@ func TestHostileConfs(t *testing.T) {
 				deadline, bound = defaultTimeout, defaultTimeout/2
 			}
 			start := time.Now()
-			_, err = EvalFile(context.Background(), conf, []string{"PACKAGE_NAME", "X"},
+			_, err := EvalFile(context.Background(), conf, []string{"PACKAGE_NAME", "X"},
 				Options{Vars: a.vars(), Env: []string{"PATH=/usr/bin:/bin"}, Timeout: deadline, Stderr: &stderr})
 			took := time.Since(start)
 			if took > bound {
@@ -397,25 +428,7 @@ func TestLandlockOnly(t *testing.T) {
 	defer forceNoNS.Store(false)
 	for _, f := range []string{"sed-in-pl.conf", "sort-outp.conf", "awk-system.conf", "find-delete.conf",
 		"framework-rewrite.conf", "sort-compress-prog.conf", "path-trick.conf"} {
-		a := newAttackEnv(t)
-		conf := filepath.Join(a.src, "dkms.conf")
-		body, err := os.ReadFile(filepath.Join("testdata/hostile", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(conf, body, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, err = EvalFile(context.Background(), conf, []string{"PACKAGE_NAME", "X"},
-			Options{Vars: a.vars(), Timeout: 3 * time.Second})
-		var se *Error
-		if err != nil && !errors.As(err, &se) {
-			t.Errorf("%s: err = %v", f, err)
-		}
-		if st := JailState(); st != "confined" {
-			t.Errorf("%s: jail %q", f, st)
-		}
-		a.check(t)
+		writeAttackHeld(t, newAttackEnv(t), f, nil)
 	}
 	// The child really had no mount namespace of its own: its mounts are
 	// the machine's, writable, and Landlock alone held the writes.

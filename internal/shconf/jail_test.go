@@ -1,15 +1,12 @@
 package shconf
 
 import (
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,25 +78,7 @@ func TestMountsAloneHoldWrites(t *testing.T) {
 		forceRemount.Store(remountEach)
 		for _, f := range []string{"sed-in-pl.conf", "sort-outp.conf", "awk-system.conf", "find-delete.conf",
 			"framework-rewrite.conf", "sort-compress-prog.conf"} {
-			a := newAttackEnv(t)
-			conf := filepath.Join(a.src, "dkms.conf")
-			body, err := os.ReadFile(filepath.Join("testdata/hostile", f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(conf, body, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err = EvalFile(context.Background(), conf, []string{"PACKAGE_NAME", "X"},
-				Options{Vars: a.vars(), Timeout: 3 * time.Second})
-			var se *Error
-			if err != nil && !errors.As(err, &se) {
-				t.Errorf("%s: err = %v", f, err)
-			}
-			if st := JailState(); st != "confined" {
-				t.Errorf("%s: jail %q", f, st)
-			}
-			a.check(t)
+			writeAttackHeld(t, newAttackEnv(t), f, nil)
 		}
 		// No Landlock really: a device node (not covered by a read-only
 		// mount) can be opened for writing, which Landlock denies.
