@@ -10,18 +10,27 @@ import (
 // deniedSyscalls fail with EPERM in the jail. socket: a read-only mount
 // does not stop connect() to a socket file such as systemd's or a container
 // runtime's control socket, and io_uring could create sockets past this
-// filter. The rest would reach root's keyrings or other processes' memory,
-// which dropping capabilities mostly but not entirely covers.
+// filter. setns: root without capabilities still has every capability in
+// a user namespace that root created (a container's, pinned by a file or
+// seen in /proc), and could join it and its mount namespace. The rest would
+// reach root's keyrings or other processes' memory, which dropping
+// capabilities mostly but not entirely covers.
 var deniedSyscalls = []uint32{
 	unix.SYS_SOCKET, unix.SYS_IO_URING_SETUP, unix.SYS_KEYCTL, unix.SYS_ADD_KEY,
 	unix.SYS_REQUEST_KEY, unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV,
-	unix.SYS_PERF_EVENT_OPEN, unix.SYS_USERFAULTFD, unix.SYS_BPF,
+	unix.SYS_PERF_EVENT_OPEN, unix.SYS_USERFAULTFD, unix.SYS_BPF, unix.SYS_SETNS,
 }
+
+// A new user namespace gives every capability inside it, which no conf
+// needs: unshare and clone with CLONE_NEWUSER fail with EPERM. clone3
+// passes its flags in memory, out of a filter's reach, so it fails with
+// ENOSYS, on which the C library falls back to clone.
 
 // Offsets in struct seccomp_data.
 const (
 	seccompNr   = 0
 	seccompArch = 4
+	seccompArg0 = 16 // the low half on the little-endian architectures filtered
 )
 
 func auditArch() (uint32, bool) {
@@ -47,13 +56,15 @@ func installSeccomp() error {
 		return unix.SockFilter{Code: code, K: k, Jt: jt, Jf: jf}
 	}
 	const (
-		ld    = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
-		ret   = unix.BPF_RET | unix.BPF_K
-		allow = unix.SECCOMP_RET_ALLOW
-		kill  = unix.SECCOMP_RET_KILL_PROCESS
-		eperm = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+		ld     = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq    = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jge    = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+		jset   = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+		ret    = unix.BPF_RET | unix.BPF_K
+		allow  = unix.SECCOMP_RET_ALLOW
+		kill   = unix.SECCOMP_RET_KILL_PROCESS
+		eperm  = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+		enosys = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 	)
 	prog := []unix.SockFilter{
 		stmt(ld, seccompArch),
@@ -67,7 +78,13 @@ func installSeccomp() error {
 	for _, nr := range deniedSyscalls {
 		prog = append(prog, jump(jeq, nr, 0, 1), stmt(ret, eperm))
 	}
-	prog = append(prog, stmt(ret, allow))
+	prog = append(prog,
+		jump(jeq, unix.SYS_CLONE3, 0, 1), stmt(ret, enosys),
+		jump(jeq, unix.SYS_UNSHARE, 1, 0), // to the flags
+		jump(jeq, unix.SYS_CLONE, 0, 3),   // else past them, to allow
+		stmt(ld, seccompArg0),
+		jump(jset, unix.CLONE_NEWUSER, 0, 1), stmt(ret, eperm),
+		stmt(ret, allow))
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC,
 		uintptr(unsafe.Pointer(&fprog)))
