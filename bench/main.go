@@ -75,7 +75,7 @@ func main() {
 	flag.StringVar(&o.Work, "work", "", "scratch directory (kept); default a temporary one that is removed")
 	flag.StringVar(&o.Deb, "deb", os.Getenv("BENCH_UPSTREAM_DEB"), "upstream dkms .deb (default: apt-get download dkms)")
 	flag.StringVar(&o.Only, "only", "", "comma-separated scenario ids (1-7)")
-	flag.StringVar(&o.Out, "out", "docs/BENCHMARKS.md", "report to write (empty: none)")
+	flag.StringVar(&o.Out, "out", "docs/BENCHMARKS.md", "report to write between its markers, keeping the rest of the file (empty: none)")
 	flag.StringVar(&o.Plot, "plot", "docs/bench-status.png", "plot to write (empty: none)")
 	flag.StringVar(&o.Command, "command", "make bench", "command recorded in the report")
 	flag.Parse()
@@ -147,7 +147,7 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 	}
 	if o.Out != "" {
 		md := b.report(o, time.Since(start))
-		if err := os.WriteFile(o.Out, []byte(md), 0o644); err != nil {
+		if err := writeReport(o.Out, md); err != nil {
 			return &b.res, err
 		}
 		b.logf("wrote %s", o.Out)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: our dkms side by side with Debian's dkms (fetched with
-# apt-get download, run in throw-away trees). Writes docs/BENCHMARKS.md and
+# apt-get download, run in throw-away trees). Writes its part of docs/BENCHMARKS.md
+# (between the bench:begin and bench:end markers; the rest of the file stays) and
 # docs/bench-status.png. BENCH_SMALL=1: one repetition on tiny trees, written
 # to a temporary directory so the committed numbers stay (what CI checks).
 set -eu
