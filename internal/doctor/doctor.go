@@ -73,6 +73,10 @@ type Options struct {
 	// SkipInitramfs leaves the initramfs alone: the kernel hooks run
 	// before the initramfs is regenerated, so its old image says nothing.
 	SkipInitramfs bool
+	// DepmodPending: a kernel without modules.dep has not had its depmod
+	// yet (a kernel hook runs before the kernel package's own), so its
+	// absence is no problem; one that exists and cannot be read still is.
+	DepmodPending bool
 }
 
 func (o *Options) sys(p string) string {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -278,6 +280,9 @@ func (kc *kernelCtx) checkDep(row *ModuleReport, installed string) {
 	kc.readDep()
 	k := kc.k
 	if kc.dep == nil {
+		if kc.o.DepmodPending && errors.Is(kc.depErr, fs.ErrNotExist) {
+			return
+		}
 		if !kc.depReported {
 			kc.depReported = true
 			kc.kr.Problems = append(kc.kr.Problems, Problem{Verdict: NotInDep, Detail: "modules.dep cannot be read: " + kc.depErr.Error(),

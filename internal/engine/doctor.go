@@ -19,7 +19,7 @@ import (
 // kernel (or the ones given) will load at the next boot. Exit 0 healthy,
 // 1 a problem, 2 something could not be checked.
 func (e *Engine) Doctor(ctx context.Context) error {
-	rep, err := e.DoctorReport(ctx, e.O.Kernels, false)
+	rep, err := e.DoctorReport(ctx, e.O.Kernels, false, false)
 	if err != nil {
 		return e.P.Die(2, "Cannot list the installed kernels: "+err.Error())
 	}
@@ -36,7 +36,7 @@ func (e *Engine) Doctor(ctx context.Context) error {
 
 // DoctorReport runs the doctor's checks for kernels (every installed one
 // when empty); skipInitramfs leaves out the initramfs check.
-func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitramfs bool) (*doctor.Report, error) {
+func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitramfs, depmodPending bool) (*doctor.Report, error) {
 	fw, _ := dkmsconf.ReadFramework(ctx, e.L.EtcDir(), []string{"mok_certificate"}, "", e.Env, io.Discard)
 	cert := fw["mok_certificate"]
 	if cert == "" {
@@ -57,7 +57,7 @@ func (e *Engine) DoctorReport(ctx context.Context, kernels []string, skipInitram
 		Modules: func(ctx context.Context, k string) ([]doctor.Module, error) {
 			return e.autoinstallModules(ctx, cache, k, e.Machine), nil
 		},
-		InitramfsCache: e.L.InitramfsIndex(), SkipInitramfs: skipInitramfs,
+		InitramfsCache: e.L.InitramfsIndex(), SkipInitramfs: skipInitramfs, DepmodPending: depmodPending,
 	})
 }
 

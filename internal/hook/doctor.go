@@ -13,12 +13,15 @@ import (
 // and the number of problems, for the boot unit's status.
 //
 // The initramfs is left out: from a kernel hook it is regenerated after
-// us, and after a boot run afterInstall has just checked it.
-func (r *Runner) doctorAfter(ctx context.Context, kernels []string) (string, int) {
+// us, and after a boot run afterInstall has just checked it. From a kernel
+// hook (not boot) a kernel without modules.dep is one whose package has
+// not run depmod yet: the header hook runs before the image is configured,
+// and the image's postinst runs depmod before its own hooks.
+func (r *Runner) doctorAfter(ctx context.Context, kernels []string, boot bool) (string, int) {
 	if len(kernels) == 0 {
 		return "", 0
 	}
-	rep, err := r.E.DoctorReport(ctx, kernels, true)
+	rep, err := r.E.DoctorReport(ctx, kernels, true, !boot)
 	if err != nil {
 		r.Log.WithField("PHASE", "doctor").Warnf("checking the next boot: %v", err)
 		return "", 0

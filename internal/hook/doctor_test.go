@@ -92,3 +92,37 @@ func TestDoctorAfterHookNothingToDo(t *testing.T) {
 		t.Errorf("second run: exit %d\n%s", second.code, second.messages())
 	}
 }
+
+// TestDoctorAfterHookDepmodPending: a kernel hook runs before the kernel
+// package's own depmod (the header hook even before the image is
+// configured), so a kernel without modules.dep is no problem to report
+// from a hook; after the boot unit's run it is one.
+func TestDoctorAfterHookDepmodPending(t *testing.T) {
+	t.Parallel()
+	doctor := func(r *Runner) { r.Doctor = true }
+	notInDep := func(r run) []string {
+		var lines []string
+		for _, en := range r.entries {
+			if en.Data["PHASE"] == "doctor" && en.Data["PROBLEM"] == "not-in-modules-dep" {
+				lines = append(lines, en.Message)
+			}
+		}
+		return lines
+	}
+	s := buildingSystem(t, []string{"good"}, nil)
+	if _, err := os.Stat(s.inst + "/" + fk + "/modules.dep"); !os.IsNotExist(err) {
+		t.Fatalf("the fixture's kernel has a modules.dep (%v): the test needs one without", err)
+	}
+	hook := s.run(Options{Hook: "postinst", Kernels: []string{fk}}, doctor)
+	if _, err := os.Stat(s.inst + "/" + fk + "/updates/dkms/good.ko"); err != nil {
+		t.Fatalf("the hook did not install good: %v\n%s", err, hook.messages())
+	}
+	if l := notInDep(hook); len(l) != 0 {
+		t.Errorf("the hook reported the missing modules.dep: %q", l)
+	}
+	s2 := buildingSystem(t, []string{"good"}, nil)
+	boot := s2.run(Options{Boot: true, Kernels: []string{fk}}, doctor)
+	if l := notInDep(boot); len(l) != 1 || !strings.Contains(l[0], "modules.dep cannot be read") {
+		t.Errorf("after the boot unit's run, want one not-in-modules-dep entry for the missing file, got %q\n%s", l, boot.messages())
+	}
+}

@@ -103,7 +103,7 @@ func (r *Runner) Run(ctx context.Context, o Options) int {
 		// module installed (a second hook for the same kernel, a boot
 		// with nothing to do) reported its problems when it built them,
 		// and stays as cheap as it was.
-		first, problems = r.doctorAfter(ctx, r.touched)
+		first, problems = r.doctorAfter(ctx, r.touched, o.Boot)
 	}
 	if o.Boot {
 		r.Notify("READY=1\nSTATUS=" + bootStatus(code, first, problems))
