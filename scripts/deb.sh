@@ -45,5 +45,8 @@ mkdir -p dist
 rm -f dist/dkms-go_*
 mv "$work"/dkms-go_* dist/
 ls -l dist/dkms-go_*
+# The licences of the Go code linked into the binaries travel with them.
+dpkg-deb -c dist/dkms-go_*.deb | grep -q ' \./usr/share/doc/dkms-go/go-module-licenses\.gz$' ||
+	{ echo "deb: the package lacks /usr/share/doc/dkms-go/go-module-licenses.gz" >&2; exit 1; }
 # Errors fail the build; warnings are each explained in docs/PACKAGES.md.
 lintian --fail-on error --info dist/dkms-go_*.changes
