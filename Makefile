@@ -23,7 +23,7 @@ build:
 # in subprocesses, which go test's cache does not see, so a cached pass
 # could stand for code that changed since.
 test: deps build lint
-	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -timeout 75m ./...
 
 # The halves of `make test`, for a quicker loop: everything but the VM
 # tests, and only the VM tests (DKMS_VMTEST=full adds the slow scenarios).
@@ -31,7 +31,7 @@ unit-test: deps build
 	$(GO) test -count=1 -timeout 25m $$($(GO) list ./... | grep -v '/test/vm$$')
 
 vm-test: deps build
-	$(GO) test -count=1 -timeout 25m ./test/vm/
+	$(GO) test -count=1 -timeout 75m ./test/vm/
 
 demo: deps build
 	sh scripts/demo.sh
