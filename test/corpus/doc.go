@@ -3,6 +3,6 @@
 // headers, inside a private mount namespace with overlays over /etc,
 // /usr/src, /lib/modules and /var/lib (lifecycle.sh), and compares with
 // Debian's own dkms unpacked into a scratch prefix. DKMS_CORPUS=ci runs the
-// packages that fit CI's time, DKMS_CORPUS=full (make corpus) adds the three
-// slow ones of the CI list, zfs-dkms and nvidia-kernel-dkms. It has no Go code outside its tests.
+// ten packages CI runs, DKMS_CORPUS=full (make corpus) adds zfs-dkms and
+// nvidia-kernel-dkms. It has no Go code outside its tests.
 package corpus
