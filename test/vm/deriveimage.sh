@@ -1,8 +1,9 @@
 #!/bin/sh
 # Derive an image from one mkimage.sh made, with some Debian packages
 # installed on the host by dpkg in a chroot: what the scenario needs but does
-# not test (dpkg-dev, perl and the other run-time dependencies of a dkms),
-# so the guest does not unpack them under emulation on every run.
+# not test (dpkg-dev, perl and the other run-time dependencies of a dkms, the
+# second kernel's arch-independent headers), so the guest does not unpack
+# them under emulation on every run.
 #
 # Usage: deriveimage.sh BASE.raw OUTPUT.raw PACKAGE.deb...
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build the Debian image for the slow VM scenarios (issue 8, scenarios 4 and 5):
+# Build the Debian image for the slow VM scenarios (scenarios 4 and 6):
 # systemd as PID 1, gcc, make and the headers of the kernel under test, so
 # dkms can build modules inside the guest at boot.
 #
@@ -23,7 +23,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # shellcheck disable=SC2016
 # unsafe-io: nothing here needs fsync, and under emulation-free chroot
 # installation it saves much of the time. initramfs-tools stays in the image because
-# scenario 5 checks the initramfs made after our postinst hook.
+# scenario 6 checks the initramfs made after our postinst hook.
 mmdebstrap --variant=minbase --mode=root \
 	--dpkgopt=force-unsafe-io \
 	--include="systemd-sysv,udev,kmod,gcc,make,libc6-dev,openssl,initramfs-tools,zstd,linux-image-$kver,linux-headers-$kver" \

@@ -137,7 +137,7 @@ func TestConfigArgs(t *testing.T) {
 		"-kernel /cache/vmlinux -initrd /tmp/x/initramfs.cpio",
 		"-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
 		"-drive file=/cache/image.raw,if=none,id=disk0,format=raw,cache=unsafe,snapshot=on -device virtio-blk-pci,drive=disk0",
-		"-drive file=/tmp/o.qcow2,if=none,id=disk1,format=qcow2 -device virtio-blk-pci,drive=disk1",
+		"-drive file=/tmp/o.qcow2,if=none,id=disk1,format=qcow2,cache=unsafe -device virtio-blk-pci,drive=disk1",
 		"-append 'console=ttyS0 panic=-1 quiet module.sig_enforce=1'",
 	} {
 		if !strings.Contains(got, want) {

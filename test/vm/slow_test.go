@@ -280,9 +280,9 @@ func unitTimesOf(res Result) map[string]int {
 	return times
 }
 
-// secondKernel picks another ABI of the same Debian kernel series, fetches its
-// packages into the cache with apt-get download, and unpacks the image on the
-// host so the VM can be booted into it.
+// secondKernel picks another ABI of the same Debian kernel series for scenario
+// 6's kernel upgrade, fetches its packages into the cache with apt-get
+// download, and unpacks the image on the host so the VM can be booted into it.
 func secondKernel(t *testing.T, k Kernel) (debDir string, nk Kernel) {
 	t.Helper()
 	series, flavour, ok := strings.Cut(k.Version, "-")
@@ -336,68 +336,4 @@ func secondKernel(t *testing.T, k Kernel) (debDir string, nk Kernel) {
 		t.Fatal(err)
 	}
 	return debDir, nk
-}
-
-// TestScenarioKernelUpgrade is scenario 5: a second kernel package is
-// installed in the guest, our postinst hook builds the module for it before
-// initramfs-tools makes its image, the guest reboots into it with the module
-// loaded and no shadowing reported; removing the old kernel package leaves
-// nothing of it in the dkms tree or /lib/modules.
-func TestScenarioKernelUpgrade(t *testing.T) {
-	k := requireFull(t)
-	requireHeaders(t, k)
-	stage, _ := bootStage(t)
-	debDir, nk := secondKernel(t, k)
-	copyTree(t, debDir, filepath.Join(stage, "var", "cache", "vmtest-debs"))
-	// Keep update-initramfs within the time budget; what matters is that it
-	// runs after our hook, not how small the image is.
-	if err := os.MkdirAll(filepath.Join(stage, "etc", "initramfs-tools", "conf.d"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(stage, "etc", "initramfs-tools", "conf.d", "vmtest"), []byte("MODULES=dep\nCOMPRESS=zstd\nCOMPRESSLEVEL=1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	disk := qcowOverlay(t, debianImage(t, k))
-
-	install := sayFunc + fmt.Sprintf(`
-NK=%s
-grep -q '^dkms_hello ' /proc/modules && say "loaded on the old kernel"
-dpkg -i --force-unsafe-io /var/cache/vmtest-debs/*.deb > /tmp/dpkg.log 2>&1
-rc=$?
-cat /tmp/dpkg.log
-say "dpkg exit $rc"
-dkms status
-test -e /lib/modules/$NK/updates/dkms/dkms_hello.ko && say "built for the new kernel"
-test -e /boot/initrd.img-$NK && say "initramfs made"
-[ /boot/initrd.img-$NK -nt /lib/modules/$NK/updates/dkms/dkms_hello.ko ] && say "initramfs made after the module"
-exit $rc
-`, nk.Version)
-	res := bootDisk(t, k, disk, stage, install)
-	if !res.Contains("scenario: loaded on the old kernel") {
-		t.Errorf("first boot on %s: the unit did not load dkms_hello", k.Version)
-	}
-	wantLines(t, res, "scenario: dpkg exit 0", "scenario: built for the new kernel",
-		"scenario: initramfs made after the module")
-
-	after := sayFunc + fmt.Sprintf(`
-OLD=%s
-say "running $K"
-grep -q '^dkms_hello ' /proc/modules && say "loaded on the new kernel"
-dkms initramfs-check -k "$K"
-say "initramfs check exit $?"
-dpkg --purge linux-image-$OLD linux-headers-$OLD > /tmp/purge.log 2>&1
-rc=$?
-cat /tmp/purge.log
-say "purge exit $rc"
-test -e /var/lib/dkms/dkms-hello/1.0/$OLD || say "old kernel gone from the dkms tree"
-test -e /lib/modules/$OLD || say "old kernel gone from /lib/modules"
-ls -la /lib/modules/$OLD 2>&1
-exit 0
-`, k.Version)
-	res = bootDisk(t, nk, disk, "", after)
-	if !res.Contains("scenario: loaded on the new kernel") || !res.Contains(helloLine) {
-		t.Errorf("after rebooting into %s the module dkms_hello is not loaded", nk.Version)
-	}
-	wantLines(t, res, "scenario: running "+nk.Version, "scenario: initramfs check exit 0", "scenario: purge exit 0",
-		"scenario: old kernel gone from the dkms tree", "scenario: old kernel gone from /lib/modules")
 }
