@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -194,13 +196,21 @@ func TestUserNamespaceDenied(t *testing.T) {
 // pinUserNamespace makes a user namespace (root inside is root outside)
 // and a mount namespace it owns, as a container runtime does, binds them
 // to two files and returns their paths; they are unmounted at the end of
-// the test. Binding the mount namespace fails now and then with EINVAL
-// (mount namespace loop check, Linux 6.18 here: the new namespace's id
-// is not always above that of the one binding it), so it is tried again.
+// the test. Binding the mount namespace fails with EINVAL when the new
+// namespace's id is not above that of the one binding it (the kernel's
+// loop check). Since Linux 6.18 namespace ids come from per-CPU batches,
+// so a namespace made later on another CPU can have a lower id than the
+// test's own, and every attempt on that CPU fails (a run failed all ten
+// tries on 4 December); the attempts therefore go round the CPUs with
+// taskset, and on the CPU that made the test's namespace ids only grow.
 func pinUserNamespace(t *testing.T, unshare string) []string {
 	t.Helper()
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		t.Fatalf("taskset (util-linux) is needed to pin a namespace on each CPU in turn: %v", err)
+	}
 	var out []byte
-	for range 10 {
+	for i := range 4 * runtime.NumCPU() {
 		dir := t.TempDir()
 		files := []string{filepath.Join(dir, "user"), filepath.Join(dir, "mnt")}
 		for _, f := range files {
@@ -209,9 +219,8 @@ func pinUserNamespace(t *testing.T, unshare string) []string {
 			}
 			t.Cleanup(func() { _ = unix.Unmount(f, unix.MNT_DETACH) })
 		}
-		var err error
-		out, err = exec.Command(unshare, "--user="+files[0], "--mount="+files[1], "-r",
-			"--propagation", "private", "true").CombinedOutput()
+		out, err = exec.Command(taskset, "-c", strconv.Itoa(i%runtime.NumCPU()), unshare, "--user="+files[0],
+			"--mount="+files[1], "-r", "--propagation", "private", "true").CombinedOutput()
 		if err == nil {
 			return files
 		}
