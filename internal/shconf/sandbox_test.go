@@ -309,3 +309,21 @@ func TestRunawayFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestNestingLimit: recursion ends at the nesting bound, not at the
+// deadline, though the stack's depth is measured only every
+// stackCheckEvery calls.
+func TestNestingLimit(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{"f() { f; }\nf\n", "f() { g; }\ng() { f; }\nf\n", "f() { x=$(f); }\nf\n"} {
+		start := time.Now()
+		_, err := evalString(t, body, []string{"X"}, Options{Timeout: 60 * time.Second})
+		var se *Error
+		if !errors.As(err, &se) || !strings.Contains(se.Msg, "function nesting this deep") {
+			t.Errorf("%q: err = %v, want the nesting bound", body, err)
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("%q: took %v", body, d)
+		}
+	}
+}
