@@ -328,26 +328,17 @@ func BenchmarkEvalChildWarm(b *testing.B) {
 // the machine runs.
 func BenchmarkEvalChildCold(b *testing.B) {
 	p := benchConf(b)
-	stop := func() {
-		lockServer()
-		if current != nil {
-			current.kill()
-			_ = current.cmd.Wait()
-			current = nil
-		}
-		unlockServer()
-	}
-	stop()
+	stopServer()
 	cpu0 := cpuTime(b)
 	for b.Loop() {
 		b.StopTimer()
-		stop()
+		stopServer()
 		b.StartTimer()
 		if _, err := EvalFile(context.Background(), p, []string{"PACKAGE_NAME", "BUILT_MODULE_NAME"}, Options{Vars: benchVars}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	stop() // the last child's CPU counts once it is reaped
+	stopServer() // the last child's CPU counts once it is reaped
 	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 

@@ -196,13 +196,7 @@ func TestCapabilityLock(t *testing.T) {
 // TestPrestart: the child Prestart starts is confined by the time the
 // first evaluation comes, and serves it: no second child is started.
 func TestPrestart(t *testing.T) {
-	lockServer()
-	if current != nil {
-		current.kill()
-		_ = current.cmd.Wait()
-		current = nil
-	}
-	unlockServer()
+	stopServer()
 	Prestart()
 	lockServer() // waits for the start under way
 	srv := current
